@@ -1,0 +1,72 @@
+"""The local control socket: one JSON request per line, one JSON answer per line (used by hbctl)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+SCOPES = ("all", "local", "foreign")
+MAX_REQUEST = 64 * 1024
+
+
+class ControlServer:
+    def __init__(self, path: Path, handler: Handler) -> None:
+        self.path = path
+        self.handler = handler
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_REQUEST)
+        os.chmod(self.path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            try:
+                request = json.loads(line)
+                if not isinstance(request, dict):
+                    raise ValueError("request must be a JSON object")
+                answer = self.handler(request)
+            except (ValueError, KeyError) as exc:
+                answer = {"ok": False, "error": str(exc)}
+            writer.write(json.dumps(answer, default=str).encode() + b"\n")
+            await writer.drain()
+        except (ConnectionError, asyncio.LimitOverrunError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+def request(path: Path, payload: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
+    """Blocking client call (hbctl, the lab)."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        sock.connect(str(path))
+        sock.sendall(json.dumps(payload).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    answer = json.loads(data)
+    if not isinstance(answer, dict):
+        raise ValueError("malformed answer from hbd")
+    return answer

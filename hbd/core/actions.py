@@ -1,0 +1,65 @@
+"""What the core asks the daemon to do (imperative). The daemon carries these out and reports back with events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SendStatus:
+    """Send a status heartbeat with these fields on every medium (the daemon adds src/seq/hg/ts/auth)."""
+
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SendMessage:
+    """Send a non-status message (e.g. `hb_takeover`) on every medium."""
+
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class StartGroup:
+    group: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class StopGroup:
+    group: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class AnnounceGroup:
+    """Send gratuitous ARP again for a group's addresses (after a split brain the client follows the last one)."""
+
+    group: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class FencePeer:
+    peer: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class Emit:
+    """A structured event for events.jsonl (the daemon adds mono, wall, node)."""
+
+    event: str
+    level: str = "INFO"
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Exit:
+    """Everything is released and the goodbye is sent: the process may end."""
+
+    code: int = 0
+
+
+Action = SendStatus | SendMessage | StartGroup | StopGroup | AnnounceGroup | FencePeer | Emit | Exit

@@ -1,0 +1,118 @@
+"""What can happen to a node: inputs of the core state machine (past tense).
+
+The daemon turns I/O into these values; the core never sees sockets, processes or clocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PeerStatus:
+    """The state a peer announced in its latest (newest) status heartbeat."""
+
+    state: str  # "init" | "active" | "shutdown" | "dead"
+    holds: frozenset[str] = frozenset()  # groups it runs or is starting/stopping
+    failed: frozenset[str] = frozenset()  # groups it could not start
+    standby: frozenset[str] = frozenset()  # groups it gives up while we are alive
+    generation: int = 0
+    config_digest: str = ""
+
+
+@dataclass(frozen=True)
+class Booted:
+    """The daemon started (first event)."""
+
+
+@dataclass(frozen=True)
+class HeartbeatReceived:
+    """A valid, authentic packet from `peer` arrived on `link`.
+
+    `status` is None when the packet only proves the link works (a copy already seen on another medium,
+    or an older message arriving late): it refreshes the link but must not change what we know of the peer.
+    """
+
+    peer: str
+    link: str
+    status: PeerStatus | None
+
+
+@dataclass(frozen=True)
+class TakeoverAsked:
+    """The peer's operator ran `hbctl takeover SCOPE` there: give up SCOPE (relative to the peer)."""
+
+    peer: str
+    scope: str  # "all" | "local" | "foreign", as seen from the peer
+
+
+@dataclass(frozen=True)
+class StandbyCommanded:
+    """Local `hbctl standby SCOPE`."""
+
+    scope: str
+
+
+@dataclass(frozen=True)
+class TakeoverCommanded:
+    """Local `hbctl takeover SCOPE [--force]`; force = the operator vouches that the peer is down."""
+
+    scope: str
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ShutdownRequested:
+    """SIGTERM: release everything, say goodbye, exit."""
+
+
+@dataclass(frozen=True)
+class GroupStarted:
+    group: str
+    ok: bool
+    detail: str = ""
+    resource: str = ""  # the resource that failed, if any
+
+
+@dataclass(frozen=True)
+class GroupStopped:
+    group: str
+    ok: bool
+    detail: str = ""
+    resource: str = ""
+
+
+@dataclass(frozen=True)
+class FenceFinished:
+    peer: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class GroupAnnounced:
+    """The gratuitous ARP burst of a group's address left (first packet at `at`)."""
+
+    group: str
+    at: float
+    ips: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    """The deadline from `next_deadline()` was reached."""
+
+
+Event = (
+    Booted
+    | HeartbeatReceived
+    | TakeoverAsked
+    | StandbyCommanded
+    | TakeoverCommanded
+    | ShutdownRequested
+    | GroupStarted
+    | GroupStopped
+    | FenceFinished
+    | GroupAnnounced
+    | TimerFired
+)

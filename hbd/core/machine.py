@@ -1,0 +1,677 @@
+"""The node state machine: `handle(event, now) -> actions`, `next_deadline()`, `snapshot()`.
+
+Pure (no I/O, no clock): every decision is reproducible from the event sequence, which is what the
+property tests and golden traces rely on.
+
+Node states::
+
+        Booted                 peer heard / initdead over
+      ----------> INIT ---------------------------------> RUNNING
+                   |                                         |
+                   | SIGTERM                        SIGTERM  |
+                   v                                         v
+               SHUTTING_DOWN <-------------------------------+
+                   |
+                   | every group released, goodbye sent
+                   v
+                STOPPED
+
+Group roles (one per resource group)::
+
+      STOPPED --start--> STARTING --ok--> ACTIVE --stop--> STOPPING --ok--> STOPPED
+         ^                  |                                  |
+         |                  +--failed--> FAILED                +--failed--> STOP_FAILED
+         +--------cleared by `hbctl takeover`--+
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from hbd.core.actions import (
+    Action,
+    AnnounceGroup,
+    Emit,
+    Exit,
+    FencePeer,
+    SendMessage,
+    SendStatus,
+    StartGroup,
+    StopGroup,
+)
+from hbd.core.events import (
+    Booted,
+    Event,
+    FenceFinished,
+    GroupAnnounced,
+    GroupStarted,
+    GroupStopped,
+    HeartbeatReceived,
+    PeerStatus,
+    ShutdownRequested,
+    StandbyCommanded,
+    TakeoverAsked,
+    TakeoverCommanded,
+    TimerFired,
+)
+from hbd.core.peer import Liveness, PeerView
+from hbd.core.policy import Decision, GroupFacts, Intent, decide
+
+
+class NodeState(enum.Enum):
+    INIT = "init"
+    RUNNING = "active"
+    SHUTTING_DOWN = "shutdown"
+    STOPPED = "dead"
+
+
+class Role(enum.Enum):
+    STOPPED = "stopped"
+    STARTING = "starting"
+    ACTIVE = "active"
+    STOPPING = "stopping"
+    FAILED = "failed"
+    STOP_FAILED = "stop_failed"
+
+
+class FenceState(enum.Enum):
+    NOT_NEEDED = "not_needed"
+    WAITING = "waiting"  # tie-break delay or retry backoff running
+    FENCING = "fencing"  # agent running
+    FENCED = "fenced"
+    OPERATOR = "operator"  # we were fenced ourselves: wait for peer contact or `hbctl takeover --force`
+
+
+NODE_TRANSITIONS: frozenset[tuple[NodeState, NodeState]] = frozenset(
+    {
+        (NodeState.INIT, NodeState.RUNNING),
+        (NodeState.INIT, NodeState.SHUTTING_DOWN),
+        (NodeState.RUNNING, NodeState.SHUTTING_DOWN),
+        (NodeState.SHUTTING_DOWN, NodeState.STOPPED),
+    }
+)
+
+ROLE_TRANSITIONS: frozenset[tuple[Role, Role]] = frozenset(
+    {
+        (Role.STOPPED, Role.STARTING),
+        (Role.STARTING, Role.ACTIVE),
+        (Role.STARTING, Role.FAILED),
+        (Role.ACTIVE, Role.STOPPING),
+        (Role.STOPPING, Role.STOPPED),
+        (Role.STOPPING, Role.STOP_FAILED),
+        (Role.FAILED, Role.STOPPED),
+    }
+)
+
+HELD_ROLES = frozenset({Role.STARTING, Role.ACTIVE, Role.STOPPING, Role.STOP_FAILED})
+FENCE_BACKOFF_MAX_S = 30.0
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    key: str
+    home: str
+
+
+@dataclass(frozen=True)
+class Timing:
+    keepalive_s: float
+    deadtime_s: float
+    warntime_s: float
+    initdead_s: float
+
+
+@dataclass
+class GroupState:
+    spec: GroupSpec
+    role: Role = Role.STOPPED
+    cause: str = ""  # why the last transition happened
+    since: float = 0.0
+    standby: bool = False
+    # Self-measurement of a takeover: mono times of its stages.
+    takeover: dict[str, float] = field(default_factory=dict)
+
+
+class NodeMachine:
+    def __init__(
+        self,
+        node: str,
+        peer: str,
+        groups: list[GroupSpec],
+        timing: Timing,
+        *,
+        auto_failback: bool,
+        fencing: bool = False,
+        fence_delay_s: float = 0.0,
+        unclean_start: bool = False,
+        config_digest: str = "",
+    ) -> None:
+        self.node = node
+        self.timing = timing
+        self.auto_failback = auto_failback
+        self.fencing = fencing
+        self.fence_delay_s = fence_delay_s
+        self.unclean_start = unclean_start
+        self.config_digest = config_digest
+        self.state = NodeState.INIT
+        self.state_cause = "booting"
+        self.peer = PeerView(peer, deadtime_s=timing.deadtime_s, warntime_s=timing.warntime_s)
+        self.groups = {g.key: GroupState(g) for g in groups}
+        self.started_at: float | None = None
+        self.next_send_at: float | None = None
+        self.last_sent: tuple[tuple[str, str], ...] | None = None
+        self.fence_state = FenceState.NOT_NEEDED
+        self.fence_at: float | None = None
+        self.fence_attempts = 0
+        self.peer_forced_down = False
+        self.dead_since: float | None = None
+        self.split_brain_since: float | None = None
+        self.digest_warned_for: int | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    def handle(self, event: Event, now: float) -> list[Action]:
+        out: list[Action] = []
+        if not isinstance(event, Booted) and self.started_at is None:
+            raise IllegalTransition(f"{type(event).__name__} before Booted")
+        if self.state is NodeState.STOPPED:
+            return out
+        match event:
+            case Booted():
+                self._booted(now, out)
+            case HeartbeatReceived():
+                self._timers(now, out)
+                self._heartbeat(event, now, out)
+            case TimerFired():
+                self._timers(now, out)
+            case GroupStarted():
+                self._group_started(event, now, out)
+            case GroupStopped():
+                self._group_stopped(event, now, out)
+            case GroupAnnounced():
+                self._group_announced(event, now, out)
+            case FenceFinished():
+                self._fence_finished(event, now, out)
+            case StandbyCommanded():
+                self._standby(event.scope, now, out, cause="hbctl standby")
+            case TakeoverCommanded():
+                self._takeover_commanded(event, now, out)
+            case TakeoverAsked():
+                self._standby(_mirror_scope(event.scope), now, out, cause=f"{event.peer} asked to take over")
+            case ShutdownRequested():
+                if self.state is not NodeState.SHUTTING_DOWN:
+                    self._set_state(NodeState.SHUTTING_DOWN, "shutdown requested", now, out)
+        self._reconcile(now, out)
+        self._maybe_send(now, out)
+        self._maybe_exit(out)
+        return out
+
+    def next_deadline(self) -> float | None:
+        times = [self.next_send_at]
+        if self.state is not NodeState.STOPPED and self.started_at is not None:
+            times.append(self.peer.death_deadline(self.started_at, self.timing.initdead_s))
+            times.append(self.peer.link_deadline())
+            if self.fence_state is FenceState.WAITING:
+                times.append(self.fence_at)
+        return min((t for t in times if t is not None), default=None)
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        peer = self.peer
+        return {
+            "node": self.node,
+            "state": self.state.name,
+            "cause": self.state_cause,
+            "peer": {
+                "name": peer.name,
+                "liveness": peer.liveness.value,
+                "announced": peer.status.state if peer.status else None,
+                "holds": sorted(peer.holds),
+                "last_heard_s": None if peer.last_status_at is None else round(now - peer.last_status_at, 3),
+                "fence": self.fence_state.value,
+                "links": {
+                    name: {
+                        "up": link.up,
+                        "last_heard_s": None if link.last_heard is None else round(now - link.last_heard, 3),
+                        "gaps": link.gaps.as_dict(),
+                    }
+                    for name, link in sorted(peer.links.items())
+                },
+                "suggested_deadtime_s": self.suggested_deadtime_s(),
+            },
+            "groups": {
+                key: {
+                    "home": g.spec.home,
+                    "role": g.role.name,
+                    "held_by": self._holder(g),
+                    "standby": g.standby,
+                    "cause": g.cause,
+                    "since_s": round(now - g.since, 3),
+                    "last_takeover": dict(g.takeover),
+                }
+                for key, g in self.groups.items()
+            },
+        }
+
+    def suggested_deadtime_s(self) -> float | None:
+        """Twice the largest gap seen on the best link, never under 3 keepalives: a deadtime from data."""
+        worst = [link.gaps.max_ms for link in self.peer.links.values() if link.gaps.total >= 20]
+        if not worst:
+            return None
+        return round(max(3 * self.timing.keepalive_s, 2 * min(worst) / 1000.0), 3)
+
+    # ------------------------------------------------------------------ handlers
+
+    def _booted(self, now: float, out: list[Action]) -> None:
+        if self.started_at is not None:
+            raise IllegalTransition("Booted twice")
+        self.started_at = now
+        self.next_send_at = now
+        if self.fencing and self.unclean_start:
+            self.fence_state = FenceState.OPERATOR
+
+    def _timers(self, now: float, out: list[Action]) -> None:
+        peer = self.peer
+        for link in peer.links_gone_silent(now):
+            out.append(
+                Emit(
+                    "link.down",
+                    "WARN",
+                    {"peer": peer.name, "link": link.name, "cause": f"nothing heard for {peer.deadtime_s:g} s"},
+                )
+            )
+        deadline = peer.death_deadline(self._started(), self.timing.initdead_s)
+        if deadline is not None and now >= deadline:
+            if peer.liveness is Liveness.UNKNOWN:
+                cause = f"not heard within initdead {self.timing.initdead_s:g} s"
+                silence = now - self._started()
+            else:
+                silence = now - (peer.last_status_at or now)
+                links = ", ".join(peer.links) or "no link"
+                cause = f"{silence:.3f} s silence on {links}"
+            self._peer_dead(now, cause, silence, out)
+        if self.fence_state is FenceState.WAITING and self.fence_at is not None and now >= self.fence_at:
+            self._fence_now(now, out)
+
+    def _peer_dead(self, now: float, cause: str, silence: float, out: list[Action]) -> None:
+        peer = self.peer
+        was_unknown = peer.liveness is Liveness.UNKNOWN
+        peer.liveness = Liveness.DEAD
+        self.dead_since = now
+        out.append(
+            Emit(
+                "peer.dead",
+                "WARN",
+                {"peer": peer.name, "silence_s": round(silence, 4), "links": sorted(peer.links), "cause": cause},
+            )
+        )
+        for g in self.groups.values():
+            g.standby = False  # a standby is a hand-over to a live peer; with the peer dead it is void
+            g.takeover = {"declared_dead": now}
+            if peer.last_status_at is not None:
+                g.takeover["peer_last_heard"] = peer.last_status_at
+        if self.state is NodeState.INIT:
+            self._set_state(NodeState.RUNNING, cause, now, out)
+        if self.fencing:
+            if self.fence_state is FenceState.OPERATOR and was_unknown:
+                out.append(
+                    Emit(
+                        "fence.wait_operator",
+                        "CRITICAL",
+                        {
+                            "peer": peer.name,
+                            "cause": "this node restarted uncleanly (fenced?) and cannot hear its peer: "
+                            "not fencing it; waiting for contact or `hbctl takeover --force`",
+                        },
+                    )
+                )
+            elif self.fence_state is not FenceState.OPERATOR:
+                delay = 0.0 if self._holds_any() else self.fence_delay_s
+                self._schedule_fence(now + delay, out)
+
+    def _heartbeat(self, ev: HeartbeatReceived, now: float, out: list[Action]) -> None:
+        peer = self.peer
+        if ev.peer != peer.name:
+            out.append(Emit("packet.rejected", "WARN", {"reason": "unknown_node", "link": ev.link, "src": ev.peer}))
+            return
+        came_up, _gap = peer.heard(ev.link, now)
+        if came_up:
+            out.append(Emit("link.up", "INFO", {"peer": peer.name, "link": ev.link}))
+        if ev.status is None:
+            return
+        gap = peer.status_arrived(ev.status, now)
+        if gap is not None and gap > self.timing.warntime_s:
+            out.append(
+                Emit(
+                    "peer.warn",
+                    "WARN",
+                    {"peer": peer.name, "gap_s": round(gap, 4), "link": ev.link, "cause": "late heartbeat"},
+                )
+            )
+        self._check_digest(ev.status, out)
+        if ev.status.state == "dead":
+            if peer.liveness is not Liveness.GONE:
+                peer.liveness = Liveness.GONE
+                out.append(Emit("peer.gone", "INFO", {"peer": peer.name, "cause": "peer shut down cleanly"}))
+                for g in self.groups.values():
+                    g.takeover = {"peer_gone": now}
+            return
+        if peer.liveness is not Liveness.ALIVE:
+            previous = peer.liveness
+            peer.liveness = Liveness.ALIVE
+            out.append(Emit("peer.up", "INFO", {"peer": peer.name, "link": ev.link, "was": previous.value}))
+            if self.fence_state in (FenceState.WAITING, FenceState.OPERATOR, FenceState.FENCED):
+                self.fence_state = FenceState.NOT_NEEDED
+                self.fence_at = None
+            self.peer_forced_down = False
+            both = sorted(k for k, g in self.groups.items() if g.role in HELD_ROLES and k in ev.status.holds)
+            if both:
+                self.split_brain_since = self.dead_since or now
+                out.append(
+                    Emit(
+                        "splitbrain.detected",
+                        "ERROR",
+                        {"peer": peer.name, "groups": both, "cause": "both nodes hold these groups"},
+                    )
+                )
+        if self.state is NodeState.INIT:
+            self._set_state(NodeState.RUNNING, f"heard {peer.name} on {ev.link}", now, out)
+
+    def _check_digest(self, status: PeerStatus, out: list[Action]) -> None:
+        if not self.config_digest or not status.config_digest or status.config_digest == self.config_digest:
+            return
+        if self.digest_warned_for != status.generation:
+            self.digest_warned_for = status.generation
+            out.append(
+                Emit(
+                    "config.mismatch",
+                    "ERROR",
+                    {
+                        "peer": self.peer.name,
+                        "cause": "haresources differ between the nodes (digest "
+                        f"{self.config_digest} here, {status.config_digest} there)",
+                    },
+                )
+            )
+
+    def _group_started(self, ev: GroupStarted, now: float, out: list[Action]) -> None:
+        g = self._group(ev.group)
+        if ev.ok:
+            self._set_role(g, Role.ACTIVE, g.cause, now)
+            g.takeover["resources_started"] = now
+            out.append(
+                Emit("group.active", "INFO", {"group": g.spec.key, "cause": g.cause, **self._stage_times(g, now)})
+            )
+        else:
+            self._set_role(g, Role.FAILED, f"start failed: {ev.detail}", now)
+            out.append(
+                Emit(
+                    "group.failed",
+                    "ERROR",
+                    {"group": g.spec.key, "op": "start", "resource": ev.resource, "detail": ev.detail},
+                )
+            )
+
+    def _group_stopped(self, ev: GroupStopped, now: float, out: list[Action]) -> None:
+        g = self._group(ev.group)
+        if ev.ok:
+            self._set_role(g, Role.STOPPED, g.cause, now)
+            out.append(Emit("group.released", "INFO", {"group": g.spec.key, "cause": g.cause}))
+            if self.split_brain_since is not None and not self._both_hold():
+                out.append(
+                    Emit(
+                        "splitbrain.healed",
+                        "WARN",
+                        {
+                            "peer": self.peer.name,
+                            "groups": [g.spec.key],
+                            "window_s": round(now - self.split_brain_since, 4),
+                        },
+                    )
+                )
+                self.split_brain_since = None
+        else:
+            self._set_role(g, Role.STOP_FAILED, f"stop failed: {ev.detail}", now)
+            out.append(
+                Emit(
+                    "group.failed",
+                    "CRITICAL",
+                    {"group": g.spec.key, "op": "stop", "resource": ev.resource, "detail": ev.detail},
+                )
+            )
+
+    def _group_announced(self, ev: GroupAnnounced, now: float, out: list[Action]) -> None:
+        g = self._group(ev.group)
+        if "garp_sent" in g.takeover or not g.takeover:
+            return
+        g.takeover["garp_sent"] = ev.at
+        marks = dict(g.takeover)
+        out.append(Emit("takeover.breakdown", "INFO", {"group": g.spec.key, **marks, **self._stage_times(g, now)}))
+
+    def _stage_times(self, g: GroupState, now: float) -> dict[str, float]:
+        """Durations between the stages of the last takeover, in seconds (self-measurement)."""
+        t = g.takeover
+        spans: dict[str, float] = {}
+        if "peer_last_heard" in t and "declared_dead" in t:
+            spans["detect_s"] = round(t["declared_dead"] - t["peer_last_heard"], 4)
+        start = t.get("fenced", t.get("declared_dead", t.get("peer_gone")))
+        if start is not None and "resources_started" in t:
+            spans["start_s"] = round(t["resources_started"] - start, 4)
+        if "resources_started" in t and "garp_sent" in t:
+            spans["announce_s"] = round(t["garp_sent"] - t["resources_started"], 4)
+        return spans
+
+    def _fence_finished(self, ev: FenceFinished, now: float, out: list[Action]) -> None:
+        if self.fence_state is not FenceState.FENCING:
+            return
+        if ev.ok:
+            self.fence_state = FenceState.FENCED
+            self.fence_attempts = 0
+            for g in self.groups.values():
+                g.takeover["fenced"] = now
+            out.append(Emit("fence.ok", "WARN", {"peer": ev.peer, "detail": ev.detail}))
+            return
+        backoff = min(FENCE_BACKOFF_MAX_S, 2.0 ** min(self.fence_attempts, 5))
+        out.append(
+            Emit(
+                "fence.failed",
+                "CRITICAL",
+                {
+                    "peer": ev.peer,
+                    "detail": ev.detail,
+                    "retry_in_s": backoff,
+                    "cause": "unconfirmed fence: not taking over the peer's groups",
+                },
+            )
+        )
+        self._schedule_fence(now + backoff, out)
+
+    def _schedule_fence(self, at: float, out: list[Action]) -> None:
+        self.fence_state = FenceState.WAITING
+        self.fence_at = at
+
+    def _fence_now(self, now: float, out: list[Action]) -> None:
+        self.fence_state = FenceState.FENCING
+        self.fence_at = None
+        self.fence_attempts += 1
+        out.append(Emit("fence.start", "WARN", {"peer": self.peer.name, "attempt": self.fence_attempts}))
+        out.append(FencePeer(self.peer.name, f"{self.peer.name} stopped answering"))
+
+    def _standby(self, scope: str, now: float, out: list[Action], cause: str) -> None:
+        keys = self._scope(scope)
+        for key in keys:
+            self.groups[key].standby = True
+        out.append(Emit("node.standby", "INFO", {"scope": scope, "groups": keys, "cause": cause}))
+
+    def _takeover_commanded(self, ev: TakeoverCommanded, now: float, out: list[Action]) -> None:
+        keys = self._scope(ev.scope)
+        for key in keys:
+            g = self.groups[key]
+            g.standby = False
+            if g.role is Role.FAILED:
+                self._set_role(g, Role.STOPPED, "failure cleared by hbctl takeover", now)
+        if ev.force and self.peer.liveness is not Liveness.ALIVE:
+            self.peer_forced_down = True
+            self.fence_state = FenceState.NOT_NEEDED
+            out.append(
+                Emit(
+                    "fence.operator_override",
+                    "WARN",
+                    {"peer": self.peer.name, "cause": "hbctl takeover --force: the operator vouches it is down"},
+                )
+            )
+        out.append(SendMessage((("t", "hb_takeover"), ("rsc_hold", ev.scope))))
+        out.append(Emit("node.takeover", "INFO", {"scope": ev.scope, "groups": keys, "force": ev.force}))
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def _reconcile(self, now: float, out: list[Action]) -> None:
+        for g in self.groups.values():
+            if g.role not in (Role.STOPPED, Role.ACTIVE, Role.FAILED):
+                continue  # an operation is in flight; decide again when it reports
+            decision = decide(self._facts(g))
+            self._apply(g, decision, now, out)
+
+    def _facts(self, g: GroupState) -> GroupFacts:
+        peer = self.peer
+        status = peer.status if peer.liveness is Liveness.ALIVE else None
+        return GroupFacts(
+            key=g.spec.key,
+            home_is_me=g.spec.home == self.node,
+            i_hold=g.role in HELD_ROLES,
+            i_failed=g.role is Role.FAILED,
+            i_standby=g.standby,
+            shutting_down=self.state is NodeState.SHUTTING_DOWN,
+            running=self.state is NodeState.RUNNING,
+            peer=peer.liveness,
+            peer_may_be_taken_over=(
+                not self.fencing or self.fence_state is FenceState.FENCED or self.peer_forced_down
+            ),
+            peer_state=status.state if status else "",
+            peer_holds=status is not None and g.spec.key in status.holds,
+            peer_failed=status is not None and g.spec.key in status.failed,
+            peer_standby=status is not None and g.spec.key in status.standby,
+            failback=self.auto_failback,
+        )
+
+    def _apply(self, g: GroupState, decision: Decision, now: float, out: list[Action]) -> None:
+        if decision.intent is Intent.START:
+            if g.role is Role.FAILED:
+                return
+            self._set_role(g, Role.STARTING, decision.cause, now)
+            if decision.cause not in ("peer dead", "peer shut down"):
+                g.takeover = {}
+            g.takeover["acquire_start"] = now
+            out.append(Emit("group.acquire.start", "INFO", {"group": g.spec.key, "cause": decision.cause}))
+            out.append(StartGroup(g.spec.key, decision.cause))
+        elif decision.intent is Intent.STOP and g.role is Role.ACTIVE:
+            self._set_role(g, Role.STOPPING, decision.cause, now)
+            out.append(Emit("group.release.start", "INFO", {"group": g.spec.key, "cause": decision.cause}))
+            out.append(StopGroup(g.spec.key, decision.cause))
+        elif (
+            decision.intent is Intent.NONE
+            and self.split_brain_since is not None
+            and g.role is Role.ACTIVE
+            and g.spec.home == self.node
+            and g.spec.key in self.peer.holds
+            and not g.takeover.get("reannounced")
+        ):
+            # The winner of a split brain re-announces: clients follow whoever sent the last ARP.
+            g.takeover["reannounced"] = now
+            out.append(AnnounceGroup(g.spec.key, "split brain: this node keeps the group"))
+
+    def _maybe_send(self, now: float, out: list[Action]) -> None:
+        fields = self._status_fields()
+        due = self.next_send_at is not None and now >= self.next_send_at
+        if fields != self.last_sent or due:
+            out.append(SendStatus(fields))
+            self.last_sent = fields
+            self.next_send_at = now + self.timing.keepalive_s
+
+    def _status_fields(self) -> tuple[tuple[str, str], ...]:
+        held = sorted(k for k, g in self.groups.items() if g.role in HELD_ROLES)
+        failed = sorted(k for k, g in self.groups.items() if g.role is Role.FAILED)
+        standby = sorted(k for k, g in self.groups.items() if g.standby)
+        fields = [
+            ("t", "status"),
+            ("st", self.state.value),
+            ("dt", format(int(self.timing.deadtime_s * 1000), "x")),
+            ("hold", " ".join(held)),
+            ("fail", " ".join(failed)),
+            ("sby", " ".join(standby)),
+        ]
+        if self.config_digest:
+            fields.append(("cfg", self.config_digest))
+        return tuple(fields)
+
+    def _maybe_exit(self, out: list[Action]) -> None:
+        if self.state is not NodeState.SHUTTING_DOWN:
+            return
+        if any(g.role in (Role.STARTING, Role.ACTIVE, Role.STOPPING) for g in self.groups.values()):
+            return
+        self.state = NodeState.STOPPED
+        self.state_cause = "every group released"
+        fields = self._status_fields()
+        out.append(SendStatus(fields))
+        out.append(SendStatus(fields))  # the goodbye is what lets the peer skip deadtime: send it twice
+        self.next_send_at = None
+        out.append(Emit("node.stopped", "INFO", {"cause": self.state_cause}))
+        out.append(Exit(0))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _set_state(self, new: NodeState, cause: str, now: float, out: list[Action]) -> None:
+        if (self.state, new) not in NODE_TRANSITIONS:
+            raise IllegalTransition(f"node {self.state.name} -> {new.name}")
+        out.append(Emit("node.state", "INFO", {"from": self.state.name, "to": new.name, "cause": cause}))
+        self.state = new
+        self.state_cause = cause
+
+    def _set_role(self, g: GroupState, new: Role, cause: str, now: float) -> None:
+        if (g.role, new) not in ROLE_TRANSITIONS:
+            raise IllegalTransition(f"group {g.spec.key}: {g.role.name} -> {new.name}")
+        g.role = new
+        g.cause = cause
+        g.since = now
+
+    def _group(self, key: str) -> GroupState:
+        if key not in self.groups:
+            raise IllegalTransition(f"unknown group {key!r}")
+        return self.groups[key]
+
+    def _holder(self, g: GroupState) -> str | None:
+        if g.role in HELD_ROLES:
+            return self.node
+        if g.spec.key in self.peer.holds:
+            return self.peer.name
+        return None
+
+    def _holds_any(self) -> bool:
+        return any(g.role in HELD_ROLES for g in self.groups.values())
+
+    def _both_hold(self) -> bool:
+        return any(g.role in HELD_ROLES and k in self.peer.holds for k, g in self.groups.items())
+
+    def _scope(self, scope: str) -> list[str]:
+        """Group keys for heartbeat's standby/takeover scopes, relative to this node."""
+        if scope == "all":
+            return list(self.groups)
+        if scope == "local":
+            return [k for k, g in self.groups.items() if g.spec.home == self.node]
+        if scope == "foreign":
+            return [k for k, g in self.groups.items() if g.spec.home != self.node]
+        raise ValueError(f"unknown scope {scope!r} (all, local, foreign)")
+
+    def _started(self) -> float:
+        assert self.started_at is not None
+        return self.started_at
+
+
+def _mirror_scope(scope: str) -> str:
+    """The peer's `local` groups are our `foreign` ones (heartbeat's hb_takeover mapping)."""
+    return {"local": "foreign", "foreign": "local"}.get(scope, scope)

@@ -1,0 +1,95 @@
+"""Who should run a resource group: one pure decision per group, from what both nodes announced.
+
+The protocol is state-based. Every status heartbeat carries the groups the sender holds (running, starting or
+stopping), cannot run, and gives up (standby). A group only ever moves by *release, then acquire*: a node
+starts a group while the peer is alive only when the peer's newest status shows it does not hold it. The
+only acquisitions without that proof are takeovers from a peer that is dead (fenced, if fencing is set up)
+or gone. If both hold a group after a partition, the home node keeps it and the other stops at once.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from hbd.core.peer import Liveness
+
+
+class Intent(enum.Enum):
+    START = "start"
+    STOP = "stop"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class GroupFacts:
+    """Everything the decision for one group depends on."""
+
+    key: str
+    home_is_me: bool
+    i_hold: bool
+    i_failed: bool
+    i_standby: bool
+    shutting_down: bool
+    running: bool  # past initdead or peer heard: allowed to acquire at all
+    peer: Liveness
+    peer_may_be_taken_over: bool  # dead and (fenced, or no fencing configured, or operator forced)
+    peer_state: str  # the peer's announced state ("" if unknown)
+    peer_holds: bool
+    peer_failed: bool
+    peer_standby: bool
+    failback: bool  # auto_failback on (or legacy: the home node pulls its groups back)
+
+
+@dataclass(frozen=True)
+class Decision:
+    intent: Intent
+    cause: str
+
+
+def decide(f: GroupFacts) -> Decision:
+    if f.i_hold:
+        return _keep_or_release(f)
+    return _acquire_or_wait(f)
+
+
+def _keep_or_release(f: GroupFacts) -> Decision:
+    if f.shutting_down:
+        return Decision(Intent.STOP, "shutting down")
+    if f.peer is not Liveness.ALIVE:
+        return Decision(Intent.NONE, "")
+    if f.peer_holds:
+        if f.home_is_me:
+            return Decision(Intent.NONE, "")
+        return Decision(Intent.STOP, "split brain healed: the home node keeps the group")
+    peer_can_take = not f.peer_failed and not f.peer_standby and f.peer_state == "active"
+    if f.i_standby and peer_can_take:
+        return Decision(Intent.STOP, "standby: handing the group to the peer")
+    if f.failback and not f.home_is_me and peer_can_take:
+        return Decision(Intent.STOP, "auto_failback: the home node is back")
+    return Decision(Intent.NONE, "")
+
+
+def _acquire_or_wait(f: GroupFacts) -> Decision:
+    if f.shutting_down or f.i_failed or not f.running:
+        return Decision(Intent.NONE, "")
+    if f.peer in (Liveness.DEAD, Liveness.UNKNOWN):
+        if f.peer_may_be_taken_over:
+            return Decision(Intent.START, "peer dead")
+        return Decision(Intent.NONE, "")
+    if f.peer is Liveness.GONE:
+        return Decision(Intent.START, "peer shut down")
+    # The peer is alive: acquire only what it visibly does not hold.
+    if f.peer_holds:
+        return Decision(Intent.NONE, "")
+    if f.peer_state in ("shutdown", "dead"):
+        return Decision(Intent.START, "peer released it while shutting down")
+    if f.i_standby:
+        return Decision(Intent.NONE, "")
+    if f.home_is_me:
+        return Decision(Intent.START, "home node")
+    if f.peer_standby:
+        return Decision(Intent.START, "peer is in standby")
+    if f.peer_failed:
+        return Decision(Intent.START, "peer failed to start it")
+    return Decision(Intent.NONE, "")
