@@ -1,0 +1,735 @@
+"""`ha.cf` in heartbeat's syntax (heartbeat.md §3), plus hbd's own `hbd_*` directives.
+
+Rules kept from heartbeat 3.0.6 (`config.c:parse_config()`):
+
+* `#` starts a comment anywhere on a line.
+* The first word is the directive (case matters, as in heartbeat). For option directives the
+  rest is split on blanks and commas and each token is applied on its own (`node a b`);
+  media and `stonith_host` get the whole line, split on blanks.
+* Order matters: `udpport` and `baud` apply to the media lines *after* them.
+* Times: `N` or `N.M` seconds, or a suffix `ms`/`msec`/`us`/`usec` inside the token
+  (`500ms`, `1.5`), rounded to whole milliseconds (glue's `cl_get_msec()`).
+* Booleans: true/on/yes/y/1 and false/off/no/n/0, any case.
+
+Every directive is a row of `DIRECTIVES` (name, parser, help). A parser gets the line's
+tokens and records values or problems in a `_State`; `parse_hacf()` then fills heartbeat's
+derived defaults and runs the start-up checks. Problems are collected, never raised here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hbd.config.errors import Diagnostics
+from hbd.config.model import AutoFailback, ClusterConfig, Medium, StonithHost, Where
+
+DEFAULT_UDPPORT = 694
+DEFAULT_BAUD = 19200
+DEFAULT_KEEPALIVE_MS = 1000
+DEFAULT_DEADTIME_MS = 30000
+MAX_NODES = 2  # this version of hbd; heartbeat allowed 100
+MCAST_MAX_TTL = 4  # heartbeat's mcast plugin enforces 0..4 although its docs say 0..255
+BAUD_RATES = (1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800)
+SYSLOG_FACILITIES = frozenset(
+    ["auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user", "uucp"]
+    + [f"local{i}" for i in range(8)]
+    + ["none"]
+)
+TRUE_WORDS = frozenset(["true", "on", "yes", "y", "1"])
+FALSE_WORDS = frozenset(["false", "off", "no", "n", "0"])
+
+_TIME_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|msec|us|usec)?", re.IGNORECASE)
+_NODE_RE = re.compile(r"[a-z0-9_][a-z0-9._-]*")
+_PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_AGENT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)?")
+_IFNAME_MAX = 15  # IFNAMSIZ - 1
+
+
+class BadValue(ValueError):
+    """A token that cannot be converted; carries the message and a hint for the user."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+# ---------------------------------------------------------------- value syntax
+
+
+def parse_time_ms(token: str) -> int:
+    """Heartbeat's time syntax to whole milliseconds: `2`, `1.5`, `500ms`, `250000us`.
+
+    A trailing `s` is refused as heartbeat refuses it: `2s` would silently mean something
+    else to a heartbeat node reading the same file.
+    """
+    match = _TIME_RE.fullmatch(token.strip())
+    if match is None:
+        hint = None
+        if re.fullmatch(r"\d+(\.\d*)?\s*(s|sec|secs|seconds)", token, re.IGNORECASE):
+            hint = "plain numbers are seconds: write 2, not 2s"
+        raise BadValue(f"bad time {token!r}", hint or "use N, N.M (seconds), Nms or Nus")
+    number, unit = match.group(1), (match.group(2) or "").lower()
+    scale = {"": 1000.0, "ms": 1.0, "msec": 1.0, "us": 0.001, "usec": 0.001}[unit]
+    # cl_get_msec() rounds half up to whole milliseconds
+    return int(float(number) * scale + 0.5)
+
+
+def parse_time(token: str) -> float:
+    """Heartbeat's time syntax to float seconds (whole milliseconds)."""
+    return parse_time_ms(token) / 1000.0
+
+
+def parse_bool(token: str) -> bool:
+    word = token.lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise BadValue(f"bad boolean {token!r}", "use on/off, yes/no, true/false, y/n or 1/0")
+
+
+def _int(token: str, low: int, high: int, what: str) -> int:
+    if not re.fullmatch(r"\d+", token):
+        raise BadValue(f"bad {what} {token!r}", f"a whole number {low}..{high}")
+    value = int(token)
+    if not low <= value <= high:
+        raise BadValue(f"{what} {value} out of range", f"{low}..{high}")
+    return value
+
+
+def _port(token: str) -> int:
+    return _int(token, 1, 65535, "port")
+
+
+def _ipv4(token: str, what: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(token))
+    except ValueError:
+        raise BadValue(f"bad {what} {token!r}", "an IPv4 address like 192.168.1.2") from None
+
+
+def _iface(token: str) -> str:
+    if len(token) > _IFNAME_MAX or "/" in token or token in (".", ".."):
+        raise BadValue(f"bad interface name {token!r}", "at most 15 characters, no '/'")
+    if ":" in token:
+        raise BadValue(f"bad interface name {token!r}", "name the interface itself, not an alias label")
+    return token
+
+
+def _node_name(token: str) -> str:
+    name = token.lower()  # heartbeat lower-cases node names
+    if not _NODE_RE.fullmatch(name):
+        raise BadValue(f"bad node name {token!r}", "a host name as `uname -n` prints it")
+    return name
+
+
+# ---------------------------------------------------------------- parse state
+
+
+@dataclass
+class _State:
+    """What the directives above the current line have set."""
+
+    diag: Diagnostics
+    nodes: list[str] = field(default_factory=list)
+    node_lines: dict[str, int] = field(default_factory=dict)
+    media: list[Medium] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)  # single-valued settings by field name
+    lines: dict[str, int] = field(default_factory=dict)  # field name -> line that set it
+    udpport: int = DEFAULT_UDPPORT  # applies to bcast/ucast lines below it
+    baud: int = DEFAULT_BAUD  # applies to serial lines below it
+    ping_nodes: list[str] = field(default_factory=list)
+    stonith_hosts: list[StonithHost] = field(default_factory=list)
+    resource_dirs: list[str] = field(default_factory=list)
+    nice_failback: tuple[bool, int] | None = None  # (value, line) of an obsolete nice_failback
+
+    def set_once(self, name: str, value: Any, line: int, directive: str) -> None:
+        if name in self.lines:
+            self.diag.error(line, f"{directive} set twice", f"first set on line {self.lines[name]}")
+            return
+        self.values[name] = value
+        self.lines[name] = line
+
+    def add_medium(self, medium: Medium, line: int) -> None:
+        for existing in self.media:
+            if existing.name == medium.name:
+                where = existing.where.line if existing.where else "?"
+                self.diag.error(line, f"medium {medium.name} listed twice", f"first on line {where}")
+                return
+        self.media.append(medium)
+
+
+Parser = Callable[[_State, list[str], int, str], None]
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One ha.cf directive: `parse(state, tokens, line, name)` records its effect."""
+
+    name: str
+    parse: Parser
+    help: str
+    whole_line: bool = False  # heartbeat hands the whole line to the plugin: split on blanks only
+
+
+# ---------------------------------------------------------------- directive parsers
+
+
+def _scalar(field_name: str, convert: Callable[[str], Any]) -> Parser:
+    """A directive with exactly one value, stored once under `field_name`."""
+
+    def parse(state: _State, tokens: list[str], line: int, name: str) -> None:
+        if len(tokens) != 1:
+            hint = "one value"
+            if len(tokens) == 2 and tokens[1].lower() in ("ms", "msec", "us", "usec"):
+                hint = f"write {tokens[0]}{tokens[1]} without a space"
+            state.diag.error(line, f"{name} takes one value, got {len(tokens)}", hint)
+            return
+        try:
+            value = convert(tokens[0])
+        except BadValue as bad:
+            state.diag.error(line, f"{name}: {bad.message}", bad.hint)
+            return
+        state.set_once(field_name, value, line, name)
+
+    return parse
+
+
+def _time_positive(token: str) -> int:
+    ms = parse_time_ms(token)
+    if ms <= 0:
+        raise BadValue(f"time {token!r} must be more than 0")
+    return ms
+
+
+def _auto_failback(token: str) -> AutoFailback:
+    try:
+        return AutoFailback(token.lower())
+    except ValueError:
+        raise BadValue(f"bad value {token!r}", "on, off or legacy") from None
+
+
+def _facility(token: str) -> str:
+    if token.lower() not in SYSLOG_FACILITIES:
+        raise BadValue(f"unknown syslog facility {token!r}", "daemon, local0..local7, ... or none")
+    return token.lower()
+
+
+def _absolute_path(token: str) -> str:
+    if not token.startswith("/"):
+        raise BadValue(f"path {token!r} is not absolute", "start it with /")
+    return token
+
+
+def _parse_node(state: _State, tokens: list[str], line: int, name: str) -> None:
+    if not tokens:
+        state.diag.error(line, "node needs at least one name")
+    for token in tokens:
+        try:
+            node = _node_name(token)
+        except BadValue as bad:
+            state.diag.error(line, bad.message, bad.hint)
+            continue
+        if node in state.node_lines:
+            state.diag.warn(line, f"node {node} listed again", f"first on line {state.node_lines[node]}")
+            continue
+        state.node_lines[node] = line
+        state.nodes.append(node)
+        if len(state.nodes) == MAX_NODES + 1:
+            state.diag.error(
+                line, f"node {node}: more than {MAX_NODES} nodes", "hbd supports two-node clusters"
+            )
+
+
+def _parse_udpport(state: _State, tokens: list[str], line: int, name: str) -> None:
+    before = len(state.lines)
+    _scalar("udpport", _port)(state, tokens, line, name)
+    if len(state.lines) == before:
+        return
+    state.udpport = state.values["udpport"]
+    # Heartbeat warns about this unconditionally; warn only when it really happens.
+    earlier = [m.name for m in state.media if m.kind in ("bcast", "ucast") and m.port != state.udpport]
+    if earlier:
+        state.diag.warn(
+            line,
+            f"udpport {state.udpport} does not apply to the media above it ({', '.join(earlier)})",
+            "put udpport before the media lines",
+        )
+
+
+def _parse_baud(state: _State, tokens: list[str], line: int, name: str) -> None:
+    before = len(state.lines)
+
+    def convert(token: str) -> int:
+        if not token.isdigit() or int(token) not in BAUD_RATES:
+            raise BadValue(f"bad speed {token!r}", "one of " + " ".join(str(b) for b in BAUD_RATES))
+        return int(token)
+
+    _scalar("baud", convert)(state, tokens, line, name)
+    if len(state.lines) == before:
+        return
+    state.baud = state.values["baud"]
+    earlier = [m.name for m in state.media if m.kind == "serial" and m.baud != state.baud]
+    if earlier:
+        state.diag.warn(
+            line,
+            f"baud {state.baud} does not apply to the serial lines above it ({', '.join(earlier)})",
+            "put baud before the serial lines",
+        )
+
+
+def _parse_bcast(state: _State, tokens: list[str], line: int, name: str) -> None:
+    if name == "udp":
+        state.diag.warn(line, "udp is an old name for bcast", "write bcast")
+    if not tokens:
+        state.diag.error(line, f"{name} needs at least one interface", "bcast eth1 [eth2 ...]")
+    for token in tokens:
+        try:
+            iface = _iface(token)
+        except BadValue as bad:
+            state.diag.error(line, f"{name}: {bad.message}", bad.hint)
+            continue
+        medium = Medium("bcast", f"bcast:{iface}", iface=iface, port=state.udpport, where=_where(state, line))
+        state.add_medium(medium, line)
+
+
+def _parse_mcast(state: _State, tokens: list[str], line: int, name: str) -> None:
+    if len(tokens) != 5:
+        state.diag.error(line, f"mcast takes 5 values, got {len(tokens)}", "mcast IFACE GROUP PORT TTL LOOP")
+        return
+    errors = len(state.diag.errors)
+    iface = group = None
+    port = ttl = loop = 0
+    try:
+        iface = _iface(tokens[0])
+    except BadValue as bad:
+        state.diag.error(line, f"mcast: {bad.message}", bad.hint)
+    try:
+        group = _ipv4(tokens[1], "multicast group")
+        if not ipaddress.IPv4Address(group).is_multicast:
+            raise BadValue(
+                f"{group} is not a multicast address", "224.0.0.0 to 239.255.255.255, e.g. 225.0.0.1"
+            )
+    except BadValue as bad:
+        state.diag.error(line, f"mcast: {bad.message}", bad.hint)
+    for index, convert in ((2, _port), (3, lambda t: _int(t, 0, MCAST_MAX_TTL, "ttl"))):
+        try:
+            value = convert(tokens[index])
+        except BadValue as bad:
+            state.diag.error(line, f"mcast: {bad.message}", bad.hint)
+            continue
+        if index == 2:
+            port = value
+        else:
+            ttl = value
+    if tokens[4] in ("0", "1"):
+        loop = int(tokens[4])
+    else:
+        state.diag.error(line, f"mcast: bad loop {tokens[4]!r}", "0 or 1")
+    if len(state.diag.errors) != errors or iface is None or group is None:
+        return
+    medium = Medium(
+        "mcast",
+        f"mcast:{iface}:{group}",
+        iface=iface,
+        port=port,
+        group=group,
+        ttl=ttl,
+        loop=bool(loop),
+        where=_where(state, line),
+    )
+    state.add_medium(medium, line)
+
+
+def _parse_ucast(state: _State, tokens: list[str], line: int, name: str) -> None:
+    if len(tokens) != 2:
+        state.diag.error(
+            line, f"ucast takes 2 values, got {len(tokens)}", "ucast IFACE PEER-IP, one per line"
+        )
+        return
+    try:
+        iface = _iface(tokens[0])
+        peer = _ipv4(tokens[1], "peer address")
+    except BadValue as bad:
+        state.diag.error(line, f"ucast: {bad.message}", bad.hint)
+        return
+    # A line naming this node's own address is fine: heartbeat's files are the same on both nodes.
+    medium = Medium(
+        "ucast",
+        f"ucast:{iface}:{peer}",
+        iface=iface,
+        port=state.udpport,
+        peer=peer,
+        where=_where(state, line),
+    )
+    state.add_medium(medium, line)
+
+
+def _parse_serial(state: _State, tokens: list[str], line: int, name: str) -> None:
+    if not tokens:
+        state.diag.error(line, "serial needs at least one device", "serial /dev/ttyS0")
+    for token in tokens:
+        if not token.startswith("/dev/"):
+            state.diag.error(line, f"serial: bad device {token!r}", "a device path like /dev/ttyS0")
+            continue
+        medium = Medium("serial", f"serial:{token}", device=token, baud=state.baud, where=_where(state, line))
+        state.add_medium(medium, line)
+
+
+def _parse_ping(state: _State, tokens: list[str], line: int, name: str) -> None:
+    if not tokens:
+        state.diag.error(line, "ping needs at least one address", "ping 10.0.0.254")
+    for token in tokens:
+        try:
+            address = _ipv4(token, "ping node")
+        except BadValue as bad:
+            state.diag.error(line, bad.message, bad.hint)
+            continue
+        if address in state.ping_nodes:
+            state.diag.error(line, f"ping node {address} listed twice")
+            continue
+        state.ping_nodes.append(address)
+
+
+def _parse_stonith_host(state: _State, tokens: list[str], line: int, name: str) -> None:
+    """`stonith_host <host|*> <agent> [params...]`.
+
+    Parameter mapping (hbd.fencing reads `params`):
+    * a token `name=value` (name: letters, digits, `_`, `-`) becomes `(name, value)`;
+    * any other token is one of heartbeat's positional plugin parameters and is named by its
+      position among the positional tokens: `p1`, `p2`, ... So heartbeat's
+      `stonith_host * baytech 10.0.0.3 mylogin secret` gives
+      `(("p1", "10.0.0.3"), ("p2", "mylogin"), ("p3", "secret"))`.
+    The host is lower-cased like node names; `*` means every node.
+    """
+    if len(tokens) < 2:
+        state.diag.error(
+            line, "stonith_host needs a host and an agent", "stonith_host HOST|* AGENT [PARAMS...]"
+        )
+        return
+    host = tokens[0] if tokens[0] == "*" else tokens[0].lower()
+    agent = tokens[1]
+    if not _AGENT_RE.fullmatch(agent):
+        state.diag.error(line, f"stonith_host: bad agent name {agent!r}", "like ipmilan or external/ipmi")
+        return
+    params: list[tuple[str, str]] = []
+    positional = 0
+    for token in tokens[2:]:
+        key, sep, value = token.partition("=")
+        if sep and _PARAM_NAME_RE.fullmatch(key):
+            if any(k == key for k, _ in params):
+                state.diag.error(line, f"stonith_host: parameter {key} given twice")
+                return
+            params.append((key, value))
+        else:
+            positional += 1
+            params.append((f"p{positional}", token))
+    state.stonith_hosts.append(StonithHost(host, agent, tuple(params), where=_where(state, line)))
+
+
+def _parse_resource_path(state: _State, tokens: list[str], line: int, name: str) -> None:
+    if not tokens:
+        state.diag.error(line, f"{name} needs at least one directory")
+    for token in tokens:
+        try:
+            state.resource_dirs.append(_absolute_path(token))
+        except BadValue as bad:
+            state.diag.error(line, f"{name}: {bad.message}", bad.hint)
+
+
+def _parse_nice_failback(state: _State, tokens: list[str], line: int, name: str) -> None:
+    if len(tokens) != 1:
+        state.diag.error(line, "nice_failback takes one value", "better: auto_failback on|off")
+        return
+    try:
+        value = parse_bool(tokens[0])
+    except BadValue as bad:
+        state.diag.error(line, f"nice_failback: {bad.message}", bad.hint)
+        return
+    state.nice_failback = (value, line)
+
+
+def _ignored(why: str) -> Parser:
+    def parse(state: _State, tokens: list[str], line: int, name: str) -> None:
+        state.diag.warn(line, f"{name} ignored: {why}")
+
+    return parse
+
+
+def _unsupported(hint: str, allowed: frozenset[str] = frozenset()) -> Parser:
+    """A heartbeat directive hbd refuses; `allowed` values mean "feature off" and pass."""
+
+    def parse(state: _State, tokens: list[str], line: int, name: str) -> None:
+        if allowed and len(tokens) == 1 and tokens[0].lower() in allowed:
+            return
+        state.diag.error(line, f"{name} is not supported by hbd", hint)
+
+    return parse
+
+
+def _where(state: _State, line: int) -> Where:
+    return Where(state.diag.file, line)
+
+
+_OFF_WORDS = FALSE_WORDS
+
+
+DIRECTIVES: dict[str, Directive] = {
+    d.name: d
+    for d in (
+        Directive("node", _parse_node, "cluster member names (uname -n), lower-cased; may repeat"),
+        Directive("keepalive", _scalar("keepalive_ms", _time_positive), "interval between heartbeats (1)"),
+        Directive(
+            "deadtime", _scalar("deadtime_ms", _time_positive), "silence after which a peer is dead (30)"
+        ),
+        Directive("warntime", _scalar("warntime_ms", _time_positive), "late-heartbeat warning (deadtime/2)"),
+        Directive(
+            "initdead", _scalar("initdead_ms", _time_positive), "deadtime until the peer is first heard"
+        ),
+        Directive("deadping", _scalar("deadping_ms", _time_positive), "deadtime of ping nodes (deadtime)"),
+        Directive("udpport", _parse_udpport, "UDP port of later bcast/ucast lines (694)"),
+        Directive("baud", _parse_baud, "speed of later serial lines (19200)"),
+        Directive("bcast", _parse_bcast, "bcast IFACE [IFACE...]: broadcast heartbeats", whole_line=True),
+        Directive("udp", _parse_bcast, "old name of bcast", whole_line=True),
+        Directive("mcast", _parse_mcast, "mcast IFACE GROUP PORT TTL(0-4) LOOP(0|1)", whole_line=True),
+        Directive("ucast", _parse_ucast, "ucast IFACE PEER-IP: unicast heartbeats", whole_line=True),
+        Directive(
+            "serial", _parse_serial, "serial DEVICE [DEVICE...]: serial heartbeat link", whole_line=True
+        ),
+        Directive("auto_failback", _scalar("auto_failback", _auto_failback), "on | off | legacy (legacy)"),
+        Directive("nice_failback", _parse_nice_failback, "obsolete: read as auto_failback off|legacy"),
+        Directive("logfile", _scalar("logfile", _absolute_path), "log file"),
+        Directive("debugfile", _scalar("debugfile", _absolute_path), "debug log file"),
+        Directive("logfacility", _scalar("logfacility", _facility), "syslog facility or none"),
+        Directive("ping", _parse_ping, "ping IP [IP...]: ping nodes", whole_line=True),
+        Directive("realtime", _scalar("realtime", parse_bool), "lock memory, realtime priority (on)"),
+        Directive(
+            "stonith_host", _parse_stonith_host, "stonith_host HOST|* AGENT [PARAMS...]", whole_line=True
+        ),
+        # hbd's own directives
+        Directive(
+            "hbd_builtin_ipaddr",
+            _scalar("builtin_ipaddr", parse_bool),
+            "manage IPaddr/IPaddr2 in-process (on) or run the scripts (off)",
+        ),
+        Directive("hbd_resource_path", _parse_resource_path, "directories searched for resource scripts"),
+        Directive(
+            "hbd_resource_timeout",
+            _scalar("resource_timeout_ms", _time_positive),
+            "time limit of one resource action (60)",
+        ),
+        Directive(
+            "hbd_fence_delay",
+            _scalar("fence_delay_ms", parse_time_ms),
+            "the node holding no groups waits this long before fencing (0)",
+        ),
+        Directive(
+            "hbd_garp_count",
+            _scalar("garp_count", lambda t: _int(t, 0, 1000, "count")),
+            "gratuitous ARPs sent on takeover (5)",
+        ),
+        Directive(
+            "hbd_garp_interval",
+            _scalar("garp_interval_ms", _time_positive),
+            "time between gratuitous ARPs (0.2)",
+        ),
+        # heartbeat directives hbd reads and ignores
+        Directive("watchdog", _ignored("hbd has no watchdog support yet"), "ignored", whole_line=True),
+        Directive(
+            "respawn", _ignored("hbd does not run helper programs (ipfail)"), "ignored", whole_line=True
+        ),
+        Directive("apiauth", _ignored("hbd has no heartbeat client API"), "ignored", whole_line=True),
+        Directive("debug", _ignored("use hbd --debug"), "ignored"),
+        Directive("use_logd", _ignored("hbd logs by itself"), "ignored"),
+        Directive("conn_logd_time", _ignored("hbd logs by itself"), "ignored"),
+        Directive("msgfmt", _ignored("hbd sends the classic format and reads both"), "ignored"),
+        Directive("hopfudge", _ignored("hbd does not forward messages"), "ignored"),
+        Directive("rtprio", _ignored("hbd picks its own priority"), "ignored"),
+        Directive("uuidfrom", _ignored("hbd identifies nodes by name"), "ignored"),
+        Directive("hbgenmethod", _ignored("hbd keeps its generation in its state directory"), "ignored"),
+        Directive("max_rexmit_delay", _ignored("hbd does not retransmit heartbeats"), "ignored"),
+        Directive("coredumps", _ignored("housekeeping"), "ignored"),
+        Directive("coreroot", _ignored("housekeeping"), "ignored"),
+        Directive("log_badpack", _ignored("hbd counts bad packets in its events"), "ignored"),
+        Directive("syslogmsgfmt", _ignored("housekeeping"), "ignored"),
+        Directive("memreserve", _ignored("housekeeping"), "ignored"),
+        # heartbeat features hbd refuses rather than silently dropping
+        Directive("crm", _unsupported("hbd runs haresources (v1) clusters only", _OFF_WORDS), "refused"),
+        Directive(
+            "pacemaker", _unsupported("hbd runs haresources (v1) clusters only", _OFF_WORDS), "refused"
+        ),
+        Directive("autojoin", _unsupported("list every member with node", frozenset(["none"])), "refused"),
+        Directive("compression", _unsupported("hbd messages are small"), "refused"),
+        Directive("compression_threshold", _unsupported("hbd messages are small"), "refused"),
+        Directive("traditional_compression", _unsupported("hbd messages are small"), "refused"),
+        Directive("stonith", _unsupported("use stonith_host HOST AGENT name=value ..."), "refused", True),
+        Directive("failfast", _unsupported("hbd does not run helper programs"), "refused", True),
+        Directive("ping_group", _unsupported("use ping"), "refused", True),
+        Directive("hbaping", _unsupported("use ping"), "refused", True),
+        Directive("mcast6", _unsupported("IPv6 media are not supported yet: use mcast"), "refused", True),
+        Directive("ucast6", _unsupported("IPv6 media are not supported yet: use ucast"), "refused", True),
+        Directive("ping6", _unsupported("IPv6 ping nodes are not supported yet: use ping"), "refused", True),
+        Directive("tipc", _unsupported("use bcast, mcast, ucast or serial"), "refused", True),
+        Directive("rds", _unsupported("use bcast, mcast, ucast or serial"), "refused", True),
+        Directive("quorum_server", _unsupported("no quorum server in hbd"), "refused", True),
+        Directive("env", _unsupported("set the environment of hbd's service instead"), "refused", True),
+        Directive("use_apphbd", _unsupported("no apphbd in hbd"), "refused"),
+    )
+}
+
+
+# ---------------------------------------------------------------- the file
+
+
+def strip_comment(raw: str) -> str:
+    """Drop a `#` comment (anywhere on the line) and surrounding blanks."""
+    return raw.split("#", 1)[0].strip()
+
+
+def parse_hacf(text: str, diag: Diagnostics, local_node: str | None = None) -> ClusterConfig:
+    """Parse ha.cf text. Problems go to `diag`; the value is best-effort when `diag` has errors.
+
+    With `local_node`, also check that this node is listed (heartbeat refuses to start otherwise).
+    """
+    state = _State(diag)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        content = strip_comment(raw)
+        if not content:
+            continue
+        name, *remainder = content.split(None, 1)
+        rest = remainder[0] if remainder else ""
+        directive = DIRECTIVES.get(name)
+        if directive is None:
+            hint = None
+            if name.lower() in DIRECTIVES:
+                hint = f"directives are lower-case: {name.lower()}"
+            diag.error(number, f"unknown directive {name!r}", hint)
+            continue
+        tokens = rest.split() if directive.whole_line else [t for t in re.split(r"[,\s]+", rest) if t]
+        directive.parse(state, tokens, number, name)
+    cluster = _finish(state)
+    if local_node is not None and state.nodes and local_node.lower() not in state.nodes:
+        diag.error(
+            min(state.node_lines.values()),
+            f"this node, {local_node.lower()}, is not listed ({', '.join(state.nodes)})",
+            "node names must match `uname -n` or the nodeinfo file",
+        )
+    return cluster
+
+
+def _finish(state: _State) -> ClusterConfig:
+    """Heartbeat's derived defaults and start-up checks (`init_config()`)."""
+    diag, values, lines = state.diag, state.values, state.lines
+
+    keepalive = values.get("keepalive_ms", DEFAULT_KEEPALIVE_MS)
+    deadtime = values.get("deadtime_ms", DEFAULT_DEADTIME_MS)
+    warntime = values.get("warntime_ms", deadtime // 2)
+    if "initdead_ms" in values:
+        initdead = values["initdead_ms"]
+    elif deadtime > 10000:
+        initdead = deadtime
+    elif deadtime < 6000:
+        initdead = 12000
+    else:
+        initdead = 2 * deadtime
+    deadping = values.get("deadping_ms", deadtime)
+
+    def line_of(*names: str) -> int | None:
+        return next((lines[n] for n in names if n in lines), None)
+
+    if deadtime <= 2 * keepalive:
+        diag.error(
+            line_of("deadtime_ms", "keepalive_ms"),
+            f"deadtime {_secs(deadtime)} must be more than 2 x keepalive ({_secs(keepalive)})",
+            "raise deadtime or lower keepalive",
+        )
+    if "warntime_ms" in values and warntime >= deadtime:
+        diag.error(
+            line_of("warntime_ms"), f"warntime {_secs(warntime)} must be less than deadtime {_secs(deadtime)}"
+        )
+    if initdead < deadtime:
+        diag.error(
+            line_of("initdead_ms", "deadtime_ms"),
+            f"initdead {_secs(initdead)} must be at least deadtime {_secs(deadtime)}",
+            "heartbeat recommends 2 x deadtime or more",
+        )
+    if "deadping_ms" in values and deadping <= 2 * keepalive:
+        diag.error(
+            line_of("deadping_ms"),
+            f"deadping {_secs(deadping)} must be more than 2 x keepalive ({_secs(keepalive)})",
+        )
+
+    if not state.nodes:
+        diag.error(None, "no node directive", "list the cluster members: node NAME1 NAME2")
+    if not state.media:
+        diag.error(None, "no heartbeat medium", "add bcast, mcast, ucast or serial")
+    for address in state.ping_nodes:
+        if address in state.nodes:
+            diag.error(None, f"ping node {address} is also a cluster node", "ping nodes must not be members")
+    for stonith in state.stonith_hosts:
+        if stonith.host != "*" and state.nodes and stonith.host not in state.nodes:
+            diag.error(
+                stonith.where.line if stonith.where else None,
+                f"stonith_host {stonith.host} is not a configured node",
+                "a node name or *",
+            )
+
+    auto_failback = values.get("auto_failback")
+    if state.nice_failback is not None:
+        nice, nice_line = state.nice_failback
+        if auto_failback is not None:
+            diag.warn(nice_line, "nice_failback ignored: auto_failback is set")
+        else:
+            auto_failback = AutoFailback.OFF if nice else AutoFailback.LEGACY
+            diag.warn(
+                nice_line,
+                f"nice_failback is obsolete: read as auto_failback {auto_failback.value}",
+                f"write auto_failback {auto_failback.value}",
+            )
+            lines["auto_failback"] = nice_line
+    if auto_failback is None:
+        auto_failback = AutoFailback.LEGACY
+        diag.warn(
+            None, "auto_failback not set: using heartbeat's default, legacy", "set auto_failback on or off"
+        )
+    elif auto_failback is AutoFailback.LEGACY and state.nice_failback is None:
+        diag.warn(
+            lines.get("auto_failback"),
+            "auto_failback legacy is deprecated (heartbeat warns too)",
+            "set auto_failback on or off",
+        )
+
+    return ClusterConfig(
+        nodes=tuple(state.nodes),
+        media=tuple(state.media),
+        keepalive_s=keepalive / 1000,
+        deadtime_s=deadtime / 1000,
+        warntime_s=warntime / 1000,
+        initdead_s=initdead / 1000,
+        deadping_s=deadping / 1000,
+        udpport=values.get("udpport", DEFAULT_UDPPORT),
+        baud=values.get("baud", DEFAULT_BAUD),
+        auto_failback=auto_failback,
+        logfile=values.get("logfile"),
+        debugfile=values.get("debugfile"),
+        logfacility=values.get("logfacility"),
+        ping_nodes=tuple(state.ping_nodes),
+        realtime=values.get("realtime", True),
+        stonith_hosts=tuple(state.stonith_hosts),
+        builtin_ipaddr=values.get("builtin_ipaddr", True),
+        resource_dirs=tuple(state.resource_dirs),
+        resource_timeout_s=values.get("resource_timeout_ms", 60000) / 1000,
+        fence_delay_s=values.get("fence_delay_ms", 0) / 1000,
+        garp_count=values.get("garp_count", 5),
+        garp_interval_s=values.get("garp_interval_ms", 200) / 1000,
+    )
+
+
+def _secs(ms: int) -> str:
+    """Milliseconds as a short seconds string for messages: 1500 -> '1.5 s'."""
+    return f"{ms / 1000:g} s"
