@@ -1,0 +1,492 @@
+"""The network-namespace backend: every node is a namespace, every LAN and link a bridge.
+
+Layout of one run (prefix `hbl<run>-`):
+  hbl<run>-sw        the switch namespace: one bridge per LAN/link (`br-<segment>`), no uplink, no route
+  hbl<run>-<node>    one namespace per node; its interfaces have the topology's names (eth0, eth1)
+  veth pairs         node end `eth0` in the node, switch end `<node>-<iface>` plugged into the bridge
+Nothing is created in the host namespace, so nothing the lab does can reach the host's networks, and
+deleting the namespaces removes every link. A point-to-point link is a two-port bridge, so the three
+ways a cable fails (node end down, packets dropped, cable pulled) work the same on LANs and links.
+
+Processes started in a node are recorded (pid and kernel start time) in /run/hblab/<run>/pids, so
+`hblab clean` can stop exactly the lab's processes after a crash and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lab.backends.base import LabError, LinkState, NodeDirs
+from lab.names import RunNames
+from lab.serial import SerialError, SerialPair
+from lab.topology import Topology
+
+RUN_STATE_ROOT = Path("/run/hblab")
+KILL_WAIT_S = 3.0
+
+
+def run_state_dir(run_id: str) -> Path:
+    return RUN_STATE_ROOT / run_id
+
+
+def ip(*args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `ip ARGS`; a failure raises LabError with ip's own message."""
+    res = subprocess.run(["ip", *args], input=input_text, capture_output=True, text=True, timeout=30)
+    if check and res.returncode != 0:
+        raise LabError(f"ip {' '.join(args)}: {res.stderr.strip() or res.stdout.strip()}")
+    return res
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat: distinguishes our process from a later one that reused its pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def process_state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+class PidRecord:
+    """Append-only record of the processes the lab started: one `pid starttime argv0` per line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def add(self, pid: int, argv0: str) -> None:
+        start = process_start_time(pid)
+        with open(self.path, "a") as f:
+            f.write(f"{pid} {start if start is not None else 0} {argv0}\n")
+
+    def entries(self) -> list[tuple[int, int]]:
+        out = []
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.path.read_text().splitlines():
+                parts = line.split()
+                if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+                    out.append((int(parts[0]), int(parts[1])))
+        return out
+
+    def kill_alive(self) -> list[int]:
+        """SIGKILL every recorded process that still runs as the same process. Returns the pids killed."""
+        killed = []
+        for pid, start in self.entries():
+            if process_start_time(pid) == start and process_state(pid) not in (None, "Z"):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+        return killed
+
+
+class NetnsBackend:
+    name = "netns"
+
+    def __init__(self, topology: Topology, run_id: str, lab_dir: Path) -> None:
+        self.topology = topology
+        self.run_id = run_id
+        self.names = RunNames(run_id)
+        self.lab_dir = lab_dir
+        self.state_dir = run_state_dir(run_id)
+        self.pid_record = PidRecord(self.state_dir / "pids")
+        self.serial: dict[str, SerialPair] = {}
+        self.children: dict[int, subprocess.Popen[bytes]] = {}
+        self._cables_down_by_power: dict[str, list[str]] = {}
+        self.created = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def netns(self, node: str) -> str:
+        self.topology.node(node)  # KeyError with the topology's node list for a typo
+        return self.names.node_netns(node)
+
+    def node_dirs(self, node: str) -> NodeDirs:
+        return NodeDirs(self.lab_dir / "nodes" / node)
+
+    def create(self) -> None:
+        """Build everything; on any failure tear down what was built and raise."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "lab.json").write_text(
+            json.dumps(
+                {
+                    "run_id": self.run_id,
+                    "backend": self.name,
+                    "topology": str(self.topology.source),
+                    "lab_dir": str(self.lab_dir),
+                    "created_mono": time.monotonic(),
+                    "created_wall": time.time(),
+                },
+                indent=2,
+            )
+        )
+        self.created = True
+        try:
+            self._create_namespaces()
+            self._create_segments()
+            self._create_serial_lines()
+        except (LabError, SerialError, OSError, subprocess.SubprocessError) as e:
+            self.destroy()
+            raise LabError(f"creating topology {self.topology.name}: {e}") from e
+
+    def _create_namespaces(self) -> None:
+        all_ns = [self.names.switch_netns] + [self.netns(n.name) for n in self.topology.nodes]
+        for ns in all_ns:
+            ip("netns", "add", ns)
+            ip("-n", ns, "link", "set", "lo", "up")
+            # IPv6 off: no DAD delays, no router solicitations, only the traffic the lab means to send.
+            for key in ("all", "default"):
+                self._sysctl(ns, f"net/ipv6/conf/{key}/disable_ipv6", "1")
+        for n in self.topology.nodes:
+            d = self.node_dirs(n.name)
+            for sub in (d.config_dir, d.state_dir, d.dev_dir):
+                sub.mkdir(parents=True, exist_ok=True)
+
+    def _sysctl(self, ns: str, key: str, value: str) -> None:
+        # /proc/sys/net shows the namespace of the process that reads it, hence the exec.
+        res = subprocess.run(
+            ["ip", "netns", "exec", ns, "sh", "-c", f"echo {value} > /proc/sys/{key}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if res.returncode != 0:
+            raise LabError(f"sysctl {key}={value} in {ns}: {res.stderr.strip()}")
+
+    def _create_segments(self) -> None:
+        sw = self.names.switch_netns
+        batch_sw: list[str] = []
+        for seg in self.topology.segments:
+            br = self.names.bridge(seg.name)
+            ip("-n", sw, "link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0")
+            batch_sw.append(f"link set {br} up")
+            for e in seg.endpoints:
+                port = self.names.switch_port(e.node, e.iface)
+                node_ns = self.netns(e.node)
+                ip("-n", sw, "link", "add", port, "type", "veth", "peer", "name", e.iface, "netns", node_ns)
+                batch_sw.append(f"link set {port} master {br}")
+                batch_sw.append(f"link set {port} up")
+                ip("-n", node_ns, "addr", "add", str(e.ip), "dev", e.iface)
+                ip("-n", node_ns, "link", "set", e.iface, "up")
+        if batch_sw:
+            ip("-n", sw, "-batch", "-", input_text="\n".join(batch_sw) + "\n")
+
+    def _create_serial_lines(self) -> None:
+        for line in self.topology.serial_lines:
+            (a_node, a_dev), (b_node, b_dev) = line.ends
+            pair = SerialPair(
+                line.name,
+                self.node_dirs(a_node).dev_dir / a_dev,
+                self.node_dirs(b_node).dev_dir / b_dev,
+                self.state_dir / f"serial-{line.name}.json",
+            )
+            pid = pair.start(self.lab_dir / f"serial-{line.name}.log")
+            self.pid_record.add(pid, "lab.serial")
+            self.serial[line.name] = pair
+
+    def destroy(self) -> None:
+        """Kill every process of the run, stop the serial relays, delete the namespaces. Idempotent."""
+        for node in self.topology.node_names:
+            ns = self.names.node_netns(node)
+            if _netns_exists(ns):
+                self._kill_namespace(ns)
+        for pair in self.serial.values():
+            pair.stop()
+        self.pid_record.kill_alive()
+        for child in self.children.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=KILL_WAIT_S)
+        for ns in [self.names.node_netns(n) for n in self.topology.node_names] + [self.names.switch_netns]:
+            if _netns_exists(ns):
+                ip("netns", "del", ns, check=False)
+        leftovers = [ns for ns in list_lab_netns() if ns.startswith(self.names.prefix)]
+        if self.state_dir.exists():
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        if leftovers:
+            raise LabError(f"could not delete namespaces: {', '.join(leftovers)}")
+
+    # -- processes ---------------------------------------------------------------------------------
+
+    def exec(
+        self,
+        node: str,
+        argv: Sequence[str],
+        *,
+        input_text: str | None = None,
+        timeout_s: float = 30.0,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        full = ["ip", "netns", "exec", self.netns(node), *argv]
+        try:
+            res = subprocess.run(full, input=input_text, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired as e:
+            raise LabError(f"{node}: {' '.join(argv)} did not finish within {timeout_s} s") from e
+        if check and res.returncode != 0:
+            raise LabError(f"{node}: {' '.join(argv)} exited {res.returncode}: {res.stderr.strip()}")
+        return res
+
+    def spawn(
+        self,
+        node: str,
+        argv: Sequence[str],
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        start_at: float | None = None,
+    ) -> int:
+        # `ip netns exec` execs the command in place (no fork), so the pid we get is the command's.
+        full = ["ip", "netns", "exec", self.netns(node), *argv]
+
+        def wait_for_start() -> None:
+            if start_at is not None:
+                delay = start_at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            child = subprocess.Popen(
+                full,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env) if env is not None else None,
+                start_new_session=True,
+                preexec_fn=wait_for_start if start_at is not None else None,
+            )
+        self.children[child.pid] = child
+        self.pid_record.add(child.pid, argv[0])
+        return child.pid
+
+    def signal(self, pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError as e:
+            raise LabError(f"process {pid} is gone") from e
+
+    def alive(self, pid: int) -> bool:
+        child = self.children.get(pid)
+        if child is not None:
+            return child.poll() is None  # also reaps it, so a dead child does not linger as a zombie
+        return process_state(pid) not in (None, "Z", "X")
+
+    def stopped(self, pid: int) -> bool:
+        return process_state(pid) in ("T", "t")
+
+    def pids(self, node: str) -> list[int]:
+        res = ip("netns", "pids", self.netns(node), check=False)
+        return [
+            int(p) for p in res.stdout.split() if p.isdigit() and process_state(int(p)) not in (None, "Z")
+        ]
+
+    def _kill_namespace(self, ns: str) -> None:
+        deadline = time.monotonic() + KILL_WAIT_S
+        while True:
+            res = ip("netns", "pids", ns, check=False)
+            pids = [int(p) for p in res.stdout.split() if p.isdigit()]
+            pids = [p for p in pids if process_state(p) not in (None, "Z")]
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            for child in self.children.values():
+                child.poll()
+            if time.monotonic() > deadline:
+                raise LabError(f"{ns}: processes {pids} survived SIGKILL for {KILL_WAIT_S} s")
+            time.sleep(0.01)
+
+    # -- links -------------------------------------------------------------------------------------
+
+    def _port(self, node: str, iface: str) -> str:
+        for _seg, e in self.topology.endpoints_of(node):
+            if e.iface == iface:
+                return self.names.switch_port(node, iface)
+        raise LabError(f"node {node} has no interface {iface!r} in topology {self.topology.name}")
+
+    def _segment_of(self, node: str, iface: str) -> str:
+        for seg, e in self.topology.endpoints_of(node):
+            if e.iface == iface:
+                return seg.name
+        raise LabError(f"node {node} has no interface {iface!r}")
+
+    def set_link(self, node: str, iface: str, up: bool, *, side: str = "node") -> None:
+        state = "up" if up else "down"
+        if side == "node":
+            self._port(node, iface)
+            ip("-n", self.netns(node), "link", "set", iface, state)
+        elif side == "cable":
+            ip("-n", self.names.switch_netns, "link", "set", self._port(node, iface), state)
+        else:
+            raise LabError(f"set_link side must be 'node' or 'cable', got {side!r}")
+
+    def attach(self, node: str, iface: str, attached: bool) -> None:
+        port = self._port(node, iface)
+        sw = self.names.switch_netns
+        if attached:
+            ip("-n", sw, "link", "set", port, "master", self.names.bridge(self._segment_of(node, iface)))
+        else:
+            ip("-n", sw, "link", "set", port, "nomaster")
+
+    def link_state(self, node: str, iface: str) -> LinkState:
+        port = self._port(node, iface)
+        mine = _link_json(self.netns(node), iface)
+        far = _link_json(self.names.switch_netns, port)
+        flags = set(mine.get("flags", []))
+        return LinkState(
+            node=node,
+            iface=iface,
+            admin_up="UP" in flags,
+            carrier="LOWER_UP" in flags,
+            cable_up="UP" in set(far.get("flags", [])),
+            attached=far.get("master") == self.names.bridge(self._segment_of(node, iface)),
+        )
+
+    def addresses(self, node: str) -> list[tuple[str, str]]:
+        res = ip("-n", self.netns(node), "-j", "-4", "addr", "show")
+        out = []
+        for link in json.loads(res.stdout or "[]"):
+            if link.get("ifname") == "lo":
+                continue
+            for a in link.get("addr_info", []):
+                out.append((link["ifname"], f"{a['local']}/{a['prefixlen']}"))
+        return out
+
+    # -- power -------------------------------------------------------------------------------------
+
+    def power_off(self, node: str) -> None:
+        ns = self.netns(node)
+        self._kill_namespace(ns)  # every process at once: hbd, its resources, the service responder
+        cables = [e.iface for _s, e in self.topology.endpoints_of(node)]
+        sw = self.names.switch_netns
+        batch = [f"link set {self.names.switch_port(node, i)} down" for i in cables]
+        if batch:
+            ip("-n", sw, "-batch", "-", input_text="\n".join(batch) + "\n")
+        self._cables_down_by_power[node] = cables
+        # A machine that lost power forgets its runtime addresses (the VIP); a namespace would keep them.
+        static = {(e.iface, str(e.ip)) for _s, e in self.topology.endpoints_of(node)}
+        for iface, addr in self.addresses(node):
+            if (iface, addr) not in static:
+                ip("-n", ns, "addr", "del", addr, "dev", iface)
+        for iface in cables:
+            st = self.link_state(node, iface)
+            if st.carrier or st.cable_up:
+                raise LabError(f"power_off {node}: {iface} still has carrier after its cable went down")
+        if self.pids(node):
+            raise LabError(f"power_off {node}: processes still running: {self.pids(node)}")
+
+    def power_on(self, node: str) -> None:
+        cables = self._cables_down_by_power.pop(node, [e.iface for _s, e in self.topology.endpoints_of(node)])
+        sw = self.names.switch_netns
+        batch = [f"link set {self.names.switch_port(node, i)} up" for i in cables]
+        if batch:
+            ip("-n", sw, "-batch", "-", input_text="\n".join(batch) + "\n")
+        deadline = time.monotonic() + KILL_WAIT_S
+        for iface in cables:
+            while not self.link_state(node, iface).carrier:
+                if time.monotonic() > deadline:
+                    raise LabError(f"power_on {node}: {iface} has no carrier after its cable came up")
+                time.sleep(0.005)
+
+    # -- serial ------------------------------------------------------------------------------------
+
+    def serial_set(self, line: str, relaying: bool) -> None:
+        pair = self.serial.get(line)
+        if pair is None:
+            raise LabError(f"topology {self.topology.name} has no serial line {line!r}")
+        try:
+            if relaying:
+                pair.heal()
+            else:
+                pair.cut()
+        except SerialError as e:
+            raise LabError(str(e)) from e
+
+    def serial_relaying(self, line: str) -> bool:
+        pair = self.serial.get(line)
+        return pair is not None and pair.relaying()
+
+    # -- kernel ------------------------------------------------------------------------------------
+
+    def kernel_features(self) -> dict[str, bool]:
+        return probe_kernel_features()
+
+
+def _link_json(ns: str, dev: str) -> dict[str, object]:
+    res = ip("-n", ns, "-j", "link", "show", "dev", dev)
+    data = json.loads(res.stdout or "[]")
+    if not data:
+        raise LabError(f"{ns}: no link {dev}")
+    first = data[0]
+    assert isinstance(first, dict)
+    return first
+
+
+def _netns_exists(ns: str) -> bool:
+    return Path("/run/netns", ns).exists()
+
+
+def list_lab_netns() -> list[str]:
+    """Every namespace whose name starts with the lab prefix."""
+    res = ip("netns", "list", check=False)
+    names = [line.split()[0] for line in res.stdout.splitlines() if line.strip()]
+    return [n for n in names if n.startswith("hbl")]
+
+
+def probe_kernel_features() -> dict[str, bool]:
+    """Try each qdisc/nft feature once in a scratch namespace: what can the faults use on this kernel?"""
+    ns = f"hblprobe{os.getpid()}"
+    features = {
+        "netem": False,
+        "tbf": False,
+        "nft": False,
+        "nft_numgen": False,
+        "veth": False,
+        "bridge": False,
+    }
+    if ip("netns", "add", ns, check=False).returncode != 0:
+        return features
+    try:
+        features["veth"] = (
+            ip("-n", ns, "link", "add", "p0", "type", "veth", "peer", "name", "p1", check=False).returncode
+            == 0
+        )
+        features["bridge"] = ip("-n", ns, "link", "add", "b0", "type", "bridge", check=False).returncode == 0
+
+        def run(*argv: str, input_text: str | None = None) -> bool:
+            res = subprocess.run(
+                ["ip", "netns", "exec", ns, *argv],
+                input=input_text,
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            return res.returncode == 0
+
+        if features["veth"]:
+            features["netem"] = run("tc", "qdisc", "add", "dev", "p0", "root", "netem", "delay", "1ms")
+            tbf = ("tbf", "rate", "1mbit", "burst", "32k", "latency", "100ms")
+            features["tbf"] = run("tc", "qdisc", "replace", "dev", "p0", "root", *tbf)
+        if shutil.which("nft"):
+            features["nft"] = run("nft", "add", "table", "inet", "probe")
+            features["nft_numgen"] = run(
+                "nft", "-f", "-",
+                input_text="add chain inet probe c { type filter hook input priority 0; }\n"
+                "add rule inet probe c numgen random mod 100 < 10 drop\n",
+            )  # fmt: skip
+    finally:
+        ip("netns", "del", ns, check=False)
+    return features
