@@ -1,0 +1,141 @@
+"""Running one resource script: `script [args...] start|stop|status`, the heartbeat/LSB contract.
+
+The script runs from an argv list (never a shell string) in its own session and process group, so a
+timeout can kill everything it started: SIGTERM to the group, then SIGKILL to whatever is left after a
+grace period. Output (stdout and stderr together) is kept as a bounded tail for the event log.
+
+A start script often leaves a daemon behind that inherited its stdout. Waiting for end-of-file would then
+wait forever, and closing our end would kill that daemon with SIGPIPE at its next write; so the result is
+returned when the script itself exits, and the pipe keeps being drained (and thrown away) in the
+background until the last writer closes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+OUTPUT_TAIL_BYTES = 4096
+KILL_GRACE_S = 2.0
+DRAIN_AFTER_EXIT_S = 0.2  # how long to wait for output still in the pipe once the script has exited
+GROUP_POLL_S = 0.05
+RC_CANNOT_EXECUTE = 126
+RC_NOT_FOUND = 127
+
+# Background drains of pipes still held open by processes the script left behind; kept referenced so
+# the tasks are not garbage-collected mid-flight.
+_draining: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True)
+class AgentResult:
+    rc: int  # the exit code; -N when killed by signal N
+    output: str  # the last OUTPUT_TAIL_BYTES of stdout+stderr
+    duration_s: float
+    timed_out: bool = False
+
+
+class _Tail:
+    """The last `limit` bytes written, in bounded memory."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > self.limit:
+            del self.data[: len(self.data) - self.limit]
+            self.truncated = True
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        return ("..." + text) if self.truncated else text
+
+
+async def _collect(stream: asyncio.StreamReader, tail: _Tail) -> None:
+    while chunk := await stream.read(65536):
+        tail.add(chunk)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+    """Send `sig` to the group; False when no process is left in it."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member changed credentials: it is still there
+        return True
+    return True
+
+
+async def _terminate_group(proc: asyncio.subprocess.Process, grace_s: float) -> int:
+    """SIGTERM the script's group; SIGKILL what is left after `grace_s`. Returns the script's exit code."""
+    pgid = proc.pid  # start_new_session: the script leads its own group
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if proc.returncode is not None and not _signal_group(pgid, signal.Signals(0)):
+            break
+        await asyncio.sleep(GROUP_POLL_S)
+    _signal_group(pgid, signal.SIGKILL)
+    return await proc.wait()
+
+
+async def run_agent(
+    script: Path,
+    args: Sequence[str],
+    op: str,
+    timeout_s: float,
+    env: Mapping[str, str],
+    *,
+    kill_grace_s: float = KILL_GRACE_S,
+    output_limit: int = OUTPUT_TAIL_BYTES,
+) -> AgentResult:
+    """Run `script *args op` with exactly `env`; never raises for the script's failures."""
+    started = time.monotonic()
+    argv = [str(script), *args, op]
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=dict(env),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        rc = RC_CANNOT_EXECUTE if isinstance(exc, PermissionError) else RC_NOT_FOUND
+        why = exc.strerror or str(exc)
+        return AgentResult(rc, f"cannot execute {script}: {why}", time.monotonic() - started)
+
+    assert proc.stdout is not None
+    tail = _Tail(output_limit)
+    reader = asyncio.create_task(_collect(proc.stdout, tail))
+    timed_out = False
+    try:
+        rc = await asyncio.wait_for(proc.wait(), timeout_s)
+    except TimeoutError:
+        timed_out = True
+        rc = await _terminate_group(proc, kill_grace_s)
+    except asyncio.CancelledError:
+        # The daemon is shutting down mid-operation: do not leave the script running unsupervised.
+        _signal_group(proc.pid, signal.SIGKILL)
+        raise
+    duration_s = time.monotonic() - started
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT_S)
+    if not reader.done():
+        _draining.add(reader)
+        reader.add_done_callback(_draining.discard)
+    output = tail.text()
+    if timed_out:
+        output = f"{output}\n[timed out after {timeout_s:g} s: process group killed]".lstrip("\n")
+    return AgentResult(rc, output, duration_s, timed_out)

@@ -1,0 +1,127 @@
+"""Gratuitous ARP: tell the LAN that the service address now lives at this interface's MAC.
+
+Clients follow a moved address only because of these packets (DESIGN.md "Lab facts"), so they leave on
+the interface that carries the address, from a packet socket, with no helper process. Each announcement
+is a pair, as heartbeat's send_arp sends it (heartbeat.md 8.2), both to ff:ff:ff:ff:ff:ff:
+- an ARP request "who-has VIP tell VIP", target MAC 00:00:00:00:00:00;
+- an ARP reply "VIP is-at MAC", target MAC = our own MAC.
+send_arp spaces the two by half an interval; here both leave at once, so the first announcement reaches
+receivers that only honour one of the forms without waiting.
+
+The first pair is sent before `start_garp_burst` returns (its time is the takeover's "GARP sent" mark);
+the other `count - 1` are scheduled on the event loop `interval_s` apart, never slept on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import struct
+import time
+
+ETH_P_ARP = 0x0806
+ETH_P_IP = 0x0800
+ARPHRD_ETHER = 1
+ARPOP_REQUEST = 1
+ARPOP_REPLY = 2
+BROADCAST_MAC = b"\xff" * 6
+ZERO_MAC = b"\x00" * 6
+
+
+class ArpError(Exception):
+    """The burst could not start (no such interface, not root, not an Ethernet device)."""
+
+
+def garp_frame(mac: bytes, ip: str, op: int) -> bytes:
+    """One Ethernet frame carrying a gratuitous ARP request (op 1) or reply (op 2) for `ip`."""
+    vip = ipaddress.IPv4Address(ip).packed
+    target_mac = ZERO_MAC if op == ARPOP_REQUEST else mac
+    ethernet = BROADCAST_MAC + mac + struct.pack("!H", ETH_P_ARP)
+    arp = struct.pack("!HHBBH", ARPHRD_ETHER, ETH_P_IP, 6, 4, op) + mac + vip + target_mac + vip
+    return ethernet + arp
+
+
+class GarpBurst:
+    """A burst in progress. `first_sent_mono` is time.monotonic() of the first packet."""
+
+    def __init__(
+        self, sock: socket.socket, mac: bytes, iface: str, ip: str, count: int, interval_s: float
+    ) -> None:
+        self.iface = iface
+        self.ip = ip
+        self.count = count
+        self.interval_s = interval_s
+        self.mac = mac
+        self.announcements = 0  # pairs attempted
+        self.packets_sent = 0
+        self.errors = 0
+        self.first_sent_mono: float | None = None
+        self._sock: socket.socket | None = sock
+        self._frames = (garp_frame(mac, ip, ARPOP_REQUEST), garp_frame(mac, ip, ARPOP_REPLY))
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._t0 = self._loop.time()
+        self.done: asyncio.Future[None] = self._loop.create_future()
+
+    @property
+    def mac_text(self) -> str:
+        return ":".join(f"{b:02x}" for b in self.mac)
+
+    def _announce(self) -> None:
+        self._timer = None
+        if self._sock is None:
+            return
+        for frame in self._frames:
+            try:
+                self._sock.send(frame)
+            except OSError:  # the interface went away mid-burst, or the queue is full: count, go on
+                self.errors += 1
+            else:
+                self.packets_sent += 1
+                if self.first_sent_mono is None:
+                    self.first_sent_mono = time.monotonic()
+        self.announcements += 1
+        if self.announcements >= self.count:
+            self._finish()
+        else:
+            # Scheduled against the burst's start, so a slow loop does not stretch the whole burst.
+            when = self._t0 + self.announcements * self.interval_s
+            self._timer = self._loop.call_at(when, self._announce)
+
+    def _finish(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def cancel(self) -> None:
+        """Stop sending (the address was removed); harmless after the burst ended."""
+        self._finish()
+
+
+def start_garp_burst(iface: str, ip: str, count: int, interval_s: float) -> GarpBurst:
+    """Send the first announcement now and schedule the rest. Must run inside the event loop."""
+    if count < 1:
+        raise ArpError(f"gratuitous ARP count must be at least 1, not {count}")
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
+    except OSError as exc:
+        raise ArpError(f"cannot open a packet socket for gratuitous ARP: {exc}") from exc
+    try:
+        sock.setblocking(False)
+        sock.bind((iface, ETH_P_ARP))
+        _, _, _, hatype, mac = sock.getsockname()
+    except OSError as exc:
+        sock.close()
+        raise ArpError(f"cannot send gratuitous ARP on {iface}: {exc}") from exc
+    if hatype != ARPHRD_ETHER or len(mac) != 6:
+        sock.close()
+        raise ArpError(f"{iface} is not an Ethernet interface (hardware type {hatype}): no ARP to send")
+    burst = GarpBurst(sock, mac, iface, ip, count, interval_s)
+    burst._announce()
+    return burst

@@ -1,0 +1,246 @@
+"""Starting and stopping a resource group, heartbeat's `takegroup` / `givegroup` (heartbeat.md 5.2).
+
+start: left to right. Each resource's status runs first; one that already runs is left alone (heartbeat
+does this, so a restart of hbd does not bounce a healthy service). On the first failed start everything
+this start touched is stopped again, right to left: the resources found running, those started, and the
+one that failed (it may be half up). Resources after it were never touched and are left alone. Heartbeat
+stops the whole group here; stopping untouched resources would only run more scripts on the failure path.
+
+stop: right to left. A failing stop is retried a bounded number of times; if it still fails but status
+says stopped, the script is merely not LSB-compliant and the group carries on (as heartbeat does). The
+other resources are stopped even after a failure, so as much as possible is released; the result names
+the first resource that could not be stopped, and the daemon decides what that means (heartbeat reboots).
+
+Operations on one group are serialised: a stop that arrives during a start waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from hbd.config.model import Resource, ResourceGroup
+from hbd.resources.runner import Emit, OpResult, ResourceRunner, RunContext, no_emit
+
+STOP_ATTEMPTS = 3
+STOP_RETRY_DELAY_S = 1.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation run on one resource during a group operation."""
+
+    resource: str
+    op: str
+    ok: bool
+    rc: int
+    duration_s: float
+    detail: str
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    group: str
+    action: str  # "start" | "stop" | "announce"
+    ok: bool
+    duration_s: float
+    failed_resource: str | None = None
+    failed_op: str | None = None
+    detail: str = ""
+    steps: tuple[Step, ...] = ()
+    rolled_back: bool = False  # a failed start stopped what it had touched
+    rollback_ok: bool = True  # ...and every one of those stops worked
+
+
+@dataclass(frozen=True)
+class GroupStatus:
+    group: str
+    running: tuple[str, ...]
+    stopped: tuple[str, ...]
+    unknown: tuple[str, ...]  # status itself failed
+
+    @property
+    def summary(self) -> str:
+        """heartbeat's `statgroup`: ALL, SOME or NONE running."""
+        if self.running and not self.stopped and not self.unknown:
+            return "ALL"
+        return "SOME" if self.running else "NONE"
+
+
+@dataclass
+class _Log:
+    steps: list[Step] = field(default_factory=list)
+
+
+class GroupRunner:
+    def __init__(
+        self,
+        runner: ResourceRunner,
+        node: str,
+        emit: Emit = no_emit,
+        stop_attempts: int = STOP_ATTEMPTS,
+        stop_retry_delay_s: float = STOP_RETRY_DELAY_S,
+    ) -> None:
+        if stop_attempts < 1:
+            raise ValueError("stop_attempts must be at least 1")
+        self.runner = runner
+        self.node = node
+        self.emit = emit
+        self.stop_attempts = stop_attempts
+        self.stop_retry_delay_s = stop_retry_delay_s
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, group: ResourceGroup) -> asyncio.Lock:
+        return self._locks.setdefault(group.key, asyncio.Lock())
+
+    async def _op(self, resource: Resource, op: str, ctx: RunContext, log: _Log) -> OpResult:
+        result = await self.runner.run(resource, op, ctx)
+        log.steps.append(
+            Step(resource.spec, op, result.ok, result.rc, result.duration_s, result.detail, result.timed_out)
+        )
+        level = "DEBUG" if op == "status" else ("INFO" if result.ok else "WARN")
+        fields: dict[str, object] = {
+            "group": ctx.group,
+            "resource": resource.spec,
+            "op": op,
+            "rc": result.rc,
+            "ok": result.ok,
+            "duration_s": round(result.duration_s, 6),
+            "cause": ctx.reason,
+        }
+        if not result.ok or op == "status":
+            fields["detail"] = result.detail[-500:]
+        if result.timed_out:
+            fields["timed_out"] = True
+        self.emit("resource.op", level, **fields)
+        return result
+
+    def _ctx(self, group: ResourceGroup, reason: str) -> RunContext:
+        return RunContext(self.node, group.key, reason, self.emit)
+
+    # -- start ----------------------------------------------------------------------------------------
+    async def start(self, group: ResourceGroup, reason: str) -> GroupResult:
+        async with self._lock(group):
+            return await self._start(group, reason)
+
+    async def _start(self, group: ResourceGroup, reason: str) -> GroupResult:
+        started = time.monotonic()
+        ctx = self._ctx(group, reason)
+        log = _Log()
+        touched: list[Resource] = []
+        for resource in group.resources:
+            status = await self._op(resource, "status", ctx, log)
+            touched.append(resource)
+            if status.running:
+                continue
+            result = await self._op(resource, "start", ctx, log)
+            if result.ok:
+                continue
+            rollback_ctx = self._ctx(group, f"rollback: {resource.spec} failed to start ({reason})")
+            failures = await self._stop_all(reversed(touched), rollback_ctx, log)
+            return GroupResult(
+                group.key,
+                "start",
+                False,
+                time.monotonic() - started,
+                resource.spec,
+                "start",
+                result.detail,
+                tuple(log.steps),
+                rolled_back=True,
+                rollback_ok=not failures,
+            )
+        return GroupResult(group.key, "start", True, time.monotonic() - started, steps=tuple(log.steps))
+
+    # -- stop -----------------------------------------------------------------------------------------
+    async def stop(self, group: ResourceGroup, reason: str) -> GroupResult:
+        async with self._lock(group):
+            started = time.monotonic()
+            log = _Log()
+            failures = await self._stop_all(reversed(group.resources), self._ctx(group, reason), log)
+            if failures:
+                resource, detail = failures[0]
+                return GroupResult(
+                    group.key,
+                    "stop",
+                    False,
+                    time.monotonic() - started,
+                    resource,
+                    "stop",
+                    detail,
+                    tuple(log.steps),
+                )
+            return GroupResult(group.key, "stop", True, time.monotonic() - started, steps=tuple(log.steps))
+
+    async def _stop_all(
+        self, resources: Iterable[Resource], ctx: RunContext, log: _Log
+    ) -> list[tuple[str, str]]:
+        """Stop each resource in the given order; (spec, detail) of those that stayed up."""
+        failures: list[tuple[str, str]] = []
+        for resource in resources:
+            detail = await self._stop_one(resource, ctx, log)
+            if detail is not None:
+                failures.append((resource.spec, detail))
+        return failures
+
+    async def _stop_one(self, resource: Resource, ctx: RunContext, log: _Log) -> str | None:
+        """None when the resource is stopped, else why not."""
+        result: OpResult | None = None
+        for attempt in range(self.stop_attempts):
+            if attempt:
+                await asyncio.sleep(self.stop_retry_delay_s)
+            result = await self._op(resource, "stop", ctx, log)
+            if result.ok:
+                return None
+        assert result is not None
+        status = await self._op(resource, "status", ctx, log)
+        if status.stopped:
+            self.emit(
+                "resource.not_lsb",
+                "WARN",
+                group=ctx.group,
+                resource=resource.spec,
+                detail=f"stop failed (rc {result.rc}) but status says stopped: probably not LSB-compliant",
+            )
+            return None
+        return f"stop failed {self.stop_attempts} times (last rc {result.rc}): {result.detail}"
+
+    # -- queries --------------------------------------------------------------------------------------
+    async def status(self, group: ResourceGroup, reason: str = "status") -> GroupStatus:
+        ctx = self._ctx(group, reason)
+        log = _Log()
+        running: list[str] = []
+        stopped: list[str] = []
+        unknown: list[str] = []
+        for resource in group.resources:
+            result = await self._op(resource, "status", ctx, log)
+            bucket = running if result.running else stopped if result.stopped else unknown
+            bucket.append(resource.spec)
+        return GroupStatus(group.key, tuple(running), tuple(stopped), tuple(unknown))
+
+    async def announce(self, group: ResourceGroup, reason: str) -> GroupResult:
+        """Send gratuitous ARP again for the group's addresses that are here (AnnounceGroup)."""
+        started = time.monotonic()
+        ctx = self._ctx(group, reason)
+        log = _Log()
+        failed: OpResult | None = None
+        failed_spec = None
+        for resource in group.resources:
+            result = await self._op(resource, "announce", ctx, log)
+            if not result.ok and failed is None:
+                failed, failed_spec = result, resource.spec
+        if failed is not None:
+            return GroupResult(
+                group.key,
+                "announce",
+                False,
+                time.monotonic() - started,
+                failed_spec,
+                "announce",
+                failed.detail,
+                tuple(log.steps),
+            )
+        return GroupResult(group.key, "announce", True, time.monotonic() - started, steps=tuple(log.steps))

@@ -1,0 +1,257 @@
+"""Built-in `IPaddr` / `IPaddr2`: the service address, added and removed in-process through netlink.
+
+Argument syntax (heartbeat.md 5.1), one argument after the resource name:
+- IPaddr:  `ip[/prefix[/iface[/broadcast]]]`, or `ip/prefix/broadcast` if the third part starts with a digit;
+- IPaddr2: `ip[/prefix[/iface[:label][/broadcast]]]`.
+The prefix may also be written as a dotted netmask, as old IPaddr configs do.
+
+start: choose the interface (the given one, else the one with the longest configured IPv4 network
+containing the address; heartbeat never uses the default route), add the address, then send the
+gratuitous ARP burst on that interface. stop: remove the address wherever it is (on the given interface
+only, when one is given) and cancel a burst still running. status: present or not.
+All three are idempotent. The link is never set up: in the lab a downed link is a deliberate fault.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from hbd.resources.arp import ArpError, GarpBurst, start_garp_burst
+
+IPADDR_NAMES = ("IPaddr", "IPaddr2")
+IFNAMSIZ = 15
+RC_OK = 0
+RC_ERROR = 1
+RC_STOPPED = 3  # LSB status "not running"
+
+Emit = Callable[..., None]
+"""`emit(event_name, level, **fields)`"""
+
+
+@dataclass(frozen=True)
+class IpSpec:
+    ip: str
+    prefix: int | None = None
+    iface: str | None = None
+    label: str | None = None  # the full label, "eth0:vip"
+    broadcast: str | None = None
+
+
+@dataclass(frozen=True)
+class IpOutcome:
+    rc: int
+    detail: str
+
+
+def _prefix(text: str, spec: str) -> int:
+    if "." in text:
+        try:
+            return ipaddress.IPv4Network(f"0.0.0.0/{text}").prefixlen
+        except ValueError:
+            raise ValueError(f"{spec}: {text!r} is not a netmask") from None
+    if not text.isdigit() or not 0 <= int(text) <= 32:
+        raise ValueError(f"{spec}: prefix {text!r} is not a number from 0 to 32")
+    return int(text)
+
+
+def _ipv4(text: str, spec: str, what: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise ValueError(f"{spec}: {what} {text!r} is not an IPv4 address") from None
+
+
+def parse_ip_spec(name: str, args: Sequence[str]) -> IpSpec:
+    """The IpSpec for resource `name::args`. Raises ValueError naming the resource on bad input."""
+    spec = "::".join((name, *args))
+    if name not in IPADDR_NAMES:
+        raise ValueError(f"{spec}: not an IP address resource ({', '.join(IPADDR_NAMES)})")
+    if len(args) != 1:
+        raise ValueError(f"{spec}: expected one argument ip[/prefix[/iface[/broadcast]]], got {len(args)}")
+    parts = args[0].split("/")
+    if len(parts) > 4:
+        raise ValueError(f"{spec}: too many '/' parts (ip[/prefix[/iface[/broadcast]]])")
+    ip = _ipv4(parts[0], spec, "address")
+    prefix = _prefix(parts[1], spec) if len(parts) > 1 and parts[1] else None
+    iface_part = parts[2] if len(parts) > 2 else ""
+    broadcast_part = parts[3] if len(parts) > 3 else ""
+    if name == "IPaddr" and iface_part[:1].isdigit():
+        if broadcast_part:
+            raise ValueError(f"{spec}: a broadcast address in the third part leaves no room for a fourth")
+        iface_part, broadcast_part = "", iface_part  # IPaddr's ip/prefix/broadcast form
+    iface, label = None, None
+    if iface_part:
+        iface = iface_part.split(":", 1)[0]
+        label = iface_part if ":" in iface_part else None
+        if not iface or len(iface) > IFNAMSIZ or len(iface_part) > IFNAMSIZ:
+            raise ValueError(
+                f"{spec}: {iface_part!r} is not a valid interface[:label] (at most 15 characters)"
+            )
+    broadcast = _ipv4(broadcast_part, spec, "broadcast") if broadcast_part else None
+    return IpSpec(ip, prefix, iface, label, broadcast)
+
+
+@dataclass(frozen=True)
+class _Placement:
+    index: int
+    iface: str
+    prefix: int
+    broadcast: str | None
+
+
+def _links(ipr: IPRoute) -> dict[int, str]:
+    return {int(m.get("index")): m.get("ifname") for m in ipr.get_links()}
+
+
+def _addresses(ipr: IPRoute) -> list[tuple[int, str, int]]:
+    return [
+        (int(m.get("index")), m.get("address"), int(m.get("prefixlen")))
+        for m in ipr.get_addr(family=socket.AF_INET)
+    ]
+
+
+def _place(ipr: IPRoute, spec: IpSpec) -> _Placement:
+    """Where `spec` goes: interface, prefix, broadcast. Raises ValueError when it cannot be decided."""
+    links = _links(ipr)
+    wanted_index = None
+    if spec.iface is not None:
+        wanted_index = next((i for i, n in links.items() if n == spec.iface), None)
+        if wanted_index is None:
+            raise ValueError(f"interface {spec.iface} does not exist")
+    vip = ipaddress.IPv4Address(spec.ip)
+    best: tuple[int, int] | None = None  # (prefixlen, index)
+    for index, address, plen in _addresses(ipr):
+        if wanted_index is not None and index != wanted_index:
+            continue
+        if vip in ipaddress.IPv4Network(f"{address}/{plen}", strict=False) and (
+            best is None or plen > best[0]
+        ):
+            best = (plen, index)
+    index = wanted_index if wanted_index is not None else (best[1] if best else None)
+    prefix = spec.prefix if spec.prefix is not None else (best[0] if best else None)
+    if index is None or prefix is None:
+        where = f"on {spec.iface}" if spec.iface else "on any interface"
+        raise ValueError(
+            f"no configured IPv4 network {where} contains {spec.ip}: give ip/prefix/iface explicitly"
+        )
+    broadcast = spec.broadcast
+    if broadcast is None and prefix <= 30:
+        broadcast = str(ipaddress.IPv4Network(f"{spec.ip}/{prefix}", strict=False).broadcast_address)
+    return _Placement(index, links[index], prefix, broadcast)
+
+
+def _holders(ipr: IPRoute, spec: IpSpec) -> list[tuple[int, str, int]]:
+    """(index, iface, prefixlen) of every interface carrying the address (only spec.iface, when given)."""
+    links = _links(ipr)
+    return [
+        (index, links.get(index, str(index)), plen)
+        for index, address, plen in _addresses(ipr)
+        if address == spec.ip and (spec.iface is None or links.get(index) == spec.iface)
+    ]
+
+
+class IpAddrManager:
+    """The built-in IP resource. One per daemon: it remembers bursts in flight so `stop` can cancel them."""
+
+    def __init__(self, garp_count: int = 5, garp_interval_s: float = 0.2) -> None:
+        self.garp_count = garp_count
+        self.garp_interval_s = garp_interval_s
+        self.bursts: dict[str, GarpBurst] = {}
+
+    def _garp(self, spec: IpSpec, iface: str, emit: Emit) -> str:
+        old = self.bursts.pop(spec.ip, None)
+        if old is not None:
+            old.cancel()
+        try:
+            burst = start_garp_burst(iface, spec.ip, self.garp_count, self.garp_interval_s)
+        except ArpError as exc:
+            emit("garp.failed", "ERROR", ip=spec.ip, iface=iface, detail=str(exc))
+            return f"; gratuitous ARP failed: {exc}"
+        self.bursts[spec.ip] = burst
+        burst.done.add_done_callback(lambda _f: self._forget(spec.ip, burst))
+        emit(
+            "garp.sent",
+            "INFO",
+            ip=spec.ip,
+            iface=iface,
+            count=self.garp_count,
+            interval_s=self.garp_interval_s,
+            first_mono=burst.first_sent_mono,
+            mac=burst.mac_text,
+        )
+        return f"; gratuitous ARP x{self.garp_count} on {iface}"
+
+    def _forget(self, ip: str, burst: GarpBurst) -> None:
+        if self.bursts.get(ip) is burst:
+            del self.bursts[ip]
+
+    async def start(self, spec: IpSpec, emit: Emit) -> IpOutcome:
+        try:
+            with IPRoute() as ipr:
+                held = _holders(ipr, spec)
+                if held:
+                    return IpOutcome(RC_OK, f"{spec.ip} already on {held[0][1]}")
+                place = _place(ipr, spec)
+                extra: dict[str, Any] = {"label": spec.label} if spec.label else {}
+                if place.broadcast:
+                    extra["broadcast"] = place.broadcast
+                try:
+                    ipr.addr("add", index=place.index, address=spec.ip, prefixlen=place.prefix, **extra)
+                except NetlinkError as exc:
+                    if exc.code != errno.EEXIST:  # lost a race with another adder: the address is there
+                        raise
+        except (ValueError, NetlinkError, OSError) as exc:
+            return IpOutcome(RC_ERROR, f"cannot add {spec.ip}: {exc}")
+        emit("ip.added", "INFO", ip=spec.ip, iface=place.iface, prefix=place.prefix)
+        detail = f"{spec.ip}/{place.prefix} added on {place.iface}"
+        return IpOutcome(RC_OK, detail + self._garp(spec, place.iface, emit))
+
+    async def stop(self, spec: IpSpec, emit: Emit) -> IpOutcome:
+        burst = self.bursts.pop(spec.ip, None)
+        if burst is not None:
+            burst.cancel()
+        removed: list[str] = []
+        try:
+            with IPRoute() as ipr:
+                for index, iface, plen in _holders(ipr, spec):
+                    try:
+                        ipr.addr("del", index=index, address=spec.ip, prefixlen=plen)
+                    except NetlinkError as exc:
+                        if exc.code != errno.EADDRNOTAVAIL:  # already gone: that is what we wanted
+                            raise
+                    removed.append(iface)
+                    emit("ip.removed", "INFO", ip=spec.ip, iface=iface)
+        except (NetlinkError, OSError) as exc:
+            return IpOutcome(RC_ERROR, f"cannot remove {spec.ip}: {exc}")
+        return IpOutcome(
+            RC_OK, f"{spec.ip} removed from {', '.join(removed)}" if removed else f"{spec.ip} not present"
+        )
+
+    async def status(self, spec: IpSpec) -> IpOutcome:
+        try:
+            with IPRoute() as ipr:
+                held = _holders(ipr, spec)
+        except (NetlinkError, OSError) as exc:
+            return IpOutcome(RC_ERROR, f"cannot read addresses: {exc}")
+        if held:
+            return IpOutcome(RC_OK, f"{spec.ip} running on {held[0][1]}")
+        return IpOutcome(RC_STOPPED, f"{spec.ip} stopped")
+
+    async def announce(self, spec: IpSpec, emit: Emit) -> IpOutcome:
+        """Send the gratuitous ARP burst again if the address is here (after a split brain heals)."""
+        try:
+            with IPRoute() as ipr:
+                held = _holders(ipr, spec)
+        except (NetlinkError, OSError) as exc:
+            return IpOutcome(RC_ERROR, f"cannot read addresses: {exc}")
+        if not held:
+            return IpOutcome(RC_STOPPED, f"{spec.ip} not here: nothing to announce")
+        return IpOutcome(RC_OK, f"{spec.ip} announced" + self._garp(spec, held[0][1], emit))

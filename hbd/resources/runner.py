@@ -1,0 +1,215 @@
+"""The resource-runner seam: run one operation on one resource.
+
+Two implementations (DESIGN.md principle 4):
+- `ScriptRunner`: the real one. IPaddr/IPaddr2 run in-process (netlink + packet socket) unless the config
+  says `hbd_builtin_ipaddr off`; everything else is a script found in the resource directories and run
+  `script [args...] op` with a timeout.
+- `FakeRunner`: a scripted stand-in that keeps a running/stopped state per resource and records calls.
+
+Operations: "start", "stop", "status" (the LSB/heartbeat contract) and "announce" (send gratuitous ARP
+again for an address already held; a no-op for other resources). Exit codes are LSB: start/stop 0 = ok;
+status 0 = running, 3 = stopped, anything else = failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from hbd.config.model import Config, Resource
+from hbd.resources.agent import KILL_GRACE_S, RC_NOT_FOUND, run_agent
+from hbd.resources.ipaddr import IPADDR_NAMES, IpAddrManager, IpOutcome, parse_ip_spec
+from hbd.resources.lookup import default_dirs, find_script
+
+OPS = ("start", "stop", "status", "announce")
+RC_OK = 0
+RC_GENERIC_ERROR = 1
+RC_INVALID_ARGS = 2
+RC_STOPPED = 3
+
+Emit = Callable[..., None]
+"""`emit(event_name, level, **fields)`; the daemon stamps mono/wall/node and writes events.jsonl."""
+
+
+def no_emit(event: str, level: str, **fields: object) -> None:
+    """The default emit: events go nowhere (unit tests, one-off tools)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Why and for whom an operation runs."""
+
+    node: str
+    group: str
+    reason: str
+    emit: Emit = no_emit
+
+
+@dataclass(frozen=True)
+class OpResult:
+    op: str
+    ok: bool  # start/stop/announce: it worked; status: the check worked (running or stopped)
+    rc: int
+    detail: str
+    duration_s: float
+    timed_out: bool = False
+
+    @property
+    def running(self) -> bool:
+        return self.op == "status" and self.rc == RC_OK
+
+    @property
+    def stopped(self) -> bool:
+        return self.op == "status" and self.rc == RC_STOPPED
+
+
+def op_ok(op: str, rc: int) -> bool:
+    return rc in (RC_OK, RC_STOPPED) if op == "status" else rc == RC_OK
+
+
+# heartbeat decides status from the output, not the exit code (heartbeat.md 5.2). An old script that
+# exits 0 while printing "... not running" is therefore stopped for heartbeat, and for us too.
+_NOT_RUNNING = re.compile(rb"not\s+running", re.IGNORECASE)
+
+
+def status_rc(rc: int, output: str) -> int:
+    if rc == RC_OK and _NOT_RUNNING.search(output.encode()):
+        return RC_STOPPED
+    return rc
+
+
+class ResourceRunner(Protocol):
+    async def run(self, resource: Resource, op: str, ctx: RunContext) -> OpResult: ...
+
+
+def _check_op(op: str) -> None:
+    if op not in OPS:
+        raise ValueError(f"unknown resource operation {op!r} (one of {', '.join(OPS)})")
+
+
+class ScriptRunner:
+    """Built-in IP addresses in process; every other resource as a script (heartbeat's resource.d)."""
+
+    def __init__(
+        self,
+        dirs: Sequence[str | os.PathLike[str]],
+        timeout_s: float = 60.0,
+        builtin_ipaddr: bool = True,
+        ipaddr: IpAddrManager | None = None,
+        base_env: Mapping[str, str] | None = None,
+        kill_grace_s: float = KILL_GRACE_S,
+    ) -> None:
+        self.dirs = tuple(Path(d) for d in dirs)
+        self.timeout_s = timeout_s
+        self.builtin_ipaddr = builtin_ipaddr
+        self.ipaddr = ipaddr or IpAddrManager()
+        self.base_env = dict(os.environ if base_env is None else base_env)
+        self.kill_grace_s = kill_grace_s
+
+    @classmethod
+    def from_config(cls, config: Config) -> ScriptRunner:
+        cluster = config.cluster
+        dirs = cluster.resource_dirs or default_dirs(config.config_dir)
+        return cls(
+            dirs,
+            timeout_s=cluster.resource_timeout_s,
+            builtin_ipaddr=cluster.builtin_ipaddr,
+            ipaddr=IpAddrManager(cluster.garp_count, cluster.garp_interval_s),
+        )
+
+    def env_for(self, ctx: RunContext) -> dict[str, str]:
+        env = dict(self.base_env)
+        env.update(HBD_NODE=ctx.node, HBD_GROUP=ctx.group, HBD_REASON=ctx.reason, HA_CURHOST=ctx.node)
+        return env
+
+    async def run(self, resource: Resource, op: str, ctx: RunContext) -> OpResult:
+        _check_op(op)
+        if self.builtin_ipaddr and resource.name in IPADDR_NAMES:
+            return await self._run_builtin_ip(resource, op, ctx)
+        if op == "announce":
+            return OpResult(op, True, RC_OK, "nothing to announce", 0.0)
+        started = time.monotonic()
+        script = find_script(resource.name, self.dirs)
+        if script is None:
+            where = ", ".join(str(d) for d in self.dirs)
+            detail = f"cannot locate resource script {resource.name!r} in {where}"
+            return OpResult(op, False, RC_NOT_FOUND, detail, time.monotonic() - started)
+        result = await run_agent(
+            script, resource.args, op, self.timeout_s, self.env_for(ctx), kill_grace_s=self.kill_grace_s
+        )
+        rc = status_rc(result.rc, result.output) if op == "status" else result.rc
+        ok = op_ok(op, rc) and not result.timed_out
+        return OpResult(op, ok, rc, result.output.strip(), result.duration_s, result.timed_out)
+
+    async def _run_builtin_ip(self, resource: Resource, op: str, ctx: RunContext) -> OpResult:
+        started = time.monotonic()
+        try:
+            spec = parse_ip_spec(resource.name, resource.args)
+        except ValueError as exc:
+            return OpResult(op, False, RC_INVALID_ARGS, str(exc), time.monotonic() - started)
+        outcome: IpOutcome
+        if op == "start":
+            outcome = await self.ipaddr.start(spec, ctx.emit)
+        elif op == "stop":
+            outcome = await self.ipaddr.stop(spec, ctx.emit)
+        elif op == "status":
+            outcome = await self.ipaddr.status(spec)
+        else:
+            outcome = await self.ipaddr.announce(spec, ctx.emit)
+        ok = op_ok(op, outcome.rc) or (op == "announce" and outcome.rc == RC_STOPPED)
+        return OpResult(op, ok, outcome.rc, outcome.detail, time.monotonic() - started)
+
+
+@dataclass
+class FakeRunner:
+    """A resource runner with scripted outcomes, for tests and simulations.
+
+    It keeps a running set: a successful start adds the resource, a successful stop removes it, and
+    status answers from it unless an outcome is scripted. `script(spec, op, rc...)` queues exit codes
+    for the next calls of that operation; `delay_s` makes every operation take that long (on the loop).
+    """
+
+    running: set[str] = field(default_factory=set)
+    delay_s: float = 0.0
+    calls: list[tuple[str, str, str]] = field(default_factory=list)  # (spec, op, reason)
+    _queued: dict[tuple[str, str], deque[int]] = field(default_factory=lambda: defaultdict(deque))
+
+    def script(self, spec: str, op: str, *rcs: int) -> None:
+        _check_op(op)
+        self._queued[(spec, op)].extend(rcs)
+
+    def fail_always(self, spec: str, op: str, rc: int = RC_GENERIC_ERROR, times: int = 1000) -> None:
+        self.script(spec, op, *([rc] * times))
+
+    def ops(self, op: str | None = None) -> list[tuple[str, str]]:
+        """The calls so far as (spec, op), optionally only one operation."""
+        return [(s, o) for s, o, _ in self.calls if op is None or o == op]
+
+    def preset(self, specs: Iterable[str]) -> None:
+        self.running.update(specs)
+
+    async def run(self, resource: Resource, op: str, ctx: RunContext) -> OpResult:
+        _check_op(op)
+        spec = resource.spec
+        self.calls.append((spec, op, ctx.reason))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        queue = self._queued.get((spec, op))
+        if queue:
+            rc = queue.popleft()
+        elif op == "status":
+            rc = RC_OK if spec in self.running else RC_STOPPED
+        else:
+            rc = RC_OK
+        if op == "start" and rc == RC_OK:
+            self.running.add(spec)
+        elif op == "stop" and rc == RC_OK:
+            self.running.discard(spec)
+        return OpResult(op, op_ok(op, rc), rc, f"fake {op} rc={rc}", self.delay_s)
