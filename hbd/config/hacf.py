@@ -26,6 +26,17 @@ from typing import Any
 
 from hbd.config.errors import Diagnostics
 from hbd.config.model import AutoFailback, ClusterConfig, Medium, StonithHost, Where
+from hbd.config.syntax import (
+    FALSE_WORDS,
+    BadValue,
+    parse_bool,
+    parse_iface,
+    parse_int,
+    parse_ipv4,
+    parse_node_name,
+    parse_port,
+    parse_time_ms,
+)
 
 DEFAULT_UDPPORT = 694
 DEFAULT_BAUD = 19200
@@ -39,94 +50,8 @@ SYSLOG_FACILITIES = frozenset(
     + [f"local{i}" for i in range(8)]
     + ["none"]
 )
-TRUE_WORDS = frozenset(["true", "on", "yes", "y", "1"])
-FALSE_WORDS = frozenset(["false", "off", "no", "n", "0"])
-
-_TIME_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|msec|us|usec)?", re.IGNORECASE)
-_NODE_RE = re.compile(r"[a-z0-9_][a-z0-9._-]*")
 _PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _AGENT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)?")
-_IFNAME_MAX = 15  # IFNAMSIZ - 1
-
-
-class BadValue(ValueError):
-    """A token that cannot be converted; carries the message and a hint for the user."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
-# ---------------------------------------------------------------- value syntax
-
-
-def parse_time_ms(token: str) -> int:
-    """Heartbeat's time syntax to whole milliseconds: `2`, `1.5`, `500ms`, `250000us`.
-
-    A trailing `s` is refused as heartbeat refuses it: `2s` would silently mean something
-    else to a heartbeat node reading the same file.
-    """
-    match = _TIME_RE.fullmatch(token.strip())
-    if match is None:
-        hint = None
-        if re.fullmatch(r"\d+(\.\d*)?\s*(s|sec|secs|seconds)", token, re.IGNORECASE):
-            hint = "plain numbers are seconds: write 2, not 2s"
-        raise BadValue(f"bad time {token!r}", hint or "use N, N.M (seconds), Nms or Nus")
-    number, unit = match.group(1), (match.group(2) or "").lower()
-    scale = {"": 1000.0, "ms": 1.0, "msec": 1.0, "us": 0.001, "usec": 0.001}[unit]
-    # cl_get_msec() rounds half up to whole milliseconds
-    return int(float(number) * scale + 0.5)
-
-
-def parse_time(token: str) -> float:
-    """Heartbeat's time syntax to float seconds (whole milliseconds)."""
-    return parse_time_ms(token) / 1000.0
-
-
-def parse_bool(token: str) -> bool:
-    word = token.lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise BadValue(f"bad boolean {token!r}", "use on/off, yes/no, true/false, y/n or 1/0")
-
-
-def _int(token: str, low: int, high: int, what: str) -> int:
-    if not re.fullmatch(r"\d+", token):
-        raise BadValue(f"bad {what} {token!r}", f"a whole number {low}..{high}")
-    value = int(token)
-    if not low <= value <= high:
-        raise BadValue(f"{what} {value} out of range", f"{low}..{high}")
-    return value
-
-
-def _port(token: str) -> int:
-    return _int(token, 1, 65535, "port")
-
-
-def _ipv4(token: str, what: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(token))
-    except ValueError:
-        raise BadValue(f"bad {what} {token!r}", "an IPv4 address like 192.168.1.2") from None
-
-
-def _iface(token: str) -> str:
-    if len(token) > _IFNAME_MAX or "/" in token or token in (".", ".."):
-        raise BadValue(f"bad interface name {token!r}", "at most 15 characters, no '/'")
-    if ":" in token:
-        raise BadValue(f"bad interface name {token!r}", "name the interface itself, not an alias label")
-    return token
-
-
-def _node_name(token: str) -> str:
-    name = token.lower()  # heartbeat lower-cases node names
-    if not _NODE_RE.fullmatch(name):
-        raise BadValue(f"bad node name {token!r}", "a host name as `uname -n` prints it")
-    return name
-
 
 # ---------------------------------------------------------------- parse state
 
@@ -231,7 +156,7 @@ def _parse_node(state: _State, tokens: list[str], line: int, name: str) -> None:
         state.diag.error(line, "node needs at least one name")
     for token in tokens:
         try:
-            node = _node_name(token)
+            node = parse_node_name(token)
         except BadValue as bad:
             state.diag.error(line, bad.message, bad.hint)
             continue
@@ -248,7 +173,7 @@ def _parse_node(state: _State, tokens: list[str], line: int, name: str) -> None:
 
 def _parse_udpport(state: _State, tokens: list[str], line: int, name: str) -> None:
     before = len(state.lines)
-    _scalar("udpport", _port)(state, tokens, line, name)
+    _scalar("udpport", parse_port)(state, tokens, line, name)
     if len(state.lines) == before:
         return
     state.udpport = state.values["udpport"]
@@ -290,7 +215,7 @@ def _parse_bcast(state: _State, tokens: list[str], line: int, name: str) -> None
         state.diag.error(line, f"{name} needs at least one interface", "bcast eth1 [eth2 ...]")
     for token in tokens:
         try:
-            iface = _iface(token)
+            iface = parse_iface(token)
         except BadValue as bad:
             state.diag.error(line, f"{name}: {bad.message}", bad.hint)
             continue
@@ -306,18 +231,18 @@ def _parse_mcast(state: _State, tokens: list[str], line: int, name: str) -> None
     iface = group = None
     port = ttl = loop = 0
     try:
-        iface = _iface(tokens[0])
+        iface = parse_iface(tokens[0])
     except BadValue as bad:
         state.diag.error(line, f"mcast: {bad.message}", bad.hint)
     try:
-        group = _ipv4(tokens[1], "multicast group")
+        group = parse_ipv4(tokens[1], "multicast group")
         if not ipaddress.IPv4Address(group).is_multicast:
             raise BadValue(
                 f"{group} is not a multicast address", "224.0.0.0 to 239.255.255.255, e.g. 225.0.0.1"
             )
     except BadValue as bad:
         state.diag.error(line, f"mcast: {bad.message}", bad.hint)
-    for index, convert in ((2, _port), (3, lambda t: _int(t, 0, MCAST_MAX_TTL, "ttl"))):
+    for index, convert in ((2, parse_port), (3, lambda t: parse_int(t, 0, MCAST_MAX_TTL, "ttl"))):
         try:
             value = convert(tokens[index])
         except BadValue as bad:
@@ -353,8 +278,8 @@ def _parse_ucast(state: _State, tokens: list[str], line: int, name: str) -> None
         )
         return
     try:
-        iface = _iface(tokens[0])
-        peer = _ipv4(tokens[1], "peer address")
+        iface = parse_iface(tokens[0])
+        peer = parse_ipv4(tokens[1], "peer address")
     except BadValue as bad:
         state.diag.error(line, f"ucast: {bad.message}", bad.hint)
         return
@@ -386,7 +311,7 @@ def _parse_ping(state: _State, tokens: list[str], line: int, name: str) -> None:
         state.diag.error(line, "ping needs at least one address", "ping 10.0.0.254")
     for token in tokens:
         try:
-            address = _ipv4(token, "ping node")
+            address = parse_ipv4(token, "ping node")
         except BadValue as bad:
             state.diag.error(line, bad.message, bad.hint)
             continue
@@ -530,7 +455,7 @@ DIRECTIVES: dict[str, Directive] = {
         ),
         Directive(
             "hbd_garp_count",
-            _scalar("garp_count", lambda t: _int(t, 0, 1000, "count")),
+            _scalar("garp_count", lambda t: parse_int(t, 0, 1000, "count")),
             "gratuitous ARPs sent on takeover (5)",
         ),
         Directive(

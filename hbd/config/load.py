@@ -46,10 +46,15 @@ def _read(path: Path, diag: Diagnostics) -> str | None:
         # surrogateescape keeps every byte of a key as it is in the file
         return path.read_text(encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
-        diag.error(None, "file not found", f"hbd reads ha.cf, haresources and authkeys from {path.parent}")
+        diag.error(None, "file not found", "hbd needs ha.cf, haresources and authkeys in its config dir")
     except OSError as err:
         diag.error(None, f"cannot read: {err.strerror or err}")
     return None
+
+
+def _in_line_order(problems: list[Problem]) -> list[Problem]:
+    """Whole-file problems first, then by line (checks made at the end of a file come last otherwise)."""
+    return sorted(problems, key=lambda p: -1 if p.line is None else p.line)
 
 
 def load_config(config_dir: Path, node: str | None = None) -> LoadedConfig:
@@ -74,8 +79,8 @@ def load_config(config_dir: Path, node: str | None = None) -> LoadedConfig:
         auth = parse_authkeys(auth_text, auth_diag)
 
     diags = (hacf_diag, res_diag, auth_diag)
-    errors = [p for d in diags for p in d.errors]
-    warnings = [p for d in diags for p in d.warnings]
+    errors = [p for d in diags for p in _in_line_order(d.errors)]
+    warnings = [p for d in diags for p in _in_line_order(d.warnings)]
     if errors or cluster is None or auth is None:
         raise ConfigError(errors, warnings)
     config = Config(config_dir=str(config_dir), node=local, cluster=cluster, groups=groups, auth=auth)
