@@ -143,6 +143,10 @@ class Backend(Protocol):
 
     def serial_relaying(self, line: str) -> bool: ...
 
+    def serial_device(self, node: str, device: str) -> str:
+        """The path under /dev that the node opens for its serial end `device` (ttyS0)."""
+        ...
+
     def kernel_features(self) -> dict[str, bool]:
         """What the kernel offers for faults: {"netem": ..., "nft": ..., "tbf": ...}."""
         ...

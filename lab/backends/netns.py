@@ -415,6 +415,18 @@ class NetnsBackend:
         except SerialError as e:
             raise LabError(str(e)) from e
 
+    def serial_device(self, node: str, device: str) -> str:
+        """The pty slave (/dev/pts/N) behind the node's end: stable for the run, the relay holds it open."""
+        for line in self.topology.serial_lines:
+            for index, (end_node, end_device) in enumerate(line.ends):
+                if (end_node, end_device) == (node, device):
+                    status = self.serial[line.name].status() if line.name in self.serial else None
+                    path = status.get("ab"[index]) if status else None
+                    if not isinstance(path, str):
+                        raise LabError(f"serial line {line.name}: relay reported no pty for {node}")
+                    return path
+        raise LabError(f"node {node} has no serial device {device!r}")
+
     def serial_relaying(self, line: str) -> bool:
         pair = self.serial.get(line)
         return pair is not None and pair.relaying()
@@ -483,10 +495,12 @@ def probe_kernel_features() -> dict[str, bool]:
         if shutil.which("nft"):
             features["nft"] = run("nft", "add", "table", "inet", "probe")
             features["nft_numgen"] = run(
-                "nft", "-f", "-",
+                "nft",
+                "-f",
+                "-",
                 input_text="add chain inet probe c { type filter hook input priority 0; }\n"
                 "add rule inet probe c numgen random mod 100 < 10 drop\n",
-            )  # fmt: skip
+            )
     finally:
         ip("netns", "del", ns, check=False)
     return features

@@ -1,0 +1,597 @@
+"""The Docker backend: every node is a container, every LAN and link an internal Docker network.
+
+Layout of one run (prefix `hbl<run>-`, label `hbd.lab=<run>` on everything Docker holds):
+  network   hbl<run>-<segment>   bridge driver, --internal (no route out); host bridge named the same
+  container hbl<run>-<node>      hostname = node name (so `uname -n` matches haresources), NET_ADMIN + NET_RAW
+                                 (hbd adds the VIP and sends ARP), docker's --init as PID 1
+The lab dir is bind-mounted at the same path in every container, so the node dirs (NodeDirs) and log paths
+mean the same file on the host and in the node; serial ptys are bind-mounted over `<dev_dir>/<device>` and
+`/dev/<device>` (`--device` gives EIO on a pty).
+
+Addresses: Docker's IPAM insists on a gateway inside every subnet and on subnets that never overlap, while
+topologies use point-to-point /30s and parallel runs reuse the same subnets. So each network gets a spare
+subnet from 198.18.0.0/15 (RFC 2544, reserved for lab benchmarks), and after every (re)start the lab
+replaces Docker's address in the container with the topology's and renames the interface to the topology's
+name. Docker's isolation rules for internal networks drop bridged traffic outside that spare subnet, so one
+ACCEPT rule per bridge in DOCKER-USER lets frames flow between the members -- and only between them.
+
+Faults are real container operations: power-off = `docker kill` (every process and the network namespace
+gone at once, the VIP with it), power-on = `docker start` (the disk state survives), cable down/pulled =
+the host-side veth of the container's interface set down or taken out of its bridge, node-side down = the
+container's interface, from the host (nsenter into its network namespace).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lab import dockerd
+from lab.backends.base import LabError, LinkState, NodeDirs
+from lab.backends.netns import PidRecord, probe_kernel_features, process_state, run_state_dir
+from lab.image import ImageError, ensure_image
+from lab.names import fit_ifname, RunNames
+from lab.serial import SerialError, SerialPair
+from lab.topology import Segment, Topology
+
+LABEL = "hbd.lab"
+SPARE_POOL = ipaddress.IPv4Network("198.18.0.0/15")
+SPARE_PREFIX = 28
+NODE_PYTHON_BIN = "/opt/hbd/bin"  # the image's venv (lab/images/Dockerfile)
+SPAWN = "/usr/local/sbin/hbl-spawn"
+STATE_WAIT_S = 10.0
+# Peer daemons run from their own image variant (lab/images/variants.yaml); everything else runs hbd's.
+DAEMON_IMAGE_VARIANT = {"keepalived": "keepalived", "heartbeat": "heartbeat"}
+
+
+def _docker_client() -> Any:
+    import docker  # lab-only dependency, imported where needed
+
+    try:
+        return docker.from_env(timeout=60)
+    except docker.errors.DockerException as e:
+        raise LabError(f"cannot reach the Docker engine: {e}") from e
+
+
+def _run(argv: Sequence[str], *, input_text: str | None = None, check: bool = True,
+         timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(list(argv), input=input_text, capture_output=True, text=True, timeout=timeout_s)
+    if check and res.returncode != 0:
+        raise LabError(f"{' '.join(argv)}: {res.stderr.strip() or res.stdout.strip()}")
+    return res
+
+
+def _bridge_rule(bridge: str, run_id: str) -> list[str]:
+    """The DOCKER-USER rule that lets one internal network's members talk on the topology's addresses."""
+    return ["DOCKER-USER", "-i", bridge, "-o", bridge, "-m", "comment", "--comment", f"{LABEL}={run_id}",
+            "-j", "ACCEPT"]
+
+
+class DockerBackend:
+    name = "docker"
+
+    def __init__(self, topology: Topology, run_id: str, lab_dir: Path, *, image: str | None = None) -> None:
+        self.topology = topology
+        self.run_id = run_id
+        self.names = RunNames(run_id)
+        self.lab_dir = lab_dir.resolve()
+        self.image_override = image
+        self.state_dir = run_state_dir(run_id)
+        self.pid_record = PidRecord(self.state_dir / "pids")
+        self.serial: dict[str, SerialPair] = {}
+        self._client: Any = None
+        self.created = False
+
+    # -- names -------------------------------------------------------------------------------------
+
+    def container_name(self, node: str) -> str:
+        self.topology.node(node)  # KeyError with the topology's node list for a typo
+        return f"{self.names.prefix}{node}"
+
+    def network_name(self, segment: str) -> str:
+        return f"{self.names.prefix}{segment}"
+
+    def bridge_name(self, segment: str) -> str:
+        return fit_ifname(self.network_name(segment))
+
+    def node_dirs(self, node: str) -> NodeDirs:
+        return NodeDirs(self.lab_dir / "nodes" / node)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = _docker_client()
+        return self._client
+
+    def _container(self, node: str) -> Any:
+        import docker.errors
+
+        try:
+            return self.client.containers.get(self.container_name(node))
+        except docker.errors.NotFound as e:
+            raise LabError(f"node {node}: container {self.container_name(node)} does not exist") from e
+
+    def _init_pid(self, node: str) -> int:
+        """The host pid of the container's PID 1: the handle on its namespaces."""
+        container = self._container(node)
+        pid = int(container.attrs["State"]["Pid"])
+        if not container.attrs["State"]["Running"] or pid <= 0:
+            raise LabError(f"node {node} is powered off (container {container.name} is not running)")
+        return pid
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def create(self) -> None:
+        """Build everything; on any failure tear down what was built and raise."""
+        try:
+            dockerd.ensure_running()
+        except dockerd.DockerdError as e:
+            raise LabError(f"docker backend: {e}") from e
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "lab.json").write_text(json.dumps({
+            "run_id": self.run_id, "backend": self.name, "topology": str(self.topology.source),
+            "lab_dir": str(self.lab_dir), "created_mono": time.monotonic(), "created_wall": time.time(),
+        }, indent=2))
+        self.created = True
+        try:
+            images = self._images()
+            for node in self.topology.nodes:
+                d = self.node_dirs(node.name)
+                for sub in (d.config_dir, d.state_dir, d.dev_dir):
+                    sub.mkdir(parents=True, exist_ok=True)
+            for seg in self.topology.segments:
+                self._create_network(seg)
+            self._create_serial_lines()
+            for node in self.topology.nodes:
+                self._create_container(node.name, images[node.name])
+            for node in self.topology.nodes:
+                self._start(node.name)
+        except (LabError, SerialError, ImageError, OSError, subprocess.SubprocessError) as e:
+            self.destroy()
+            raise LabError(f"creating topology {self.topology.name} on docker: {e}") from e
+        except Exception as e:  # docker SDK errors: report them as the lab's, after cleaning up
+            self.destroy()
+            raise LabError(f"creating topology {self.topology.name} on docker: {e}") from e
+
+    def _images(self) -> dict[str, str]:
+        if self.image_override:
+            return {n.name: self.image_override for n in self.topology.nodes}
+        tags: dict[str, str] = {}
+        images: dict[str, str] = {}
+        for node in self.topology.nodes:
+            variant = DAEMON_IMAGE_VARIANT.get(node.daemon, "hbd")
+            if variant not in tags:
+                tags[variant] = ensure_image(variant)
+            images[node.name] = tags[variant]
+        return images
+
+    def _used_subnets(self) -> list[ipaddress.IPv4Network]:
+        used = []
+        for net in self.client.networks.list():
+            for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+                with contextlib.suppress(KeyError, ValueError):
+                    used.append(ipaddress.ip_network(cfg["Subnet"]))
+        return used
+
+    def _create_network(self, seg: Segment) -> None:
+        import docker.errors
+        import docker.types
+
+        name = self.network_name(seg.name)
+        bridge = self.bridge_name(seg.name)
+        # Spread runs over the pool so two runs starting together rarely race for the same subnet.
+        spares = list(SPARE_POOL.subnets(new_prefix=SPARE_PREFIX))
+        start = int.from_bytes(name.encode(), "big") % len(spares)
+        for attempt in range(len(spares)):
+            used = self._used_subnets()
+            subnet = spares[(start + attempt) % len(spares)]
+            if any(subnet.overlaps(u) for u in used):
+                continue
+            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
+                subnet=str(subnet), gateway=str(subnet.broadcast_address - 1))])
+            try:
+                self.client.networks.create(
+                    name, driver="bridge", internal=True, ipam=ipam, labels={LABEL: self.run_id},
+                    options={"com.docker.network.bridge.name": bridge,
+                             "com.docker.network.bridge.enable_ip_masquerade": "false"},
+                )
+                break
+            except docker.errors.APIError as e:
+                if "overlap" not in str(e).lower():
+                    raise LabError(f"docker network create {name}: {e}") from e
+        else:
+            raise LabError(f"no free /{SPARE_PREFIX} left in {SPARE_POOL} for network {name}")
+        _run(["iptables", "-I", *_bridge_rule(bridge, self.run_id)])
+
+    def _create_serial_lines(self) -> None:
+        serial_dir = self.state_dir / "serial"
+        for line in self.topology.serial_lines:
+            (a_node, a_dev), (b_node, b_dev) = line.ends
+            # The relay's links live on the host: they point at /dev/pts/N, which in a node would name the
+            # node's own devpts. The pty itself is bind-mounted into the node (see _serial_mounts).
+            pair = SerialPair(line.name, serial_dir / f"{a_node}-{a_dev}", serial_dir / f"{b_node}-{b_dev}",
+                              self.state_dir / f"serial-{line.name}.json")
+            pid = pair.start(self.lab_dir / f"serial-{line.name}.log")
+            self.pid_record.add(pid, "lab.serial")
+            self.serial[line.name] = pair
+
+    def _serial_mounts(self, node: str) -> list[str]:
+        binds = []
+        for line in self.topology.serial_lines:
+            device = line.device_of(node)
+            if device is None:
+                continue
+            pty = os.path.realpath(self.state_dir / "serial" / f"{node}-{device}")
+            for target in (self.node_dirs(node).dev_dir / device, Path("/dev") / device):
+                binds.append(f"{pty}:{target}:rw")
+        return binds
+
+    def _create_container(self, node: str, image: str) -> None:
+        segments = [seg for seg, _e in self.topology.endpoints_of(node)]
+        first = self.network_name(segments[0].name) if segments else "none"
+        container = self.client.containers.create(
+            image,
+            name=self.container_name(node),
+            hostname=node,
+            labels={LABEL: self.run_id, f"{LABEL}.node": node},
+            cap_add=["NET_ADMIN", "NET_RAW"],
+            init=True,
+            detach=True,
+            network=first,
+            volumes=[f"{self.lab_dir}:{self.lab_dir}:rw", *self._serial_mounts(node)],
+            # IPv6 off: no DAD delays, no router solicitations, only the traffic the lab means to send.
+            sysctls={"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"},
+        )
+        for seg in segments[1:]:
+            self.client.networks.get(self.network_name(seg.name)).connect(container)
+
+    def _start(self, node: str) -> None:
+        container = self._container(node)
+        container.start()
+        deadline = time.monotonic() + STATE_WAIT_S
+        while True:
+            container.reload()
+            if container.attrs["State"]["Running"] and container.attrs["State"]["Pid"] > 0:
+                break
+            if time.monotonic() > deadline:
+                raise LabError(f"node {node}: container did not start: {container.attrs['State']}")
+            time.sleep(0.05)
+        self._wire(node, container)
+
+    def _wire(self, node: str, container: Any) -> None:
+        """Give the container's interfaces the topology's names and addresses (after every start)."""
+        pid = int(container.attrs["State"]["Pid"])
+        networks = container.attrs["NetworkSettings"]["Networks"]
+        links = {link["address"]: link["ifname"] for link in self._ip_json(pid, "link", "show")}
+        plan: list[tuple[str, str, str]] = []  # (current name, topology name, topology address)
+        for seg, e in self.topology.endpoints_of(node):
+            mac = networks[self.network_name(seg.name)]["MacAddress"]
+            if mac not in links:
+                raise LabError(f"node {node}: no interface with MAC {mac} for {seg.name}")
+            plan.append((links[mac], e.iface, str(e.ip)))
+        batch = []
+        # Through temporary names first: docker's eth1 may have to become eth0 while eth0 still exists.
+        for i, (current, _iface, _ip) in enumerate(plan):
+            batch += [f"link set dev {current} down", f"link set dev {current} name hbltmp{i}",
+                      f"address flush dev hbltmp{i}"]
+        for i, (_current, iface, address) in enumerate(plan):
+            batch += [f"link set dev hbltmp{i} name {iface}", f"address add {address} dev {iface}",
+                      f"link set dev {iface} up"]
+        if batch:
+            self._ip(pid, "-batch", "-", input_text="\n".join(batch) + "\n")
+
+    def destroy(self) -> None:
+        """Remove the run's containers, networks, firewall rules and serial relays. Idempotent."""
+        for pair in self.serial.values():
+            pair.stop()
+        self.pid_record.kill_alive()
+        problems = clean_docker(self.run_id)[1] if dockerd.engine_answers() else []
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.state_dir.exists():
+            import shutil
+
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        if problems:
+            raise LabError("docker cleanup left: " + "; ".join(problems))
+
+    # -- processes ---------------------------------------------------------------------------------
+
+    def node_argv(self, argv: Sequence[str]) -> list[str]:
+        """The command as the node can run it: host venv programs map to the image's venv (same wheel)."""
+        host_bin = Path(sys.executable).parent
+        first = Path(argv[0])
+        if first.parent == host_bin or first == Path(sys.executable):
+            name = "python3" if first.name.startswith("python") else first.name
+            return [f"{NODE_PYTHON_BIN}/{name}", *argv[1:]]
+        return list(argv)
+
+    def exec(
+        self,
+        node: str,
+        argv: Sequence[str],
+        *,
+        input_text: str | None = None,
+        timeout_s: float = 30.0,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        self._init_pid(node)  # a clear error when the node is powered off
+        full = ["docker", "exec", *(["-i"] if input_text is not None else []), self.container_name(node),
+                *self.node_argv(argv)]
+        try:
+            res = subprocess.run(full, input=input_text, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired as e:
+            raise LabError(f"{node}: {' '.join(argv)} did not finish within {timeout_s} s") from e
+        if check and res.returncode != 0:
+            raise LabError(f"{node}: {' '.join(argv)} exited {res.returncode}: {res.stderr.strip()}")
+        return res
+
+    def spawn(
+        self,
+        node: str,
+        argv: Sequence[str],
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        start_at: float | None = None,
+    ) -> int:
+        log_path = log_path.resolve()
+        if not log_path.is_relative_to(self.lab_dir):
+            raise LabError(f"{node}: log {log_path} is outside the lab dir {self.lab_dir} (the only host "
+                           "directory the nodes see)")
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._init_pid(node)
+        when = repr(start_at) if start_at is not None else "-"
+        cmd = [SPAWN, str(log_path), when, "--", *self.node_argv(argv)]
+        # Docker's exec: the process lands in the container's cgroup (so `docker pause`/`kill` reach it).
+        # The host environment means nothing in the node (its PATH names the host venv): pass only `env`.
+        exec_id = self.client.api.exec_create(self.container_name(node), cmd,
+                                              environment=dict(env) if env else None)["Id"]
+        self.client.api.exec_start(exec_id, detach=True)
+        deadline = time.monotonic() + STATE_WAIT_S
+        while True:
+            info = self.client.api.exec_inspect(exec_id)
+            if info.get("Pid"):
+                return int(info["Pid"])
+            if not info.get("Running") and info.get("ExitCode") is not None:
+                raise LabError(f"{node}: {' '.join(argv)} exited {info['ExitCode']} at once; see {log_path}")
+            if time.monotonic() > deadline:
+                raise LabError(f"{node}: {' '.join(argv)} did not start within {STATE_WAIT_S} s")
+            time.sleep(0.01)
+
+    def signal(self, pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError as e:
+            raise LabError(f"process {pid} is gone") from e
+
+    def alive(self, pid: int) -> bool:
+        return process_state(pid) not in (None, "Z", "X")
+
+    def stopped(self, pid: int) -> bool:
+        return process_state(pid) in ("T", "t")
+
+    def pids(self, node: str) -> list[int]:
+        try:
+            init = self._init_pid(node)
+        except LabError:
+            return []  # powered off: nothing runs
+        return [pid for pid in _same_pid_namespace(init) if process_state(pid) not in (None, "Z")]
+
+    # -- links -------------------------------------------------------------------------------------
+
+    def _ip(self, pid: int, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`ip ARGS` in the network namespace of host pid `pid` (a node), run from the host."""
+        return _run(["nsenter", "--target", str(pid), "--net", "ip", *args], input_text=input_text)
+
+    def _ip_json(self, pid: int, *args: str) -> list[dict[str, Any]]:
+        data = json.loads(self._ip(pid, "-j", *args).stdout or "[]")
+        assert isinstance(data, list)
+        return data
+
+    def _endpoint_segment(self, node: str, iface: str) -> Segment:
+        for seg, e in self.topology.endpoints_of(node):
+            if e.iface == iface:
+                return seg
+        raise LabError(f"node {node} has no interface {iface!r} in topology {self.topology.name}")
+
+    def _cable(self, node: str, iface: str) -> dict[str, Any]:
+        """The host-side end of the node's veth for `iface`: the cable as the switch sees it."""
+        self._endpoint_segment(node, iface)
+        mine = self._ip_json(self._init_pid(node), "link", "show", "dev", iface)
+        if not mine or "link_index" not in mine[0]:
+            raise LabError(f"node {node}: {iface} is not a veth with a host-side end")
+        index = str(mine[0]["link_index"])
+        for link in json.loads(_run(["ip", "-j", "link", "show"]).stdout or "[]"):
+            if str(link.get("ifindex")) == index:
+                assert isinstance(link, dict)
+                return link
+        raise LabError(f"node {node}: host end (ifindex {index}) of {iface} not found")
+
+    def set_link(self, node: str, iface: str, up: bool, *, side: str = "node") -> None:
+        state = "up" if up else "down"
+        if side == "node":
+            self._endpoint_segment(node, iface)
+            self._ip(self._init_pid(node), "link", "set", "dev", iface, state)
+        elif side == "cable":
+            _run(["ip", "link", "set", "dev", self._cable(node, iface)["ifname"], state])
+        else:
+            raise LabError(f"set_link side must be 'node' or 'cable', got {side!r}")
+
+    def attach(self, node: str, iface: str, attached: bool) -> None:
+        cable = self._cable(node, iface)["ifname"]
+        if attached:
+            bridge = self.bridge_name(self._endpoint_segment(node, iface).name)
+            _run(["ip", "link", "set", "dev", cable, "master", bridge])
+        else:
+            _run(["ip", "link", "set", "dev", cable, "nomaster"])
+
+    def link_state(self, node: str, iface: str) -> LinkState:
+        try:
+            pid = self._init_pid(node)
+        except LabError:
+            # Powered off: the container's namespace and its veths are gone, like a machine without power.
+            return LinkState(node=node, iface=iface, admin_up=False, carrier=False, cable_up=False,
+                             attached=False)
+        mine = self._ip_json(pid, "link", "show", "dev", iface)[0]
+        far = self._cable(node, iface)
+        flags = set(mine.get("flags", []))
+        return LinkState(
+            node=node,
+            iface=iface,
+            admin_up="UP" in flags,
+            carrier="LOWER_UP" in flags,
+            cable_up="UP" in set(far.get("flags", [])),
+            attached=far.get("master") == self.bridge_name(self._endpoint_segment(node, iface).name),
+        )
+
+    def addresses(self, node: str) -> list[tuple[str, str]]:
+        try:
+            pid = self._init_pid(node)
+        except LabError:
+            return []
+        out = []
+        for link in self._ip_json(pid, "-4", "addr", "show"):
+            if link.get("ifname") == "lo":
+                continue
+            for a in link.get("addr_info", []):
+                out.append((link["ifname"], f"{a['local']}/{a['prefixlen']}"))
+        return out
+
+    # -- power -------------------------------------------------------------------------------------
+
+    def power_off(self, node: str) -> None:
+        container = self._container(node)
+        container.kill()  # SIGKILL to PID 1: the kernel kills the whole pid namespace with it
+        deadline = time.monotonic() + STATE_WAIT_S
+        while True:
+            container.reload()
+            if not container.attrs["State"]["Running"]:
+                break
+            if time.monotonic() > deadline:
+                raise LabError(f"power_off {node}: container still running after docker kill")
+            time.sleep(0.01)
+        if self.pids(node):
+            raise LabError(f"power_off {node}: processes still running: {self.pids(node)}")
+
+    def power_on(self, node: str) -> None:
+        self._start(node)
+        deadline = time.monotonic() + STATE_WAIT_S
+        for _seg, e in self.topology.endpoints_of(node):
+            while not self.link_state(node, e.iface).carrier:
+                if time.monotonic() > deadline:
+                    raise LabError(f"power_on {node}: {e.iface} has no carrier after the start")
+                time.sleep(0.01)
+
+    def pause(self, node: str, paused: bool) -> None:
+        """Freeze or thaw the whole node (`docker pause`: the cgroup freezer, every process at once)."""
+        container = self._container(node)
+        if paused:
+            container.pause()
+        else:
+            container.unpause()
+        container.reload()
+        want = "paused" if paused else "running"
+        if container.status != want:
+            raise LabError(f"{'pause' if paused else 'unpause'} {node}: container is {container.status}")
+
+    # -- serial ------------------------------------------------------------------------------------
+
+    def serial_set(self, line: str, relaying: bool) -> None:
+        pair = self.serial.get(line)
+        if pair is None:
+            raise LabError(f"topology {self.topology.name} has no serial line {line!r}")
+        try:
+            if relaying:
+                pair.heal()
+            else:
+                pair.cut()
+        except SerialError as e:
+            raise LabError(str(e)) from e
+
+    def serial_relaying(self, line: str) -> bool:
+        pair = self.serial.get(line)
+        return pair is not None and pair.relaying()
+
+    # -- kernel ------------------------------------------------------------------------------------
+
+    def kernel_features(self) -> dict[str, bool]:
+        # Containers share the host's kernel: what a scratch namespace offers, they offer.
+        return probe_kernel_features()
+
+
+def _same_pid_namespace(init_pid: int) -> Iterator[int]:
+    """Host pids of every process in the pid namespace of `init_pid`."""
+    try:
+        target = os.stat(f"/proc/{init_pid}/ns/pid").st_ino
+    except OSError:
+        return
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry.name}/ns/pid").st_ino == target:
+                    yield int(entry.name)
+
+
+def clean_docker(run_id: str | None = None) -> tuple[list[str], list[str]]:
+    """Remove lab containers, networks and DOCKER-USER rules by label (one run, or every run).
+
+    Returns (what was removed, what could not be). Never starts the engine: with none running there is
+    nothing of ours in it.
+    """
+    import docker.errors
+
+    if not dockerd.engine_answers():
+        return [], []
+    selector = f"{LABEL}={run_id}" if run_id else LABEL
+    removed: list[str] = []
+    problems: list[str] = []
+    client = _docker_client()
+    try:
+        for container in client.containers.list(all=True, filters={"label": selector}):
+            try:
+                container.remove(force=True)
+                removed.append(f"container {container.name}")
+            except docker.errors.APIError as e:
+                problems.append(f"container {container.name}: {e}")
+        for network in client.networks.list(filters={"label": selector}):
+            try:
+                network.remove()
+                removed.append(f"network {network.name}")
+            except docker.errors.APIError as e:
+                problems.append(f"network {network.name}: {e}")
+    finally:
+        client.close()
+    removed += _remove_bridge_rules(run_id)
+    return removed, problems
+
+
+def _remove_bridge_rules(run_id: str | None) -> list[str]:
+    res = _run(["iptables", "-S", "DOCKER-USER"], check=False)
+    removed = []
+    for line in res.stdout.splitlines():
+        args = line.split()
+        if len(args) < 2 or args[0] != "-A" or "--comment" not in args:
+            continue
+        comment = args[args.index("--comment") + 1].strip('"')
+        if comment.startswith(f"{LABEL}=") and (run_id is None or comment == f"{LABEL}={run_id}"):
+            _run(["iptables", "-D", *args[1:]], check=False)
+            removed.append(f"iptables rule {' '.join(args[1:])}")
+    return removed
+
+
+def clean_docker_names(run_id: str | None = None) -> list[str]:
+    """`hblab clean`'s view: what was removed (problems are raised as LabError)."""
+    removed, problems = clean_docker(run_id)
+    if problems:
+        raise LabError("docker cleanup failed: " + "; ".join(problems))
+    return removed

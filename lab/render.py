@@ -1,0 +1,170 @@
+"""Per-node ha.d files from a topology plus a scenario's `daemon:` settings.
+
+The scenario's `daemon:` keys are ha.cf directives (`keepalive: 50ms`). We write them with the media
+the topology implies, parse that with hbd's own ha.cf parser (so a bad value fails with hbd's message
+and the defaults are hbd's), and write the result back with hbd.config.render: the file a node reads
+is exactly what the model says.
+
+Resource order in haresources: the services first, the service IP last. Groups start left to right
+and stop right to left, so the VIP appears (and the gratuitous ARP pulls clients over) only once the
+service listens, and disappears before the service stops: a client never reaches a half-ready or
+half-stopped node. This is also the order of the heartbeat article's examples.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hbd.config.authkeys import parse_authkeys
+from hbd.config.errors import Diagnostics
+from hbd.config.hacf import parse_hacf
+from hbd.config.haresources import parse_haresources
+from hbd.config.model import AuthConfig, AuthKey, Resource, ResourceGroup
+from hbd.config.render import render_authkeys, render_hacf, render_haresources
+from lab.backends.base import NodeDirs
+from lab.topology import Group, Topology
+
+SERVICE_SCRIPT = Path(__file__).parent / "service" / "hblab-service"
+MCAST_GROUP = "225.0.0.1"
+MCAST_PORT = 694
+
+
+class RenderError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ClusterSecret:
+    """One authkeys key shared by every node of a run (fresh per run: runs never hear each other)."""
+
+    key: bytes
+
+    @classmethod
+    def fresh(cls) -> ClusterSecret:
+        return cls(secrets.token_hex(16).encode())
+
+    @property
+    def auth(self) -> AuthConfig:
+        return AuthConfig(active=1, keys=(AuthKey(1, "sha256", self.key),))
+
+
+def directive_value(key: str, value: Any) -> str:
+    """A YAML value as an ha.cf token: YAML reads `on` as True, ha.cf wants `on`."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise RenderError(f"daemon.{key}: expected a string, number or boolean, got {type(value).__name__}")
+
+
+def media_lines(topology: Topology, node: str) -> list[str]:
+    """The heartbeat media of `node`: one line per heartbeat segment it is on, plus serial lines."""
+    lines = []
+    for seg, end in topology.endpoints_of(node):
+        if seg.heartbeat == "bcast":
+            lines.append(f"bcast {end.iface}")
+        elif seg.heartbeat == "mcast":
+            lines.append(f"mcast {end.iface} {MCAST_GROUP} {MCAST_PORT} 1 0")
+        elif seg.heartbeat == "ucast":
+            lines += [f"ucast {end.iface} {peer.ip.ip}" for peer in seg.endpoints if peer.node != node]
+    return lines
+
+
+def hacf_source(
+    topology: Topology, node: str, daemon: Mapping[str, Any], serial_paths: Mapping[str, str]
+) -> tuple[str, dict[int, str]]:
+    """The ha.cf text before normalisation, and which scenario key each line came from (for errors)."""
+    servers = [n.name for n in topology.servers if n.daemon == "hbd"]
+    lines = [f"node {' '.join(servers)}"]
+    origin: dict[int, str] = {}
+    for key, value in daemon.items():
+        origin[len(lines) + 1] = f"daemon.{key}"
+        lines.append(f"{key} {directive_value(key, value)}")
+    lines += media_lines(topology, node)
+    for line in topology.serial_lines:
+        device = line.device_of(node)
+        if line.heartbeat and device is not None:
+            lines.append(f"serial {serial_paths[device]}")
+    return "\n".join(lines) + "\n", origin
+
+
+def resource_groups(topology: Topology) -> tuple[ResourceGroup, ...]:
+    return tuple(_resource_group(topology, g) for g in topology.groups)
+
+
+def _resource_group(topology: Topology, group: Group) -> ResourceGroup:
+    servers = [n.name for n in topology.servers]
+    ifaces = {topology.vip_iface(group, s) for s in servers}
+    # haresources must be identical on every node: name the interface only if it is the same everywhere
+    # (else hbd picks the interface whose subnet holds the VIP).
+    ip_arg = f"{group.vip.ip}/{group.vip.network.prefixlen}" + (
+        f"/{ifaces.pop()}" if len(ifaces) == 1 else ""
+    )
+    services = [Resource("hblab-service", (str(s.port), s.label)) for s in group.services]
+    return ResourceGroup(home=group.home, resources=(*services, Resource("IPaddr", (ip_arg,))))
+
+
+def render_node(
+    topology: Topology,
+    node: str,
+    daemon: Mapping[str, Any],
+    dirs: NodeDirs,
+    secret: ClusterSecret,
+    serial_paths: Mapping[str, str] | None = None,
+    python: str = sys.executable,
+) -> None:
+    """Write ha.cf, haresources, authkeys, resource.d/hblab-service and its conf for one node.
+
+    `serial_paths`: device name (ttyS0) -> the /dev path this node opens for it (from the backend).
+    """
+    spec = topology.node(node)
+    cfg = dirs.config_dir
+    cfg.mkdir(parents=True, exist_ok=True)
+    if spec.config_dir is not None:
+        for name in ("ha.cf", "haresources", "authkeys"):
+            src = spec.config_dir / name
+            if not src.exists():
+                raise RenderError(f"{topology.source}: nodes.{node}.config_dir: {src} is missing")
+            shutil.copyfile(src, cfg / name)
+    else:
+        text, origin = hacf_source(topology, node, daemon, serial_paths or {})
+        diag = Diagnostics(f"ha.cf of {node}")
+        cluster = parse_hacf(text, diag, local_node=node)
+        if diag.errors:
+            problems = "; ".join(
+                f"{origin.get(p.line or 0, f'ha.cf line {p.line}')}: {p.message}"
+                + (f" ({p.hint})" if p.hint else "")
+                for p in diag.errors
+            )
+            raise RenderError(f"ha.cf for {node} from topology {topology.name} and the scenario: {problems}")
+        (cfg / "ha.cf").write_text(render_hacf(cluster))
+        (cfg / "haresources").write_text(render_haresources(resource_groups(topology)))
+        auth_path = cfg / "authkeys"
+        auth_path.write_text(render_authkeys(secret.auth))
+        _check_round_trip(cfg, [n.name for n in topology.servers])
+    os.chmod(cfg / "authkeys", 0o600)
+    resource_dir = cfg / "resource.d"
+    resource_dir.mkdir(exist_ok=True)
+    shutil.copyfile(SERVICE_SCRIPT, resource_dir / "hblab-service")
+    os.chmod(resource_dir / "hblab-service", 0o755)
+    (cfg / "hblab-service.conf").write_text(f"NODE={node}\nSTATE_DIR={dirs.state_dir}\nPYTHON={python}\n")
+    (cfg / "nodeinfo").write_text(f"{node}\n")  # netns shares the host's UTS name: name the node explicitly
+
+
+def _check_round_trip(cfg: Path, nodes: list[str]) -> None:
+    """What we wrote must parse cleanly: a rendering bug shows here, not as a daemon that will not start."""
+    for name, parse in (
+        ("haresources", lambda text, diag: parse_haresources(text, diag, nodes)),
+        ("authkeys", parse_authkeys),
+    ):
+        diag = Diagnostics(str(cfg / name))
+        parse((cfg / name).read_text(), diag)
+        if diag.errors:
+            raise RenderError("; ".join(str(p) for p in diag.errors))
