@@ -28,9 +28,8 @@ GROUP_POLL_S = 0.05
 RC_CANNOT_EXECUTE = 126
 RC_NOT_FOUND = 127
 
-# Background drains of pipes still held open by processes the script left behind; kept referenced so
-# the tasks are not garbage-collected mid-flight.
-_draining: set[asyncio.Task[None]] = set()
+# Drains of output pipes still held open by processes a script left behind, kept until end-of-file.
+_draining: set[asyncio.Future[None]] = set()
 
 
 @dataclass(frozen=True)
@@ -60,12 +59,39 @@ class _Tail:
         return ("..." + text) if self.truncated else text
 
 
-async def _collect(stream: asyncio.StreamReader, tail: _Tail) -> None:
-    while chunk := await stream.read(65536):
-        tail.add(chunk)
+def _start_reader(read_fd: int, tail: _Tail) -> asyncio.Future[None]:
+    """Read `read_fd` into `tail` from the event loop until end-of-file; the future resolves then.
+
+    A plain pipe with add_reader, not the subprocess transport's pipes: with those, Process.wait()
+    itself waits for end-of-file, which a daemon left holding stdout never sends.
+    """
+    loop = asyncio.get_running_loop()
+    eof: asyncio.Future[None] = loop.create_future()
+    os.set_blocking(read_fd, False)
+
+    def finish() -> None:
+        loop.remove_reader(read_fd)
+        os.close(read_fd)
+        if not eof.done():
+            eof.set_result(None)
+
+    def on_readable() -> None:
+        try:
+            chunk = os.read(read_fd, 65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            chunk = b""
+        if chunk:
+            tail.add(chunk)
+        else:
+            finish()
+
+    loop.add_reader(read_fd, on_readable)
+    return eof
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> bool:
+def _signal_group(pgid: int, sig: int) -> bool:
     """Send `sig` to the group; False when no process is left in it."""
     try:
         os.killpg(pgid, sig)
@@ -82,11 +108,19 @@ async def _terminate_group(proc: asyncio.subprocess.Process, grace_s: float) -> 
     _signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
-        if proc.returncode is not None and not _signal_group(pgid, signal.Signals(0)):
+        if proc.returncode is not None and not _signal_group(pgid, 0):
             break
         await asyncio.sleep(GROUP_POLL_S)
     _signal_group(pgid, signal.SIGKILL)
     return await proc.wait()
+
+
+async def wait_drained(timeout_s: float) -> bool:
+    """Wait until no background drain is left (their writers exited); False on timeout. For shutdown/tests."""
+    if _draining:
+        _, pending = await asyncio.wait(set(_draining), timeout=timeout_s)
+        return not pending
+    return True
 
 
 async def run_agent(
@@ -102,23 +136,26 @@ async def run_agent(
     """Run `script *args op` with exactly `env`; never raises for the script's failures."""
     started = time.monotonic()
     argv = [str(script), *args, op]
+    read_fd, write_fd = os.pipe()
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
+            stdout=write_fd,
+            stderr=write_fd,
             env=dict(env),
             start_new_session=True,
         )
     except OSError as exc:
+        os.close(read_fd)
         rc = RC_CANNOT_EXECUTE if isinstance(exc, PermissionError) else RC_NOT_FOUND
         why = exc.strerror or str(exc)
         return AgentResult(rc, f"cannot execute {script}: {why}", time.monotonic() - started)
+    finally:
+        os.close(write_fd)  # only the script's side keeps the write end open
 
-    assert proc.stdout is not None
     tail = _Tail(output_limit)
-    reader = asyncio.create_task(_collect(proc.stdout, tail))
+    eof = _start_reader(read_fd, tail)
     timed_out = False
     try:
         rc = await asyncio.wait_for(proc.wait(), timeout_s)
@@ -131,10 +168,10 @@ async def run_agent(
         raise
     duration_s = time.monotonic() - started
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(reader), DRAIN_AFTER_EXIT_S)
-    if not reader.done():
-        _draining.add(reader)
-        reader.add_done_callback(_draining.discard)
+        await asyncio.wait_for(asyncio.shield(eof), DRAIN_AFTER_EXIT_S)
+    if not eof.done():
+        _draining.add(eof)
+        eof.add_done_callback(_draining.discard)
     output = tail.text()
     if timed_out:
         output = f"{output}\n[timed out after {timeout_s:g} s: process group killed]".lstrip("\n")

@@ -91,6 +91,8 @@ def parse_ip_spec(name: str, args: Sequence[str]) -> IpSpec:
     if iface_part:
         iface = iface_part.split(":", 1)[0]
         label = iface_part if ":" in iface_part else None
+        if iface_part[:1].isdigit():  # only IPaddr has the ip/prefix/broadcast form
+            raise ValueError(f"{spec}: {iface_part!r} is not a valid interface (IPaddr2: ip/prefix/iface)")
         if not iface or len(iface) > IFNAMSIZ or len(iface_part) > IFNAMSIZ:
             raise ValueError(
                 f"{spec}: {iface_part!r} is not a valid interface[:label] (at most 15 characters)"
