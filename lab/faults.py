@@ -2,20 +2,24 @@
 returns the record it wrote (a fault that cannot be verified raises FaultError: the run fails, because a
 latency measured after a silent failure is worse than none).
 
-Faults (scenario `inject: {fault: NAME, ...}` / `heal: {fault: NAME, ...}`):
-  soft_stop  {node}                        SIGTERM to the daemon, wait for it to exit; heal boots it again
-  power_off  {node | nodes}                every process killed at once, cables dead from the switch side,
+Faults (scenario `inject: {fault: NAME, ...}` / `heal: {fault: NAME, ...}`; names as in lab/scenario.py):
+  soft_stop     {node}                     SIGTERM to the daemon, wait for it to exit; heal boots it again
+  power_off     {node | nodes}             every process killed at once, cables dead from the switch side,
                                            runtime addresses gone; heal = power_on
-  power_on   {node | nodes, together}      cables up, daemon booted (together: the same instant)
-  link       {link, node, how, direction}  one cable: how=down (node end `ip link down`), drop (nft drop in
-                                           the node), pull (out of the bridge and far end down: no carrier)
-  heartbeat_links {node, how}              every heartbeat medium of the node: its heartbeat segments
-                                           (how=drop only drops heartbeat UDP, so the service LAN still
-                                           works) and its serial lines
-  serial     {line}                        stop relaying the null-modem line; heal relays again
-  loss       {link, node, percent, direction}  random loss with nft `numgen random mod 100 < N`
-  delay      {link, node, ms}              netem delay: this lab refuses it on kernels without netem
-  freeze     {node, ms}                    SIGSTOP the daemon; SIGCONT after ms (or at heal)
+  power_on      {node | nodes, together}   cables up, daemon booted (together: the same instant)
+  boot_together {nodes}                    power_on of several nodes at the same instant
+  link_cut      {link, node, how, direction}  one cable: how=down (node end `ip link down`), drop (nft drop
+                                           in the node), pull (out of the bridge, far end down: no carrier);
+                                           `inject: {fault: link_heal}` = `heal: {fault: link_cut}`
+  cut_heartbeat {node, how}                every heartbeat medium of the node (default: the first server):
+                                           its heartbeat segments (how=drop, the default, drops only heartbeat
+                                           UDP on a LAN, so the service stays reachable) and its serial lines
+  serial_cut    {link}                     stop relaying the serial line; heal (or serial_heal) relays again
+  loss          {link, node, percent, direction}  random loss with nft `numgen random mod 100 < N`
+  delay         {link, node, ms}           netem delay: refused with a clear error on kernels without netem
+  freeze        {node, ms}                 SIGSTOP the daemon; SIGCONT after ms (or at heal)
+`heal: {fault: X}` with no other parameter heals every active X with the parameters it was injected
+with (so the heal uses the same `how`); with parameters it heals the matching one.
 Every inject first waits a random time in [0, keepalive) (seeded) so runs sample every phase of the
 heartbeat timer; `phase: none` turns that off.
 """
@@ -62,12 +66,16 @@ class FaultContext:
     rng: Random
     keepalive_s: float = 1.0
     timers: list[threading.Timer] = field(default_factory=list)
+    active: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # injected, not yet healed
+    next_extra: dict[str, Any] = field(default_factory=dict)  # merged into the next record (phase wait)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, event: str, fault: str, params: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         rec = {"mono": extra.pop("mono", time.monotonic()), "source": "lab", "event": event, "fault": fault}
         rec.update(params)
         rec.update(extra)
+        rec.update(self.next_extra)
+        self.next_extra = {}
         with self.lock:
             self.record(rec)
         return rec
@@ -313,7 +321,7 @@ class PowerOn(Fault):
 
 
 class Link(Fault):
-    name = "link"
+    name = "link_cut"
     allowed = {"link", "node", "iface", "how", "direction"}
 
     def inject(self, ctx: FaultContext, p: Params) -> dict[str, Any]:
@@ -353,7 +361,7 @@ class Link(Fault):
 
 
 class HeartbeatLinks(Fault):
-    name = "heartbeat_links"
+    name = "cut_heartbeat"
     allowed = {"node", "how"}
 
     def _targets(self, ctx: FaultContext, node: str) -> tuple[list[tuple[str, bool]], list[str]]:
@@ -408,12 +416,12 @@ class HeartbeatLinks(Fault):
 
 
 class Serial(Fault):
-    name = "serial"
-    allowed = {"line"}
+    name = "serial_cut"
+    allowed = {"link", "line"}
 
     def _line(self, ctx: FaultContext, p: Params) -> str:
         names = [ln.name for ln in ctx.topology.serial_lines]
-        line = p.get("line", names[0] if len(names) == 1 else None)
+        line = p.get("link", p.get("line", names[0] if len(names) == 1 else None))
         if line not in names:
             raise FaultError(f"{self.name}: line must be one of {', '.join(names) or '(no serial lines)'}")
         return str(line)
@@ -530,12 +538,23 @@ class Freeze(Fault):
         return self._thaw(ctx, node, pid, p.public())
 
 
+class BootTogether(Fault):
+    name = "boot_together"
+    allowed = {"nodes"}
+
+    def inject(self, ctx: FaultContext, p: Params) -> dict[str, Any]:
+        nodes = p.get("nodes") or [n.name for n in ctx.topology.servers]
+        together = Params(self.name, {"nodes": nodes, "together": True}, PowerOn.allowed)
+        return PowerOn().inject(ctx, together, fault=self.name)
+
+
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
         SoftStop(),
         PowerOff(),
         PowerOn(),
+        BootTogether(),
         Link(),
         HeartbeatLinks(),
         Serial(),
@@ -544,14 +563,17 @@ FAULTS: dict[str, Fault] = {
         Freeze(),
     )
 }
+# `inject: {fault: link_heal}` heals like `heal: {fault: link_cut}`.
+HEAL_ALIASES = {"link_heal": "link_cut", "serial_heal": "serial_cut"}
 
 
 def _lookup(params: Mapping[str, Any]) -> tuple[Fault, Params]:
     name = params.get("fault")
-    fault = FAULTS.get(str(name))
+    fault = FAULTS.get(HEAL_ALIASES.get(str(name), str(name)))
     if fault is None:
-        raise FaultError(f"unknown fault {name!r} (known: {', '.join(sorted(FAULTS))})")
-    return fault, Params(fault.name, params, fault.allowed)
+        known = sorted([*FAULTS, *HEAL_ALIASES])
+        raise FaultError(f"unknown fault {name!r} (known: {', '.join(known)})")
+    return fault, Params(fault.name, {**params, "fault": fault.name}, fault.allowed)
 
 
 def phase_wait(ctx: FaultContext, p: Params) -> float:
@@ -565,14 +587,34 @@ def phase_wait(ctx: FaultContext, p: Params) -> float:
     return wait
 
 
-def inject(ctx: FaultContext, params: Mapping[str, Any]) -> dict[str, Any]:
+def inject(ctx: FaultContext, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Apply a fault (or, for link_heal/serial_heal, heal one). Returns the records written."""
+    if params.get("fault") in HEAL_ALIASES:
+        return heal(ctx, params)
     fault, p = _lookup(params)
     wait = phase_wait(ctx, p)
     rec = fault.inject(ctx, p)
-    rec["phase_wait_s"] = round(wait, 6)
-    return rec
+    rec["phase_wait_s"] = round(
+        wait, 6
+    )  # also lands in lab.jsonl: the sink keeps the dict until the run ends
+    ctx.active.append((fault.name, p.public()))
+    return [rec]
 
 
-def heal(ctx: FaultContext, params: Mapping[str, Any]) -> dict[str, Any]:
+def heal(ctx: FaultContext, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Undo active faults: all of this kind when only `fault` is given, else the one matching the params."""
     fault, p = _lookup(params)
-    return fault.heal(ctx, p)
+    given = {k: v for k, v in p.public().items() if k != "phase"}
+    matching = [
+        (i, act)
+        for i, (name, act) in enumerate(ctx.active)
+        if name == fault.name and all(act.get(k) == v for k, v in given.items())
+    ]
+    if not matching:
+        # Nothing recorded as injected (a freeze that already thawed, a soft-stopped node): heal as given.
+        return [fault.heal(ctx, p)]
+    records = []
+    for index, act in reversed(matching):
+        records.append(fault.heal(ctx, Params(fault.name, {**act, "fault": fault.name}, fault.allowed)))
+        del ctx.active[index]
+    return records

@@ -29,6 +29,7 @@ from hbd.config.haresources import parse_haresources
 from hbd.config.model import AuthConfig, AuthKey, Resource, ResourceGroup
 from hbd.config.render import render_authkeys, render_hacf, render_haresources
 from lab.backends.base import NodeDirs
+from lab.duration import DurationError, parse_duration
 from lab.topology import Group, Topology
 
 SERVICE_SCRIPT = Path(__file__).parent / "service" / "hblab-service"
@@ -55,8 +56,37 @@ class ClusterSecret:
         return AuthConfig(active=1, keys=(AuthKey(1, "sha256", self.key),))
 
 
+# Scenario `daemon:` keys that are hbd's own ha.cf directives (lab/scenario.py DAEMON_KEYS).
+HBD_DIRECTIVES = {
+    "builtin_ipaddr": "hbd_builtin_ipaddr",
+    "garp_count": "hbd_garp_count",
+    "garp_interval": "hbd_garp_interval",
+    "fence_delay": "hbd_fence_delay",
+    "resource_timeout": "hbd_resource_timeout",
+}
+TIME_KEYS = {
+    "keepalive",
+    "deadtime",
+    "warntime",
+    "initdead",
+    "deadping",
+    "garp_interval",
+    "fence_delay",
+    "resource_timeout",
+}
+
+
 def directive_value(key: str, value: Any) -> str:
-    """A YAML value as an ha.cf token: YAML reads `on` as True, ha.cf wants `on`."""
+    """A scenario value as an ha.cf token.
+
+    Durations are written in milliseconds: scenarios say `2s`, which ha.cf refuses (plain numbers are
+    seconds there). YAML reads `on` as True, ha.cf wants `on`.
+    """
+    if key in TIME_KEYS:
+        try:
+            return f"{round(parse_duration(value) * 1000)}ms"
+        except DurationError as e:
+            raise RenderError(f"daemon.{key}: {e}") from e
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, (int, float, str)):
@@ -86,7 +116,7 @@ def hacf_source(
     origin: dict[int, str] = {}
     for key, value in daemon.items():
         origin[len(lines) + 1] = f"daemon.{key}"
-        lines.append(f"{key} {directive_value(key, value)}")
+        lines.append(f"{HBD_DIRECTIVES.get(key, key)} {directive_value(key, value)}")
     lines += media_lines(topology, node)
     for line in topology.serial_lines:
         device = line.device_of(node)
