@@ -12,39 +12,40 @@ Rules kept from heartbeat 3.0.6 (`config.c:parse_config()`):
 * Booleans: true/on/yes/y/1 and false/off/no/n/0, any case.
 
 Every directive is a row of `DIRECTIVES` (name, parser, help). A parser gets the line's
-tokens and records values or problems in a `_State`; `parse_hacf()` then fills heartbeat's
+tokens and records values or problems in a `ParseState`; `parse_hacf()` then fills heartbeat's
 derived defaults and runs the start-up checks. Problems are collected, never raised here.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
+from hbd.config import media
+from hbd.config.directive import (
+    DEFAULT_BAUD,
+    DEFAULT_UDPPORT,
+    Directive,
+    ParseState,
+    ignored,
+    scalar,
+    unsupported,
+    where_of,
+)
 from hbd.config.errors import Diagnostics
-from hbd.config.model import AutoFailback, ClusterConfig, Medium, StonithHost, Where
+from hbd.config.model import AutoFailback, ClusterConfig, StonithHost
 from hbd.config.syntax import (
     FALSE_WORDS,
     BadValue,
     parse_bool,
-    parse_iface,
     parse_int,
     parse_ipv4,
     parse_node_name,
-    parse_port,
     parse_time_ms,
 )
 
-DEFAULT_UDPPORT = 694
-DEFAULT_BAUD = 19200
 DEFAULT_KEEPALIVE_MS = 1000
 DEFAULT_DEADTIME_MS = 30000
 MAX_NODES = 2  # this version of hbd; heartbeat allowed 100
-MCAST_MAX_TTL = 4  # heartbeat's mcast plugin enforces 0..4 although its docs say 0..255
-BAUD_RATES = (1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800)
 SYSLOG_FACILITIES = frozenset(
     ["auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user", "uucp"]
     + [f"local{i}" for i in range(8)]
@@ -52,77 +53,6 @@ SYSLOG_FACILITIES = frozenset(
 )
 _PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _AGENT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)?")
-
-# ---------------------------------------------------------------- parse state
-
-
-@dataclass
-class _State:
-    """What the directives above the current line have set."""
-
-    diag: Diagnostics
-    nodes: list[str] = field(default_factory=list)
-    node_lines: dict[str, int] = field(default_factory=dict)
-    media: list[Medium] = field(default_factory=list)
-    values: dict[str, Any] = field(default_factory=dict)  # single-valued settings by field name
-    lines: dict[str, int] = field(default_factory=dict)  # field name -> line that set it
-    udpport: int = DEFAULT_UDPPORT  # applies to bcast/ucast lines below it
-    baud: int = DEFAULT_BAUD  # applies to serial lines below it
-    ping_nodes: list[str] = field(default_factory=list)
-    stonith_hosts: list[StonithHost] = field(default_factory=list)
-    resource_dirs: list[str] = field(default_factory=list)
-    nice_failback: tuple[bool, int] | None = None  # (value, line) of an obsolete nice_failback
-
-    def set_once(self, name: str, value: Any, line: int, directive: str) -> None:
-        if name in self.lines:
-            self.diag.error(line, f"{directive} set twice", f"first set on line {self.lines[name]}")
-            return
-        self.values[name] = value
-        self.lines[name] = line
-
-    def add_medium(self, medium: Medium, line: int) -> None:
-        for existing in self.media:
-            if existing.name == medium.name:
-                where = existing.where.line if existing.where else "?"
-                self.diag.error(line, f"medium {medium.name} listed twice", f"first on line {where}")
-                return
-        self.media.append(medium)
-
-
-Parser = Callable[[_State, list[str], int, str], None]
-
-
-@dataclass(frozen=True)
-class Directive:
-    """One ha.cf directive: `parse(state, tokens, line, name)` records its effect."""
-
-    name: str
-    parse: Parser
-    help: str
-    whole_line: bool = False  # heartbeat hands the whole line to the plugin: split on blanks only
-
-
-# ---------------------------------------------------------------- directive parsers
-
-
-def _scalar(field_name: str, convert: Callable[[str], Any]) -> Parser:
-    """A directive with exactly one value, stored once under `field_name`."""
-
-    def parse(state: _State, tokens: list[str], line: int, name: str) -> None:
-        if len(tokens) != 1:
-            hint = "one value"
-            if len(tokens) == 2 and tokens[1].lower() in ("ms", "msec", "us", "usec"):
-                hint = f"write {tokens[0]}{tokens[1]} without a space"
-            state.diag.error(line, f"{name} takes one value, got {len(tokens)}", hint)
-            return
-        try:
-            value = convert(tokens[0])
-        except BadValue as bad:
-            state.diag.error(line, f"{name}: {bad.message}", bad.hint)
-            return
-        state.set_once(field_name, value, line, name)
-
-    return parse
 
 
 def _time_positive(token: str) -> int:
@@ -151,7 +81,7 @@ def _absolute_path(token: str) -> str:
     return token
 
 
-def _parse_node(state: _State, tokens: list[str], line: int, name: str) -> None:
+def _parse_node(state: ParseState, tokens: list[str], line: int, name: str) -> None:
     if not tokens:
         state.diag.error(line, "node needs at least one name")
     for token in tokens:
@@ -171,142 +101,7 @@ def _parse_node(state: _State, tokens: list[str], line: int, name: str) -> None:
             )
 
 
-def _parse_udpport(state: _State, tokens: list[str], line: int, name: str) -> None:
-    before = len(state.lines)
-    _scalar("udpport", parse_port)(state, tokens, line, name)
-    if len(state.lines) == before:
-        return
-    state.udpport = state.values["udpport"]
-    # Heartbeat warns about this unconditionally; warn only when it really happens.
-    earlier = [m.name for m in state.media if m.kind in ("bcast", "ucast") and m.port != state.udpport]
-    if earlier:
-        state.diag.warn(
-            line,
-            f"udpport {state.udpport} does not apply to the media above it ({', '.join(earlier)})",
-            "put udpport before the media lines",
-        )
-
-
-def _parse_baud(state: _State, tokens: list[str], line: int, name: str) -> None:
-    before = len(state.lines)
-
-    def convert(token: str) -> int:
-        if not token.isdigit() or int(token) not in BAUD_RATES:
-            raise BadValue(f"bad speed {token!r}", "one of " + " ".join(str(b) for b in BAUD_RATES))
-        return int(token)
-
-    _scalar("baud", convert)(state, tokens, line, name)
-    if len(state.lines) == before:
-        return
-    state.baud = state.values["baud"]
-    earlier = [m.name for m in state.media if m.kind == "serial" and m.baud != state.baud]
-    if earlier:
-        state.diag.warn(
-            line,
-            f"baud {state.baud} does not apply to the serial lines above it ({', '.join(earlier)})",
-            "put baud before the serial lines",
-        )
-
-
-def _parse_bcast(state: _State, tokens: list[str], line: int, name: str) -> None:
-    if name == "udp":
-        state.diag.warn(line, "udp is an old name for bcast", "write bcast")
-    if not tokens:
-        state.diag.error(line, f"{name} needs at least one interface", "bcast eth1 [eth2 ...]")
-    for token in tokens:
-        try:
-            iface = parse_iface(token)
-        except BadValue as bad:
-            state.diag.error(line, f"{name}: {bad.message}", bad.hint)
-            continue
-        medium = Medium("bcast", f"bcast:{iface}", iface=iface, port=state.udpport, where=_where(state, line))
-        state.add_medium(medium, line)
-
-
-def _parse_mcast(state: _State, tokens: list[str], line: int, name: str) -> None:
-    if len(tokens) != 5:
-        state.diag.error(line, f"mcast takes 5 values, got {len(tokens)}", "mcast IFACE GROUP PORT TTL LOOP")
-        return
-    errors = len(state.diag.errors)
-    iface = group = None
-    port = ttl = loop = 0
-    try:
-        iface = parse_iface(tokens[0])
-    except BadValue as bad:
-        state.diag.error(line, f"mcast: {bad.message}", bad.hint)
-    try:
-        group = parse_ipv4(tokens[1], "multicast group")
-        if not ipaddress.IPv4Address(group).is_multicast:
-            raise BadValue(
-                f"{group} is not a multicast address", "224.0.0.0 to 239.255.255.255, e.g. 225.0.0.1"
-            )
-    except BadValue as bad:
-        state.diag.error(line, f"mcast: {bad.message}", bad.hint)
-    for index, convert in ((2, parse_port), (3, lambda t: parse_int(t, 0, MCAST_MAX_TTL, "ttl"))):
-        try:
-            value = convert(tokens[index])
-        except BadValue as bad:
-            state.diag.error(line, f"mcast: {bad.message}", bad.hint)
-            continue
-        if index == 2:
-            port = value
-        else:
-            ttl = value
-    if tokens[4] in ("0", "1"):
-        loop = int(tokens[4])
-    else:
-        state.diag.error(line, f"mcast: bad loop {tokens[4]!r}", "0 or 1")
-    if len(state.diag.errors) != errors or iface is None or group is None:
-        return
-    medium = Medium(
-        "mcast",
-        f"mcast:{iface}:{group}",
-        iface=iface,
-        port=port,
-        group=group,
-        ttl=ttl,
-        loop=bool(loop),
-        where=_where(state, line),
-    )
-    state.add_medium(medium, line)
-
-
-def _parse_ucast(state: _State, tokens: list[str], line: int, name: str) -> None:
-    if len(tokens) != 2:
-        state.diag.error(
-            line, f"ucast takes 2 values, got {len(tokens)}", "ucast IFACE PEER-IP, one per line"
-        )
-        return
-    try:
-        iface = parse_iface(tokens[0])
-        peer = parse_ipv4(tokens[1], "peer address")
-    except BadValue as bad:
-        state.diag.error(line, f"ucast: {bad.message}", bad.hint)
-        return
-    # A line naming this node's own address is fine: heartbeat's files are the same on both nodes.
-    medium = Medium(
-        "ucast",
-        f"ucast:{iface}:{peer}",
-        iface=iface,
-        port=state.udpport,
-        peer=peer,
-        where=_where(state, line),
-    )
-    state.add_medium(medium, line)
-
-
-def _parse_serial(state: _State, tokens: list[str], line: int, name: str) -> None:
-    if not tokens:
-        state.diag.error(line, "serial needs at least one device", "serial /dev/ttyS0")
-    for token in tokens:
-        if not token.startswith("/dev/"):
-            state.diag.error(line, f"serial: bad device {token!r}", "a device path like /dev/ttyS0")
-            continue
-        medium = Medium("serial", f"serial:{token}", device=token, baud=state.baud, where=_where(state, line))
-        state.add_medium(medium, line)
-
-
-def _parse_ping(state: _State, tokens: list[str], line: int, name: str) -> None:
+def _parse_ping(state: ParseState, tokens: list[str], line: int, name: str) -> None:
     if not tokens:
         state.diag.error(line, "ping needs at least one address", "ping 10.0.0.254")
     for token in tokens:
@@ -321,7 +116,7 @@ def _parse_ping(state: _State, tokens: list[str], line: int, name: str) -> None:
         state.ping_nodes.append(address)
 
 
-def _parse_stonith_host(state: _State, tokens: list[str], line: int, name: str) -> None:
+def _parse_stonith_host(state: ParseState, tokens: list[str], line: int, name: str) -> None:
     """`stonith_host <host|*> <agent> [params...]`.
 
     Parameter mapping (hbd.fencing reads `params`):
@@ -354,10 +149,10 @@ def _parse_stonith_host(state: _State, tokens: list[str], line: int, name: str) 
         else:
             positional += 1
             params.append((f"p{positional}", token))
-    state.stonith_hosts.append(StonithHost(host, agent, tuple(params), where=_where(state, line)))
+    state.stonith_hosts.append(StonithHost(host, agent, tuple(params), where=where_of(state, line)))
 
 
-def _parse_resource_path(state: _State, tokens: list[str], line: int, name: str) -> None:
+def _parse_resource_path(state: ParseState, tokens: list[str], line: int, name: str) -> None:
     if not tokens:
         state.diag.error(line, f"{name} needs at least one directory")
     for token in tokens:
@@ -367,7 +162,7 @@ def _parse_resource_path(state: _State, tokens: list[str], line: int, name: str)
             state.diag.error(line, f"{name}: {bad.message}", bad.hint)
 
 
-def _parse_nice_failback(state: _State, tokens: list[str], line: int, name: str) -> None:
+def _parse_nice_failback(state: ParseState, tokens: list[str], line: int, name: str) -> None:
     if len(tokens) != 1:
         state.diag.error(line, "nice_failback takes one value", "better: auto_failback on|off")
         return
@@ -379,131 +174,108 @@ def _parse_nice_failback(state: _State, tokens: list[str], line: int, name: str)
     state.nice_failback = (value, line)
 
 
-def _ignored(why: str) -> Parser:
-    def parse(state: _State, tokens: list[str], line: int, name: str) -> None:
-        state.diag.warn(line, f"{name} ignored: {why}")
-
-    return parse
-
-
-def _unsupported(hint: str, allowed: frozenset[str] = frozenset()) -> Parser:
-    """A heartbeat directive hbd refuses; `allowed` values mean "feature off" and pass."""
-
-    def parse(state: _State, tokens: list[str], line: int, name: str) -> None:
-        if allowed and len(tokens) == 1 and tokens[0].lower() in allowed:
-            return
-        state.diag.error(line, f"{name} is not supported by hbd", hint)
-
-    return parse
-
-
-def _where(state: _State, line: int) -> Where:
-    return Where(state.diag.file, line)
-
-
-_OFF_WORDS = FALSE_WORDS
-
-
 DIRECTIVES: dict[str, Directive] = {
     d.name: d
     for d in (
         Directive("node", _parse_node, "cluster member names (uname -n), lower-cased; may repeat"),
-        Directive("keepalive", _scalar("keepalive_ms", _time_positive), "interval between heartbeats (1)"),
+        Directive("keepalive", scalar("keepalive_ms", _time_positive), "interval between heartbeats (1)"),
         Directive(
-            "deadtime", _scalar("deadtime_ms", _time_positive), "silence after which a peer is dead (30)"
+            "deadtime", scalar("deadtime_ms", _time_positive), "silence after which a peer is dead (30)"
         ),
-        Directive("warntime", _scalar("warntime_ms", _time_positive), "late-heartbeat warning (deadtime/2)"),
+        Directive("warntime", scalar("warntime_ms", _time_positive), "late-heartbeat warning (deadtime/2)"),
         Directive(
-            "initdead", _scalar("initdead_ms", _time_positive), "deadtime until the peer is first heard"
+            "initdead", scalar("initdead_ms", _time_positive), "deadtime until the peer is first heard"
         ),
-        Directive("deadping", _scalar("deadping_ms", _time_positive), "deadtime of ping nodes (deadtime)"),
-        Directive("udpport", _parse_udpport, "UDP port of later bcast/ucast lines (694)"),
-        Directive("baud", _parse_baud, "speed of later serial lines (19200)"),
-        Directive("bcast", _parse_bcast, "bcast IFACE [IFACE...]: broadcast heartbeats", whole_line=True),
-        Directive("udp", _parse_bcast, "old name of bcast", whole_line=True),
-        Directive("mcast", _parse_mcast, "mcast IFACE GROUP PORT TTL(0-4) LOOP(0|1)", whole_line=True),
-        Directive("ucast", _parse_ucast, "ucast IFACE PEER-IP: unicast heartbeats", whole_line=True),
+        Directive("deadping", scalar("deadping_ms", _time_positive), "deadtime of ping nodes (deadtime)"),
+        Directive("udpport", media.parse_udpport, "UDP port of later bcast/ucast lines (694)"),
+        Directive("baud", media.parse_baud, "speed of later serial lines (19200)"),
         Directive(
-            "serial", _parse_serial, "serial DEVICE [DEVICE...]: serial heartbeat link", whole_line=True
+            "bcast", media.parse_bcast, "bcast IFACE [IFACE...]: broadcast heartbeats", whole_line=True
         ),
-        Directive("auto_failback", _scalar("auto_failback", _auto_failback), "on | off | legacy (legacy)"),
+        Directive("udp", media.parse_bcast, "old name of bcast", whole_line=True),
+        Directive("mcast", media.parse_mcast, "mcast IFACE GROUP PORT TTL(0-4) LOOP(0|1)", whole_line=True),
+        Directive("ucast", media.parse_ucast, "ucast IFACE PEER-IP: unicast heartbeats", whole_line=True),
+        Directive(
+            "serial", media.parse_serial, "serial DEVICE [DEVICE...]: serial heartbeat link", whole_line=True
+        ),
+        Directive("auto_failback", scalar("auto_failback", _auto_failback), "on | off | legacy (legacy)"),
         Directive("nice_failback", _parse_nice_failback, "obsolete: read as auto_failback off|legacy"),
-        Directive("logfile", _scalar("logfile", _absolute_path), "log file"),
-        Directive("debugfile", _scalar("debugfile", _absolute_path), "debug log file"),
-        Directive("logfacility", _scalar("logfacility", _facility), "syslog facility or none"),
+        Directive("logfile", scalar("logfile", _absolute_path), "log file"),
+        Directive("debugfile", scalar("debugfile", _absolute_path), "debug log file"),
+        Directive("logfacility", scalar("logfacility", _facility), "syslog facility or none"),
         Directive("ping", _parse_ping, "ping IP [IP...]: ping nodes", whole_line=True),
-        Directive("realtime", _scalar("realtime", parse_bool), "lock memory, realtime priority (on)"),
+        Directive("realtime", scalar("realtime", parse_bool), "lock memory, realtime priority (on)"),
         Directive(
             "stonith_host", _parse_stonith_host, "stonith_host HOST|* AGENT [PARAMS...]", whole_line=True
         ),
         # hbd's own directives
         Directive(
             "hbd_builtin_ipaddr",
-            _scalar("builtin_ipaddr", parse_bool),
+            scalar("builtin_ipaddr", parse_bool),
             "manage IPaddr/IPaddr2 in-process (on) or run the scripts (off)",
         ),
         Directive("hbd_resource_path", _parse_resource_path, "directories searched for resource scripts"),
         Directive(
             "hbd_resource_timeout",
-            _scalar("resource_timeout_ms", _time_positive),
+            scalar("resource_timeout_ms", _time_positive),
             "time limit of one resource action (60)",
         ),
         Directive(
             "hbd_fence_delay",
-            _scalar("fence_delay_ms", parse_time_ms),
+            scalar("fence_delay_ms", parse_time_ms),
             "the node holding no groups waits this long before fencing (0)",
         ),
         Directive(
             "hbd_garp_count",
-            _scalar("garp_count", lambda t: parse_int(t, 0, 1000, "count")),
+            scalar("garp_count", lambda t: parse_int(t, 0, 1000, "count")),
             "gratuitous ARPs sent on takeover (5)",
         ),
         Directive(
             "hbd_garp_interval",
-            _scalar("garp_interval_ms", _time_positive),
+            scalar("garp_interval_ms", _time_positive),
             "time between gratuitous ARPs (0.2)",
         ),
         # heartbeat directives hbd reads and ignores
-        Directive("watchdog", _ignored("hbd has no watchdog support yet"), "ignored", whole_line=True),
+        Directive("watchdog", ignored("hbd has no watchdog support yet"), "ignored", whole_line=True),
         Directive(
-            "respawn", _ignored("hbd does not run helper programs (ipfail)"), "ignored", whole_line=True
+            "respawn", ignored("hbd does not run helper programs (ipfail)"), "ignored", whole_line=True
         ),
-        Directive("apiauth", _ignored("hbd has no heartbeat client API"), "ignored", whole_line=True),
-        Directive("debug", _ignored("use hbd --debug"), "ignored"),
-        Directive("use_logd", _ignored("hbd logs by itself"), "ignored"),
-        Directive("conn_logd_time", _ignored("hbd logs by itself"), "ignored"),
-        Directive("msgfmt", _ignored("hbd sends the classic format and reads both"), "ignored"),
-        Directive("hopfudge", _ignored("hbd does not forward messages"), "ignored"),
-        Directive("rtprio", _ignored("hbd picks its own priority"), "ignored"),
-        Directive("uuidfrom", _ignored("hbd identifies nodes by name"), "ignored"),
-        Directive("hbgenmethod", _ignored("hbd keeps its generation in its state directory"), "ignored"),
-        Directive("max_rexmit_delay", _ignored("hbd does not retransmit heartbeats"), "ignored"),
-        Directive("coredumps", _ignored("housekeeping"), "ignored"),
-        Directive("coreroot", _ignored("housekeeping"), "ignored"),
-        Directive("log_badpack", _ignored("hbd counts bad packets in its events"), "ignored"),
-        Directive("syslogmsgfmt", _ignored("housekeeping"), "ignored"),
-        Directive("memreserve", _ignored("housekeeping"), "ignored"),
+        Directive("apiauth", ignored("hbd has no heartbeat client API"), "ignored", whole_line=True),
+        Directive("debug", ignored("use hbd --debug"), "ignored"),
+        Directive("use_logd", ignored("hbd logs by itself"), "ignored"),
+        Directive("conn_logd_time", ignored("hbd logs by itself"), "ignored"),
+        Directive("msgfmt", ignored("hbd sends the classic format and reads both"), "ignored"),
+        Directive("hopfudge", ignored("hbd does not forward messages"), "ignored"),
+        Directive("rtprio", ignored("hbd picks its own priority"), "ignored"),
+        Directive("uuidfrom", ignored("hbd identifies nodes by name"), "ignored"),
+        Directive("hbgenmethod", ignored("hbd keeps its generation in its state directory"), "ignored"),
+        Directive("max_rexmit_delay", ignored("hbd does not retransmit heartbeats"), "ignored"),
+        Directive("coredumps", ignored("housekeeping"), "ignored"),
+        Directive("coreroot", ignored("housekeeping"), "ignored"),
+        Directive("log_badpack", ignored("hbd counts bad packets in its events"), "ignored"),
+        Directive("syslogmsgfmt", ignored("housekeeping"), "ignored"),
+        Directive("memreserve", ignored("housekeeping"), "ignored"),
         # heartbeat features hbd refuses rather than silently dropping
-        Directive("crm", _unsupported("hbd runs haresources (v1) clusters only", _OFF_WORDS), "refused"),
+        Directive("crm", unsupported("hbd runs haresources (v1) clusters only", FALSE_WORDS), "refused"),
         Directive(
-            "pacemaker", _unsupported("hbd runs haresources (v1) clusters only", _OFF_WORDS), "refused"
+            "pacemaker", unsupported("hbd runs haresources (v1) clusters only", FALSE_WORDS), "refused"
         ),
-        Directive("autojoin", _unsupported("list every member with node", frozenset(["none"])), "refused"),
-        Directive("compression", _unsupported("hbd messages are small"), "refused"),
-        Directive("compression_threshold", _unsupported("hbd messages are small"), "refused"),
-        Directive("traditional_compression", _unsupported("hbd messages are small"), "refused"),
-        Directive("stonith", _unsupported("use stonith_host HOST AGENT name=value ..."), "refused", True),
-        Directive("failfast", _unsupported("hbd does not run helper programs"), "refused", True),
-        Directive("ping_group", _unsupported("use ping"), "refused", True),
-        Directive("hbaping", _unsupported("use ping"), "refused", True),
-        Directive("mcast6", _unsupported("IPv6 media are not supported yet: use mcast"), "refused", True),
-        Directive("ucast6", _unsupported("IPv6 media are not supported yet: use ucast"), "refused", True),
-        Directive("ping6", _unsupported("IPv6 ping nodes are not supported yet: use ping"), "refused", True),
-        Directive("tipc", _unsupported("use bcast, mcast, ucast or serial"), "refused", True),
-        Directive("rds", _unsupported("use bcast, mcast, ucast or serial"), "refused", True),
-        Directive("quorum_server", _unsupported("no quorum server in hbd"), "refused", True),
-        Directive("env", _unsupported("set the environment of hbd's service instead"), "refused", True),
-        Directive("use_apphbd", _unsupported("no apphbd in hbd"), "refused"),
+        Directive("autojoin", unsupported("list every member with node", frozenset(["none"])), "refused"),
+        Directive("compression", unsupported("hbd messages are small"), "refused"),
+        Directive("compression_threshold", unsupported("hbd messages are small"), "refused"),
+        Directive("traditional_compression", unsupported("hbd messages are small"), "refused"),
+        Directive("stonith", unsupported("use stonith_host HOST AGENT name=value ..."), "refused", True),
+        Directive("failfast", unsupported("hbd does not run helper programs"), "refused", True),
+        Directive("ping_group", unsupported("use ping"), "refused", True),
+        Directive("hbaping", unsupported("use ping"), "refused", True),
+        Directive("mcast6", unsupported("IPv6 media are not supported yet: use mcast"), "refused", True),
+        Directive("ucast6", unsupported("IPv6 media are not supported yet: use ucast"), "refused", True),
+        Directive("ping6", unsupported("IPv6 ping nodes are not supported yet: use ping"), "refused", True),
+        Directive("tipc", unsupported("use bcast, mcast, ucast or serial"), "refused", True),
+        Directive("rds", unsupported("use bcast, mcast, ucast or serial"), "refused", True),
+        Directive("quorum_server", unsupported("no quorum server in hbd"), "refused", True),
+        Directive("env", unsupported("set the environment of hbd's service instead"), "refused", True),
+        Directive("use_apphbd", unsupported("no apphbd in hbd"), "refused"),
     )
 }
 
@@ -521,7 +293,7 @@ def parse_hacf(text: str, diag: Diagnostics, local_node: str | None = None) -> C
 
     With `local_node`, also check that this node is listed (heartbeat refuses to start otherwise).
     """
-    state = _State(diag)
+    state = ParseState(diag)
     for number, raw in enumerate(text.splitlines(), start=1):
         content = strip_comment(raw)
         if not content:
@@ -547,7 +319,7 @@ def parse_hacf(text: str, diag: Diagnostics, local_node: str | None = None) -> C
     return cluster
 
 
-def _finish(state: _State) -> ClusterConfig:
+def _finish(state: ParseState) -> ClusterConfig:
     """Heartbeat's derived defaults and start-up checks (`init_config()`)."""
     diag, values, lines = state.diag, state.values, state.lines
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from hbd.config.hacf import DEFAULT_BAUD, DEFAULT_UDPPORT
+from hbd.config.directive import DEFAULT_BAUD, DEFAULT_UDPPORT
 from hbd.config.model import AuthConfig, ClusterConfig, Medium, ResourceGroup, StonithHost
 
 MASK = "***"
