@@ -166,7 +166,7 @@ def test_real_scripts_start_with_args_rollback_on_failure(tmp_path):
     _lsb(rd, "web", journal, start_rc=1)
     group = ResourceGroup("alice", (Resource("fs", ("/dev/sda1", "/data")), Resource("web")))
     runner = ScriptRunner([rd, tmp_path / "init.d"], timeout_s=10, base_env={"PATH": "/usr/bin:/bin"})
-    groups, events = _groups(runner)
+    groups, _ = _groups(runner)
     result = asyncio.run(groups.start(group, "takeover"))
     assert not result.ok and result.failed_resource == "web" and result.rolled_back
     lines = journal.read_text().splitlines()

@@ -15,7 +15,11 @@ from hbd.resources.ipaddr import IpSpec, parse_ip_spec
         ("IPaddr", "135.9.8.7/24/eth0/135.9.8.210", IpSpec("135.9.8.7", 24, "eth0", None, "135.9.8.210")),
         ("IPaddr", "10.0.0.5/24/10.0.0.255", IpSpec("10.0.0.5", 24, None, None, "10.0.0.255")),
         ("IPaddr2", "10.0.0.5/24/eth0:vip", IpSpec("10.0.0.5", 24, "eth0", "eth0:vip")),
-        ("IPaddr2", "10.0.0.5/24/eth0:vip/10.0.0.255", IpSpec("10.0.0.5", 24, "eth0", "eth0:vip", "10.0.0.255")),
+        (
+            "IPaddr2",
+            "10.0.0.5/24/eth0:vip/10.0.0.255",
+            IpSpec("10.0.0.5", 24, "eth0", "eth0:vip", "10.0.0.255"),
+        ),
         ("IPaddr2", "10.0.0.5//eth1", IpSpec("10.0.0.5", None, "eth1")),
     ],
 )
