@@ -34,7 +34,7 @@ IMAGES_DIR = Path(__file__).resolve().parent / "images"
 VARIANTS_FILE = IMAGES_DIR / "variants.yaml"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The node layer's build context: these files plus a wheels/ directory made at build time.
-CONTEXT_FILES = ("Dockerfile", "hbl-boot")
+CONTEXT_FILES = ("Dockerfile", "hbl-spawn")
 # hbd's runtime dependencies, pinned to the versions in the host venv so nodes run what the tests ran.
 RUNTIME_DEPS = ("pyroute2", "pyserial", "PyYAML")
 WHEEL_CACHE = Path("/var/cache/hblab/wheels")

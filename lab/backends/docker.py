@@ -27,6 +27,7 @@ import contextlib
 import ipaddress
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ from lab import dockerd
 from lab.backends.base import LabError, LinkState, NodeDirs
 from lab.backends.netns import PidRecord, probe_kernel_features, process_state, run_state_dir
 from lab.image import ImageError, ensure_image
-from lab.names import fit_ifname, RunNames
+from lab.names import RunNames, fit_ifname
 from lab.serial import SerialError, SerialPair
 from lab.topology import Segment, Topology
 
@@ -293,13 +294,11 @@ class DockerBackend:
         for pair in self.serial.values():
             pair.stop()
         self.pid_record.kill_alive()
-        problems = clean_docker(self.run_id)[1] if dockerd.engine_answers() else []
+        problems = _clean(self.run_id)[1]
         if self._client is not None:
             self._client.close()
             self._client = None
         if self.state_dir.exists():
-            import shutil
-
             shutil.rmtree(self.state_dir, ignore_errors=True)
         if problems:
             raise LabError("docker cleanup left: " + "; ".join(problems))
@@ -542,19 +541,28 @@ def _same_pid_namespace(init_pid: int) -> Iterator[int]:
                     yield int(entry.name)
 
 
-def clean_docker(run_id: str | None = None) -> tuple[list[str], list[str]]:
-    """Remove lab containers, networks and DOCKER-USER rules by label (one run, or every run).
+def clean_docker(run_id: str | None = None) -> list[str]:
+    """`hblab clean`: remove the lab's containers, networks and DOCKER-USER rules by label only.
 
-    Returns (what was removed, what could not be). Never starts the engine: with none running there is
-    nothing of ours in it.
+    One run (`run_id`) or every run. Returns what was removed; raises LabError naming what could not be.
+    Never starts the engine: with none running there is nothing of ours in it.
     """
+    removed, problems = _clean(run_id)
+    if problems:
+        raise LabError("docker cleanup failed: " + "; ".join(problems))
+    return removed
+
+
+def _clean(run_id: str | None) -> tuple[list[str], list[str]]:
+    """(what was removed, what could not be) for the containers, networks and rules labelled with the run."""
     import docker.errors
 
-    if not dockerd.engine_answers():
-        return [], []
-    selector = f"{LABEL}={run_id}" if run_id else LABEL
     removed: list[str] = []
     problems: list[str] = []
+    _remove_bridge_rules(run_id, removed, problems)  # they outlive a stopped engine
+    if not dockerd.engine_answers():
+        return removed, problems
+    selector = f"{LABEL}={run_id}" if run_id else LABEL
     client = _docker_client()
     try:
         for container in client.containers.list(all=True, filters={"label": selector}):
@@ -571,27 +579,21 @@ def clean_docker(run_id: str | None = None) -> tuple[list[str], list[str]]:
                 problems.append(f"network {network.name}: {e}")
     finally:
         client.close()
-    removed += _remove_bridge_rules(run_id)
     return removed, problems
 
 
-def _remove_bridge_rules(run_id: str | None) -> list[str]:
+def _remove_bridge_rules(run_id: str | None, removed: list[str], problems: list[str]) -> None:
+    if shutil.which("iptables") is None:
+        return
     res = _run(["iptables", "-S", "DOCKER-USER"], check=False)
-    removed = []
     for line in res.stdout.splitlines():
         args = line.split()
         if len(args) < 2 or args[0] != "-A" or "--comment" not in args:
             continue
-        comment = args[args.index("--comment") + 1].strip('"')
+        at = args.index("--comment") + 1
+        args[at] = args[at].strip('"')  # `iptables -S` quotes the comment; `-D` wants it bare
+        comment = args[at]
         if comment.startswith(f"{LABEL}=") and (run_id is None or comment == f"{LABEL}={run_id}"):
-            _run(["iptables", "-D", *args[1:]], check=False)
-            removed.append(f"iptables rule {' '.join(args[1:])}")
-    return removed
+            deleted = _run(["iptables", "-D", *args[1:]], check=False)
+            (removed if deleted.returncode == 0 else problems).append(f"iptables rule {' '.join(args[1:])}")
 
-
-def clean_docker_names(run_id: str | None = None) -> list[str]:
-    """`hblab clean`'s view: what was removed (problems are raised as LabError)."""
-    removed, problems = clean_docker(run_id)
-    if problems:
-        raise LabError("docker cleanup failed: " + "; ".join(problems))
-    return removed
