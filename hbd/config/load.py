@@ -98,7 +98,7 @@ def describe(config: Config) -> str:
         "",
         f"# --- {HACF}",
     ]
-    return "\n".join(
+    text = "\n".join(
         [
             *header,
             render_hacf(cluster, redact=True).rstrip("\n"),
@@ -110,3 +110,5 @@ def describe(config: Config) -> str:
             render_authkeys(config.auth, redact=True),
         ]
     )
+    # files are read with surrogateescape: show undecodable bytes as escapes, never fail to print
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -85,3 +85,11 @@ def test_describe_masks_keys_and_fencing_secrets(tmp_path: Path) -> None:
     assert "initdead 120" in text and "node ken3 kathy" in text
     assert "ken3 IPaddr::10.10.10.100/24/eth0 httpd" in text
     assert "# effective configuration of kathy" in text
+
+
+def test_undecodable_bytes_do_not_break_describe(tmp_path: Path) -> None:
+    config_dir = copy_config(DATA / "article", tmp_path)
+    (config_dir / "ha.cf").write_bytes(b"node bob bobek\nbcast eth1\nauto_failback on\nlogfile /var/log/h\xffa\n")
+    text = describe(load_config(config_dir, node="bob").config)
+    assert "logfile /var/log/h\\udcffa" in text
+    text.encode("utf-8")  # printable as UTF-8
