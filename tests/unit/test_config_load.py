@@ -89,7 +89,8 @@ def test_describe_masks_keys_and_fencing_secrets(tmp_path: Path) -> None:
 
 def test_undecodable_bytes_do_not_break_describe(tmp_path: Path) -> None:
     config_dir = copy_config(DATA / "article", tmp_path)
-    (config_dir / "ha.cf").write_bytes(b"node bob bobek\nbcast eth1\nauto_failback on\nlogfile /var/log/h\xffa\n")
+    hacf = b"node bob bobek\nbcast eth1\nauto_failback on\nlogfile /var/log/h\xffa\n"
+    (config_dir / "ha.cf").write_bytes(hacf)
     text = describe(load_config(config_dir, node="bob").config)
     assert "logfile /var/log/h\\udcffa" in text
     text.encode("utf-8")  # printable as UTF-8
