@@ -95,7 +95,7 @@ def plot_distribution(metrics: Mapping[str, Sequence[float]], path: Path, title:
     fig, ax = plt.subplots(figsize=(9, 1.0 + 0.5 * max(len(names), 1)))
     if names:
         data = [[v * 1000 for v in metrics[name]] for name in names]
-        ax.boxplot(data, vert=False, widths=0.5, showfliers=False)
+        ax.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
         for row, values in enumerate(data, start=1):
             ax.scatter(values, [row] * len(values), s=12, alpha=0.6, zorder=3)
         ax.set_yticks(range(1, len(names) + 1), names)
