@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2 import IPRoute
+from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from hbd.resources.arp import ArpError, GarpBurst, start_garp_burst
@@ -109,20 +109,20 @@ class _Placement:
     broadcast: str | None
 
 
-def _links(ipr: IPRoute) -> dict[int, str]:
-    return {int(m.get("index")): m.get("ifname") for m in ipr.get_links()}
+async def _links(ipr: AsyncIPRoute) -> dict[int, str]:
+    return {int(m.get("index")): m.get("ifname") async for m in await ipr.get_links()}
 
 
-def _addresses(ipr: IPRoute) -> list[tuple[int, str, int]]:
+async def _addresses(ipr: AsyncIPRoute) -> list[tuple[int, str, int]]:
     return [
         (int(m.get("index")), m.get("address"), int(m.get("prefixlen")))
-        for m in ipr.get_addr(family=socket.AF_INET)
+        async for m in await ipr.get_addr(family=socket.AF_INET)
     ]
 
 
-def _place(ipr: IPRoute, spec: IpSpec) -> _Placement:
+async def _place(ipr: AsyncIPRoute, spec: IpSpec) -> _Placement:
     """Where `spec` goes: interface, prefix, broadcast. Raises ValueError when it cannot be decided."""
-    links = _links(ipr)
+    links = await _links(ipr)
     wanted_index = None
     if spec.iface is not None:
         wanted_index = next((i for i, n in links.items() if n == spec.iface), None)
@@ -130,7 +130,7 @@ def _place(ipr: IPRoute, spec: IpSpec) -> _Placement:
             raise ValueError(f"interface {spec.iface} does not exist")
     vip = ipaddress.IPv4Address(spec.ip)
     best: tuple[int, int] | None = None  # (prefixlen, index)
-    for index, address, plen in _addresses(ipr):
+    for index, address, plen in await _addresses(ipr):
         if wanted_index is not None and index != wanted_index:
             continue
         if vip in ipaddress.IPv4Network(f"{address}/{plen}", strict=False) and (
@@ -150,12 +150,12 @@ def _place(ipr: IPRoute, spec: IpSpec) -> _Placement:
     return _Placement(index, links[index], prefix, broadcast)
 
 
-def _holders(ipr: IPRoute, spec: IpSpec) -> list[tuple[int, str, int]]:
+async def _holders(ipr: AsyncIPRoute, spec: IpSpec) -> list[tuple[int, str, int]]:
     """(index, iface, prefixlen) of every interface carrying the address (only spec.iface, when given)."""
-    links = _links(ipr)
+    links = await _links(ipr)
     return [
         (index, links.get(index, str(index)), plen)
-        for index, address, plen in _addresses(ipr)
+        for index, address, plen in await _addresses(ipr)
         if address == spec.ip and (spec.iface is None or links.get(index) == spec.iface)
     ]
 
@@ -197,16 +197,16 @@ class IpAddrManager:
 
     async def start(self, spec: IpSpec, emit: Emit) -> IpOutcome:
         try:
-            with IPRoute() as ipr:
-                held = _holders(ipr, spec)
+            async with AsyncIPRoute() as ipr:
+                held = await _holders(ipr, spec)
                 if held:
                     return IpOutcome(RC_OK, f"{spec.ip} already on {held[0][1]}")
-                place = _place(ipr, spec)
+                place = await _place(ipr, spec)
                 extra: dict[str, Any] = {"label": spec.label} if spec.label else {}
                 if place.broadcast:
                     extra["broadcast"] = place.broadcast
                 try:
-                    ipr.addr("add", index=place.index, address=spec.ip, prefixlen=place.prefix, **extra)
+                    await ipr.addr("add", index=place.index, address=spec.ip, prefixlen=place.prefix, **extra)
                 except NetlinkError as exc:
                     if exc.code != errno.EEXIST:  # lost a race with another adder: the address is there
                         raise
@@ -222,10 +222,10 @@ class IpAddrManager:
             burst.cancel()
         removed: list[str] = []
         try:
-            with IPRoute() as ipr:
-                for index, iface, plen in _holders(ipr, spec):
+            async with AsyncIPRoute() as ipr:
+                for index, iface, plen in await _holders(ipr, spec):
                     try:
-                        ipr.addr("del", index=index, address=spec.ip, prefixlen=plen)
+                        await ipr.addr("del", index=index, address=spec.ip, prefixlen=plen)
                     except NetlinkError as exc:
                         if exc.code != errno.EADDRNOTAVAIL:  # already gone: that is what we wanted
                             raise
@@ -239,8 +239,8 @@ class IpAddrManager:
 
     async def status(self, spec: IpSpec) -> IpOutcome:
         try:
-            with IPRoute() as ipr:
-                held = _holders(ipr, spec)
+            async with AsyncIPRoute() as ipr:
+                held = await _holders(ipr, spec)
         except (NetlinkError, OSError) as exc:
             return IpOutcome(RC_ERROR, f"cannot read addresses: {exc}")
         if held:
@@ -250,8 +250,8 @@ class IpAddrManager:
     async def announce(self, spec: IpSpec, emit: Emit) -> IpOutcome:
         """Send the gratuitous ARP burst again if the address is here (after a split brain heals)."""
         try:
-            with IPRoute() as ipr:
-                held = _holders(ipr, spec)
+            async with AsyncIPRoute() as ipr:
+                held = await _holders(ipr, spec)
         except (NetlinkError, OSError) as exc:
             return IpOutcome(RC_ERROR, f"cannot read addresses: {exc}")
         if not held:

@@ -11,13 +11,14 @@ keeps the broadcasts. Without that, a unicast heartbeat could land on the bcast 
 the wrong link.
 
 Interface re-creation. SO_BINDTODEVICE pins the interface index; when a VLAN or bridge is deleted and made
-again the old socket is deaf (heartbeat's known bug, heartbeat.md 6.1). A one-second watch notices the new
-index and opens the socket again.
+again the old socket is deaf (heartbeat's known bug, heartbeat.md 6.1). A one-second watch task (woken early
+by a send error hinting at the device) notices the new index and opens the socket again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import logging
@@ -25,7 +26,7 @@ import socket
 import struct
 from typing import ClassVar
 
-from pyroute2 import IPRoute
+from pyroute2 import AsyncIPRoute
 
 from hbd.config.model import Medium
 from hbd.transport.base import OnPacket, TransportError, TransportStats, register_transport
@@ -47,12 +48,15 @@ def _ifindex(iface: str) -> int | None:
         return None
 
 
-def _ipv4_addresses(ifindex: int) -> list[tuple[str, int, str | None]]:
-    """(address, prefixlen, broadcast) of every IPv4 address on the interface, via netlink."""
-    with IPRoute() as ipr:
+async def _ipv4_addresses(ifindex: int) -> list[tuple[str, int, str | None]]:
+    """(address, prefixlen, broadcast) of every IPv4 address on the interface, via netlink.
+
+    The async client: pyroute2's synchronous IPRoute refuses to run inside a running event loop.
+    """
+    async with AsyncIPRoute() as ipr:
         return [
             (m.get("address"), int(m.get("prefixlen")), m.get("broadcast"))
-            for m in ipr.get_addr(family=socket.AF_INET, index=ifindex)
+            async for m in await ipr.get_addr(family=socket.AF_INET, index=ifindex)
         ]
 
 
@@ -74,7 +78,8 @@ class UdpTransport:
         self._local_addrs: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_packet: OnPacket | None = None
-        self._watch: asyncio.TimerHandle | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._poke = asyncio.Event()  # set by send() when an errno hints that the interface changed
         self._closed = False
 
     # -- per-kind parts -------------------------------------------------------------------------------
@@ -104,14 +109,14 @@ class UdpTransport:
         ifindex = _ifindex(self.iface)
         if ifindex is None:
             raise TransportError(f"{self.name}: interface {self.iface!r} does not exist")
-        self._open_socket(ifindex)
-        self._watch = self._loop.call_later(WATCH_INTERVAL_S, self._check_interface)
+        await self._open_socket(ifindex)
+        self._watch = asyncio.create_task(self._watch_interface(), name=f"watch {self.name}")
 
-    def _open_socket(self, ifindex: int) -> None:
+    async def _open_socket(self, ifindex: int) -> None:
         """Create, configure, bind and watch the socket. Raises TransportError with the medium's name."""
         assert self._loop is not None
         try:
-            addrs = _ipv4_addresses(ifindex)
+            addrs = await _ipv4_addresses(ifindex)
         except OSError as exc:
             raise TransportError(f"{self.name}: cannot read addresses of {self.iface}: {exc}") from exc
         self._prepare(ifindex, addrs)
@@ -144,6 +149,8 @@ class UdpTransport:
         self._closed = True
         if self._watch is not None:
             self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
             self._watch = None
         self._close_socket()
 
@@ -161,7 +168,7 @@ class UdpTransport:
         except OSError as exc:  # includes BlockingIOError: a full socket buffer drops this heartbeat
             self._stats.send_errors += 1
             if exc.errno in _IFACE_ERRNOS:
-                self._check_interface(reschedule=False)
+                self._poke.set()
             return
         self._stats.sent += 1
 
@@ -188,22 +195,29 @@ class UdpTransport:
                 log.exception("(%s) packet handler failed", self.name)
 
     # -- interface watch ------------------------------------------------------------------------------
-    def _check_interface(self, reschedule: bool = True) -> None:
-        if self._closed or self._loop is None:
-            return
-        ifindex = _ifindex(self.iface)
-        if ifindex is not None and ifindex != self._bound_index:
-            self._close_socket()
+    async def _watch_interface(self) -> None:
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), WATCH_INTERVAL_S)
+            self._poke.clear()
             try:
-                self._open_socket(ifindex)
-            except TransportError as exc:
-                log.warning("(%s) re-open after the interface came back failed: %s", self.name, exc)
-                self._bound_index = None  # try again at the next watch
-            else:
-                self._stats.reopened += 1
-                log.info("(%s) re-opened on %s (ifindex %d)", self.name, self.iface, ifindex)
-        if reschedule:
-            self._watch = self._loop.call_later(WATCH_INTERVAL_S, self._check_interface)
+                await self._check_interface()
+            except Exception:  # the watch must outlive any surprise; the medium stays as it was
+                log.exception("(%s) interface check failed", self.name)
+
+    async def _check_interface(self) -> None:
+        ifindex = _ifindex(self.iface)
+        if ifindex is None or ifindex == self._bound_index:
+            return
+        self._close_socket()
+        try:
+            await self._open_socket(ifindex)
+        except TransportError as exc:
+            log.warning("(%s) re-open after the interface came back failed: %s", self.name, exc)
+            self._bound_index = None  # try again at the next watch
+        else:
+            self._stats.reopened += 1
+            log.info("(%s) re-opened on %s (ifindex %d)", self.name, self.iface, ifindex)
 
 
 @register_transport("bcast")
