@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -57,6 +58,7 @@ def run(
     duration_s: float | None,
 ) -> None:
     start = time.monotonic()
+    parent = os.getppid()  # the runner: if it dies without stopping us, stop too
     last: dict[str, list[str]] = {}
     last_write = {vip: 0.0 for vip in vips}
     i = 0
@@ -64,7 +66,7 @@ def run(
         now = time.monotonic()
         if duration_s is not None and now - start >= duration_s:
             break
-        if until_file is not None and i % 50 == 0 and until_file.exists():
+        if until_file is not None and i % 50 == 0 and (until_file.exists() or os.getppid() != parent):
             break
         i += 1
         owners = sample(nodes, vips)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import time
@@ -61,6 +62,7 @@ def run(
     duration_s: float | None,
 ) -> int:
     start = time.monotonic()
+    parent = os.getppid()  # the runner: if it dies without stopping us, stop too
     every = every_ms / 1000
     last_flush = start
     last_answer: object = object()
@@ -70,7 +72,7 @@ def run(
         now = time.monotonic()
         if duration_s is not None and now - start >= duration_s:
             break
-        if until_file is not None and count % 20 == 0 and until_file.exists():
+        if until_file is not None and count % 20 == 0 and (until_file.exists() or os.getppid() != parent):
             break
         rec = attempt(host, port, timeout_ms / 1000)
         out.write(json.dumps(rec) + "\n")

@@ -129,6 +129,9 @@ class NetnsBackend:
                     "lab_dir": str(self.lab_dir),
                     "created_mono": time.monotonic(),
                     "created_wall": time.time(),
+                    "owner_pid": os.getpid(),
+                    "owner_start": process_start_time(os.getpid()),
+                    "persistent": False,
                 },
                 indent=2,
             )
@@ -504,3 +507,64 @@ def probe_kernel_features() -> dict[str, bool]:
     finally:
         ip("netns", "del", ns, check=False)
     return features
+
+
+def _owner_alive(meta: dict[str, object]) -> bool:
+    pid, start = meta.get("owner_pid"), meta.get("owner_start")
+    return isinstance(pid, int) and process_start_time(pid) == start
+
+
+def mark_owner(run_id: str, persistent: bool) -> None:
+    """Record who owns the run (this process) in lab.json: `clean` leaves runs whose owner still lives,
+    and `persistent` ones (made by `hblab up`) unless told to remove everything."""
+    path = run_state_dir(run_id) / "lab.json"
+    meta = json.loads(path.read_text())
+    meta.update(owner_pid=os.getpid(), owner_start=process_start_time(os.getpid()), persistent=persistent)
+    path.write_text(json.dumps(meta, indent=2))
+
+
+def clean_leftovers(include_live: bool = False) -> list[str]:
+    """Remove what crashed runs left: their recorded processes, namespaces (and every process in them),
+    host links named hbl*, and their /run/hblab state. Runs whose owner process still lives, and runs
+    made by `hblab up`, are kept unless `include_live`. Returns what was removed, for the user."""
+    removed: list[str] = []
+    keep: set[str] = set()
+    if RUN_STATE_ROOT.is_dir():
+        for state in sorted(RUN_STATE_ROOT.iterdir()):
+            try:
+                meta = json.loads((state / "lab.json").read_text())
+            except (OSError, ValueError):
+                meta = {}
+            if meta.get("backend", "netns") != "netns":
+                keep.add(state.name)  # another backend's run: it cleans up its own (docker by label)
+                continue
+            if not include_live and (_owner_alive(meta) or meta.get("persistent")):
+                keep.add(state.name)
+                continue
+            for pid in PidRecord(state / "pids").kill_alive():
+                removed.append(f"process {pid} (run {state.name})")
+            shutil.rmtree(state, ignore_errors=True)
+            removed.append(f"state {state}")
+    for ns in list_lab_netns():
+        run_id = ns[3 : ns.index("-")] if "-" in ns else None
+        if ns.startswith("hblprobe"):
+            pid_text = ns[len("hblprobe") :]
+            if pid_text.isdigit() and process_state(int(pid_text)) is not None:
+                continue  # a doctor run in progress
+        elif run_id is None or run_id in keep:
+            continue
+        res = ip("netns", "pids", ns, check=False)
+        for pid in (int(p) for p in res.stdout.split() if p.isdigit()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                removed.append(f"process {pid} in {ns}")
+        ip("netns", "del", ns, check=False)
+        removed.append(f"namespace {ns}")
+    res = ip("-j", "link", "show", check=False)
+    for link in json.loads(res.stdout or "[]"):
+        name = link.get("ifname", "")
+        run_id = name[3 : name.index("-")] if name.startswith("hbl") and "-" in name else None
+        if run_id is not None and run_id not in keep:
+            ip("link", "del", name, check=False)
+            removed.append(f"host link {name}")
+    return removed

@@ -1,0 +1,347 @@
+"""hblab: build lab topologies, run scenarios and experiments, clean up.
+
+hblab doctor                         what this machine offers (root, iproute2, nft, netem...) and how to fix
+hblab up TOPOLOGY [--run ID] [--boot]  build a topology and leave it running
+hblab exec [--run ID] NODE -- CMD    run a command inside a node
+hblab down [--run ID]                remove a topology made by `up`
+hblab clean [--all]                  remove what crashed runs left behind (only the lab's own things)
+hblab run SCENARIO... [--repeat N] [--seed S] [--backend netns]   exit 1 if a check fails
+hblab experiment NAME [--repeat N]   every scenario of experiments/NAME, N times, with a summary
+hblab report RUN_DIR                 re-check a recorded run and rewrite its report
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from lab.backends.base import LabError
+from lab.names import check_run_id, new_run_id
+
+UP_DAEMON_DEFAULTS = {"keepalive": "50ms", "deadtime": "300ms", "warntime": "150ms", "initdead": "2s"}
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("this command needs root (network namespaces): run it with sudo")
+
+
+# -- doctor -------------------------------------------------------------------------------------------
+
+
+def cmd_doctor(_args: argparse.Namespace) -> int:
+    from lab.backends.netns import probe_kernel_features
+
+    checks: list[tuple[str, bool, str]] = []
+    checks.append(("root", os.geteuid() == 0, "run hblab as root (sudo): namespaces and links need it"))
+    for tool, package in (
+        ("ip", "iproute2"),
+        ("nft", "nftables"),
+        ("tc", "iproute2"),
+        ("setsid", "util-linux"),
+    ):
+        checks.append((f"{tool} command", shutil.which(tool) is not None, f"apt-get install {package}"))
+    checks.append(("socat (optional)", shutil.which("socat") is not None, "apt-get install socat"))
+    for module in ("yaml", "pyroute2", "serial", "matplotlib"):
+        ok = importlib.util.find_spec(module) is not None
+        checks.append((f"python module {module}", ok, f"{sys.executable} -m pip install -e '.[lab]'"))
+    features = probe_kernel_features() if os.geteuid() == 0 and shutil.which("ip") else {}
+    hints = {
+        "veth": "kernel needs CONFIG_VETH",
+        "bridge": "kernel needs CONFIG_BRIDGE",
+        "nft": "kernel needs nf_tables (link_cut how=drop, loss)",
+        "nft_numgen": "kernel needs nft numgen (loss fault)",
+        "tbf": "kernel needs sch_tbf (rate limits; optional)",
+        "netem": "no sch_netem: the delay fault is refused; loss uses nftables instead",
+    }
+    for name, hint in hints.items():
+        if features:
+            checks.append((f"kernel: {name}", features.get(name, False), hint))
+    width = max(len(c[0]) for c in checks)
+    bad = 0
+    for name, ok, hint in checks:
+        optional = name in ("kernel: netem", "kernel: tbf", "socat (optional)", "python module matplotlib")
+        mark = "ok  " if ok else ("warn" if optional else "FAIL")
+        bad += 0 if ok or optional else 1
+        print(f"{mark}  {name:<{width}}  {'' if ok else hint}")
+    print("all required checks passed" if not bad else f"{bad} required check(s) failed")
+    return 0 if not bad else 1
+
+
+# -- up / down / exec / clean -------------------------------------------------------------------------
+
+
+def _runs_on_host() -> list[str]:
+    from lab.backends.netns import RUN_STATE_ROOT
+
+    if not RUN_STATE_ROOT.is_dir():
+        return []
+    return sorted(p.name for p in RUN_STATE_ROOT.iterdir() if (p / "lab.json").exists())
+
+
+def _pick_run(run: str | None) -> str:
+    if run:
+        return check_run_id(run)
+    runs = _runs_on_host()
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        raise LabError("no lab is up (hblab up TOPOLOGY)")
+    raise LabError(f"several labs are up ({', '.join(runs)}): say which with --run ID")
+
+
+def _backend_of(run_id: str) -> object:
+    from lab.backends.netns import NetnsBackend, run_state_dir
+    from lab.topology import load_topology
+
+    meta = json.loads((run_state_dir(run_id) / "lab.json").read_text())
+    return NetnsBackend(load_topology(meta["topology"]), run_id, Path(meta["lab_dir"]))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from lab.backends.netns import NetnsBackend, mark_owner, run_state_dir
+    from lab.render import ClusterSecret, render_node
+    from lab.runner import DaemonSet, RecordLog
+    from lab.topology import load_topology
+
+    _require_root()
+    topology = load_topology(args.topology)
+    run_id = check_run_id(args.run) if args.run else new_run_id()
+    if run_state_dir(run_id).exists():
+        raise LabError(f"run {run_id} already exists (hblab down --run {run_id})")
+    lab_dir = run_state_dir(run_id) / "lab"
+    backend = NetnsBackend(topology, run_id, lab_dir)
+    backend.create()
+    mark_owner(run_id, persistent=True)
+    try:
+        secret = ClusterSecret.fresh()
+        for spec in topology.servers:
+            if spec.daemon == "hbd":
+                serial = {
+                    d: backend.serial_device(spec.name, d)
+                    for line in topology.serial_lines
+                    if (d := line.device_of(spec.name)) is not None
+                }
+                render_node(
+                    topology, spec.name, UP_DAEMON_DEFAULTS, backend.node_dirs(spec.name), secret, serial
+                )
+        if args.boot:
+            log = RecordLog(lab_dir / "lab.jsonl")
+            DaemonSet(backend, topology, log).boot([s.name for s in topology.servers if s.daemon != "none"])
+            log.close()
+    except Exception:
+        backend.destroy()
+        raise
+    print(f"lab {run_id} is up: topology {topology.name}, files in {lab_dir}")
+    for node in topology.nodes:
+        addrs = ", ".join(f"{e.iface} {e.ip}" for _s, e in topology.endpoints_of(node.name))
+        print(f"  {node.name:<8} netns {backend.netns(node.name):<16} {addrs}")
+    for g in topology.groups:
+        ports = ", ".join(str(x.port) for x in g.services)
+        print(f"  group {g.name}: home {g.home}, VIP {g.vip}, ports {ports}")
+    print(f"try: hblab exec --run {run_id} {topology.node_names[0]} -- ip addr")
+    print(f"remove: hblab down --run {run_id}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    _require_root()
+    run_id = _pick_run(args.run)
+    backend = _backend_of(run_id)
+    backend.destroy()  # type: ignore[attr-defined]
+    print(f"lab {run_id} removed")
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    _require_root()
+    run_id = _pick_run(args.run)
+    backend = _backend_of(run_id)
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise LabError("exec needs a command: hblab exec NODE -- CMD [ARGS...]")
+    netns = backend.netns(args.node)  # type: ignore[attr-defined]
+    return subprocess.call(["ip", "netns", "exec", netns, *command])
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from lab.backends.netns import clean_leftovers
+
+    _require_root()
+    removed = clean_leftovers(include_live=args.all)
+    for item in removed:
+        print(f"removed {item}")
+    print("nothing to clean" if not removed else f"{len(removed)} item(s) removed")
+    return 0
+
+
+# -- run / experiment / report ------------------------------------------------------------------------
+
+
+class Progress:
+    """One line per step, with the time since the run started."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"{time.monotonic() - self.start:7.2f}s {self.prefix}{message}", flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from lab.runner import run_scenario
+    from lab.scenario import load_scenario
+
+    _require_root()
+    scenarios = [load_scenario(s, args.set or ()) for s in args.scenarios]
+    failed = 0
+    total = len(scenarios) * args.repeat
+    n = 0
+    for scenario in scenarios:
+        for i in range(args.repeat):
+            n += 1
+            seed = args.seed + i if args.seed is not None else None
+            progress = Progress(f"[{n}/{total} {scenario.name}] ")
+            result = run_scenario(
+                scenario,
+                backend_name=args.backend,
+                seed=seed,
+                runs_root=Path(args.runs_dir),
+                progress=progress,
+                verbose_daemon=args.verbose,
+            )
+            for r in result.results:
+                value = getattr(r, "value", None)
+                detail = getattr(r, "detail", "")
+                status = "ok  " if r.ok else "FAIL"
+                print(f"    {status} {r.name:<20} {'' if value is None else value} {detail}")
+            verdict = "PASS" if result.ok else "FAIL"
+            print(
+                f"{verdict} {scenario.name} seed {result.seed}: {result.run_dir}"
+                + (f"  ({result.error})" if result.error else "")
+            )
+            failed += 0 if result.ok else 1
+    if total > 1:
+        print(f"{total - failed}/{total} runs passed")
+    return 0 if not failed else 1
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from lab.experiment import run_experiment
+    from lab.runner import experiment_runner
+
+    _require_root()
+    step = Progress()
+
+    def progress(name: str, i: int, count: int) -> None:
+        step(f"{name} run {i}/{count}")
+
+    summary = run_experiment(
+        args.name,
+        repeat=args.repeat,
+        runner=experiment_runner(
+            args.backend, Path(args.runs_dir), progress=None if not args.verbose else step
+        ),
+        progress=progress,
+    )
+    bad = [s for s in getattr(summary, "scenarios", []) if getattr(s, "failures", None)]
+    return 1 if bad else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from lab.checks import run_checks
+    from lab.history import load_history
+    from lab.report import write_run_report
+    from lab.scenario import load_scenario
+
+    run_dir = Path(args.run_dir)
+    meta_path = run_dir / "lab-run.json"
+    if not meta_path.exists():
+        raise LabError(f"{run_dir} is not a run directory (no lab-run.json)")
+    meta = json.loads(meta_path.read_text())
+    scenario = load_scenario(meta.get("scenario_path") or meta["scenario"])
+    results = run_checks(load_history(run_dir), scenario.expect)
+    write_run_report(run_dir, scenario, results)
+    for r in results:
+        print(f"{'ok  ' if r.ok else 'FAIL'} {r.name}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+# -- main -----------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hblab", description="the hbd lab: topologies, faults, scenarios")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check what this machine offers").set_defaults(func=cmd_doctor)
+    up = sub.add_parser("up", help="build a topology and leave it running")
+    up.add_argument("topology", help="topology name (lab/topologies) or YAML path")
+    up.add_argument("--run", help="run id (default: random)")
+    up.add_argument("--boot", action="store_true", help="also start the daemons")
+    up.set_defaults(func=cmd_up)
+    down = sub.add_parser("down", help="remove a topology made by up")
+    down.add_argument("--run", help="run id (default: the only lab up)")
+    down.set_defaults(func=cmd_down)
+    ex = sub.add_parser("exec", help="run a command inside a node: hblab exec NODE -- CMD")
+    ex.add_argument("--run", help="run id (default: the only lab up)")
+    ex.add_argument("node")
+    ex.add_argument("command", nargs=argparse.REMAINDER)
+    ex.set_defaults(func=cmd_exec)
+    clean = sub.add_parser("clean", help="remove leftovers of crashed runs")
+    clean.add_argument("--all", action="store_true", help="also labs made by up and runs still in progress")
+    clean.set_defaults(func=cmd_clean)
+    run = sub.add_parser("run", help="run scenarios; exit 1 if a check fails")
+    run.add_argument("scenarios", nargs="+", help="scenario names (lab/scenarios) or YAML paths")
+    run.add_argument("--backend", default="netns", choices=("netns", "docker"))
+    run.add_argument("--repeat", type=int, default=1)
+    run.add_argument("--seed", type=int, help="seed of the first run (then seed+1, ...)")
+    run.add_argument("--set", action="append", help="override a scenario value: daemon.deadtime=500ms")
+    run.add_argument("--runs-dir", default="runs")
+    run.add_argument("-v", "--verbose", action="store_true", help="daemons log DEBUG too")
+    run.set_defaults(func=cmd_run)
+    exp = sub.add_parser("experiment", help="run an experiment (experiments/NAME)")
+    exp.add_argument("name")
+    exp.add_argument("--repeat", type=int)
+    exp.add_argument("--backend", default="netns", choices=("netns", "docker"))
+    exp.add_argument("--runs-dir", default="runs")
+    exp.add_argument("-v", "--verbose", action="store_true", help="show every step of every run")
+    exp.set_defaults(func=cmd_experiment)
+    rep = sub.add_parser("report", help="re-check a recorded run and rewrite its report")
+    rep.add_argument("run_dir")
+    rep.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if getattr(args, "repeat", 1) is not None and getattr(args, "repeat", 1) < 1:
+        print("hblab: --repeat must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("hblab: interrupted (the lab was torn down)", file=sys.stderr)
+        return 130
+    except Exception as e:
+        from lab.scenario import ScenarioError
+        from lab.topology import TopologyError
+
+        if isinstance(e, (LabError, ScenarioError, TopologyError, FileNotFoundError)):
+            print(f"hblab: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

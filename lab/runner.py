@@ -1,0 +1,476 @@
+"""Run one scenario on one backend: build the topology, boot, probe, inject, record, check, tear down.
+
+Everything the run observes goes into its run directory (lab/store.py): `lab.jsonl` (boots, step marks,
+every fault inject/heal), `probe.jsonl`, `owners.jsonl`, and per node `nodes/<node>/` with `ha.d/`,
+`state/` (the daemon's --state-dir), `events.jsonl` (a link into state/) and `hbd.log`. Teardown
+always happens (finally), also on a failed step or Ctrl-C. Teardown kills the nodes outright rather than
+stopping them gracefully: the history ends where the scenario ends, with no shutdown events after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from lab import faults
+from lab.backends.base import Backend, LabError
+from lab.duration import parse_duration
+from lab.names import new_run_id
+from lab.render import ClusterSecret, RenderError, render_node
+from lab.scenario import Scenario, Step
+from lab.store import new_run_dir
+from lab.topology import Topology, TopologyError, load_topology
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BOOT_TOGETHER_LEAD_S = 0.3  # lets every spawn happen before the shared start instant
+PROBE_STOP_WAIT_S = 5.0
+WAIT_POLL_S = 0.01
+
+Progress = Callable[[str], None]
+
+
+class StepError(LabError):
+    """A step could not be carried out (a wait_for timed out, a probe could not start...)."""
+
+
+def make_backend(name: str, topology: Topology, run_id: str, lab_dir: Path) -> Backend:
+    if name == "netns":
+        from lab.backends.netns import NetnsBackend
+
+        return NetnsBackend(topology, run_id, lab_dir)
+    if name == "docker":
+        from lab.backends.docker import DockerBackend
+
+        return DockerBackend(topology, run_id, lab_dir)
+    raise LabError(f"unknown backend {name!r} (known: netns, docker)")
+
+
+def child_env(node: str | None = None) -> dict[str, str]:
+    """The environment of lab processes: this checkout importable, the node named for scripts."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    if node:
+        env["HBLAB_NODE"] = node
+    return env
+
+
+class RecordLog:
+    """lab.jsonl: one JSON object per line, flushed at once (a crash must not lose the fault records)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.file: TextIO = open(path, "a")
+
+    def write(self, record: dict[str, Any]) -> None:
+        record.setdefault("mono", time.monotonic())
+        record.setdefault("source", "lab")
+        with self.lock:
+            self.file.write(json.dumps(record, default=str) + "\n")
+            self.file.flush()
+
+    def mark(self, event: str, **fields: Any) -> dict[str, Any]:
+        rec = {"mono": time.monotonic(), "source": "lab", "event": event, **fields}
+        self.write(rec)
+        return rec
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class DaemonSet:
+    """The daemons of the server nodes: how to start each, and which pid runs where (faults.Daemons)."""
+
+    def __init__(self, backend: Backend, topology: Topology, log: RecordLog, verbose: bool = False) -> None:
+        self.backend = backend
+        self.topology = topology
+        self.log = log
+        self.verbose = verbose
+        self.pids: dict[str, int] = {}
+
+    def argv(self, node: str) -> list[str]:
+        spec = self.topology.node(node)
+        dirs = self.backend.node_dirs(node)
+        if spec.daemon == "hbd":
+            argv = [sys.executable, "-m", "hbd.cli", "run", "--config-dir", str(dirs.config_dir)]
+            # netns shares the host's UTS name: always name the node explicitly.
+            argv += ["--node", node, "--state-dir", str(dirs.state_dir)]
+            return argv + (["-v"] if self.verbose else [])
+        if spec.daemon == "command":
+            return list(spec.command)
+        raise LabError(f"node {node} runs no daemon (daemon: {spec.daemon})")
+
+    def boot(self, nodes: list[str], together: bool = False) -> None:
+        start_at = time.monotonic() + BOOT_TOGETHER_LEAD_S if together and len(nodes) > 1 else None
+        pids = {}
+        for node in nodes:
+            if self.pid(node) is not None:
+                raise LabError(f"boot {node}: its daemon is already running (pid {self.pids[node]})")
+            dirs = self.backend.node_dirs(node)
+            pids[node] = self.backend.spawn(
+                node, self.argv(node), dirs.daemon_log, env=child_env(node), start_at=start_at
+            )
+            self.pids[node] = pids[node]
+        if start_at is not None:
+            time.sleep(max(0.0, start_at - time.monotonic()))
+        self.log.mark(
+            "boot", nodes=nodes, together=together, pids=pids, **({"at": start_at} if start_at else {})
+        )
+        for node, pid in pids.items():
+            if not self.backend.alive(pid):
+                raise LabError(
+                    f"boot {node}: daemon exited at once; see {self.backend.node_dirs(node).daemon_log}"
+                )
+
+    def pid(self, node: str) -> int | None:
+        pid = self.pids.get(node)
+        if pid is not None and not self.backend.alive(pid):
+            return None
+        return pid
+
+    def forget(self, node: str) -> None:
+        self.pids.pop(node, None)
+
+
+class EventTail:
+    """Reads every node's events.jsonl as it grows (complete lines only)."""
+
+    def __init__(self, backend: Backend, nodes: list[str]) -> None:
+        self.paths = {n: backend.node_dirs(n).events for n in nodes}
+        self.offsets = dict.fromkeys(nodes, 0)
+        self.events: list[dict[str, Any]] = []
+
+    def poll(self) -> None:
+        for node, path in self.paths.items():
+            try:
+                with open(path, "rb") as f:
+                    f.seek(self.offsets[node])
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            end = data.rfind(b"\n")
+            if end < 0:
+                continue
+            self.offsets[node] += end + 1
+            for line in data[: end + 1].splitlines():
+                with contextlib.suppress(ValueError):
+                    obj = json.loads(line)
+                    if isinstance(obj, dict):
+                        obj.setdefault("node", node)
+                        self.events.append(obj)
+
+    def find(self, event: str, node: str | None, since: float) -> dict[str, Any] | None:
+        for e in self.events:
+            mono = e.get("mono")
+            if (
+                e.get("event") == event
+                and (node is None or e.get("node") == node)
+                and isinstance(mono, (int, float))
+                and mono >= since
+            ):
+                return e
+        return None
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    seed: int
+    results: list[Any] = field(default_factory=list)  # lab.checks.CheckResult
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(getattr(r, "ok", False) for r in self.results)
+
+
+class ScenarioRun:
+    """One execution of a scenario; `execute()` does everything and returns the RunResult."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        backend_name: str = "netns",
+        seed: int | None = None,
+        runs_root: Path = Path("runs"),
+        progress: Progress | None = None,
+        verbose_daemon: bool = False,
+    ) -> None:
+        self.scenario = scenario
+        self.topology = load_topology(scenario.topology)
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
+        self.rng = random.Random(self.seed)
+        self.run_dir = new_run_dir(scenario.name, self.seed, runs_root).resolve()
+        self.run_id = new_run_id()
+        self.backend = make_backend(backend_name, self.topology, self.run_id, self.run_dir)
+        self.progress = progress or (lambda _msg: None)
+        self.log = RecordLog(self.run_dir / "lab.jsonl")
+        self.daemons = DaemonSet(self.backend, self.topology, self.log, verbose_daemon)
+        self.tail = EventTail(self.backend, [n.name for n in self.topology.servers])
+        self.stop_file = self.run_dir / ".stop"
+        self.helpers: list[subprocess.Popen[bytes] | int] = []
+        self.action_mark = 0.0  # wait_for only accepts events at or after the last boot/inject/heal
+        keepalive = scenario.daemon.get("keepalive", 1.0)
+        self.fault_ctx = faults.FaultContext(
+            backend=self.backend,
+            topology=self.topology,
+            daemons=self.daemons,
+            record=self.log.write,
+            rng=self.rng,
+            keepalive_s=parse_duration(keepalive),
+        )
+
+    # -- the whole run ------------------------------------------------------------------------------
+
+    def execute(self) -> RunResult:
+        result = RunResult(self.run_dir, self.seed)
+        self._write_meta()
+        self.log.mark("run.start", scenario=self.scenario.name, seed=self.seed, run_id=self.run_id)
+        try:
+            self.progress(f"building {self.topology.name} ({self.backend.name}, run {self.run_id})")
+            self.backend.create()
+            self._render()
+            self._start_owner_sampler()
+            self.action_mark = time.monotonic()
+            for index, step in enumerate(self.scenario.steps):
+                self._step(index, step)
+        except (LabError, RenderError, TopologyError, OSError, ValueError) as e:
+            result.error = f"{type(e).__name__}: {e}"
+            self.log.mark("run.error", error=result.error)
+            self.progress(f"ERROR {result.error}")
+        finally:
+            self.log.mark("run.end")
+            self._teardown()
+        self._check(result)
+        return result
+
+    def _write_meta(self) -> None:
+        meta = {
+            "scenario": self.scenario.name,
+            "scenario_path": str(self.scenario.path) if self.scenario.path else None,
+            "topology": self.topology.name,
+            "backend": self.backend.name,
+            "seed": self.seed,
+            "run_id": self.run_id,
+            "daemon": self.scenario.daemon,
+            "started_wall": time.time(),
+        }
+        (self.run_dir / "lab-run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+    def _render(self) -> None:
+        secret = ClusterSecret.fresh()
+        for spec in self.topology.servers:
+            dirs = self.backend.node_dirs(spec.name)
+            link = dirs.root / "events.jsonl"  # where lab.history looks; the daemon writes into state/
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(Path("state") / "events.jsonl")
+            if spec.daemon != "hbd":
+                continue
+            serial_paths = {}
+            for line in self.topology.serial_lines:
+                device = line.device_of(spec.name)
+                if device is not None:
+                    serial_paths[device] = self._serial_device(spec.name, device)
+            render_node(self.topology, spec.name, self.scenario.daemon, dirs, secret, serial_paths)
+
+    def _serial_device(self, node: str, device: str) -> str:
+        getter = getattr(self.backend, "serial_device", None)
+        # A backend without serial_device binds the pty over /dev/<device> inside the node (docker).
+        return getter(node, device) if getter else f"/dev/{device}"
+
+    # -- helpers: owner sampler and prober ------------------------------------------------------------
+
+    def _start_owner_sampler(self) -> None:
+        if not self.topology.groups or self.backend.name != "netns":
+            return  # the sampler reads namespaces; other backends sample their own way (or not yet)
+        from lab.backends.netns import NetnsBackend
+
+        assert isinstance(self.backend, NetnsBackend)
+        argv = [sys.executable, "-m", "lab.owners", "--out", str(self.run_dir / "owners.jsonl")]
+        argv += ["--until-file", str(self.stop_file)]
+        for g in self.topology.groups:
+            argv += ["--vip", str(g.vip.ip)]
+        for spec in self.topology.servers:
+            argv += ["--node", f"{spec.name}={self.backend.netns(spec.name)}"]
+        with open(self.run_dir / "owners.log", "ab") as log:
+            proc = subprocess.Popen(
+                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env()
+            )
+        self.backend.pid_record.add(proc.pid, "lab.owners")
+        self.helpers.append(proc)
+
+    def _start_probe(self, args: dict[str, Any]) -> None:
+        client = self.topology.client
+        if client is None:
+            raise StepError(f"probe: topology {self.topology.name} has no client node")
+        if not self.topology.groups:
+            raise StepError(f"probe: topology {self.topology.name} has no service group")
+        group = self.topology.groups[0]
+        argv = [sys.executable, "-m", "lab.probe", "--target", f"{group.vip.ip}:{group.port}"]
+        argv += ["--every-ms", str(args.get("every_ms", 5)), "--out", str(self.run_dir / "probe.jsonl")]
+        argv += ["--until-file", str(self.stop_file)]
+        pid = self.backend.spawn(client.name, argv, self.run_dir / "probe.log", env=child_env())
+        self.helpers.append(pid)
+
+    # -- steps ----------------------------------------------------------------------------------------
+
+    def _step(self, index: int, step: Step) -> None:
+        total = len(self.scenario.steps)
+        label = f"[{index + 1}/{total}] {step.kind} {_brief(step.args)}"
+        self.progress(label)
+        started = time.monotonic()
+        self.log.mark("step", index=index, kind=step.kind, args=step.args, where=step.where)
+        try:
+            getattr(self, f"_do_{step.kind}")(step.args)
+        except LabError as e:
+            raise StepError(f"{step.where}: {step.kind}: {e}") from e
+        self.progress(f"{label} ok ({(time.monotonic() - started) * 1000:.0f} ms)")
+
+    def _do_boot(self, args: dict[str, Any]) -> None:
+        self.action_mark = time.monotonic()
+        self.daemons.boot(list(args["nodes"]), together=bool(args.get("together")))
+
+    def _do_wait_for(self, args: dict[str, Any]) -> None:
+        event, node = str(args["event"]), args.get("node")
+        within = float(args.get("within_s") or parse_duration(args["within"]))
+        deadline = time.monotonic() + within
+        while True:
+            self.tail.poll()
+            found = self.tail.find(event, node, self.action_mark)
+            if found is not None:
+                self.log.mark(
+                    "wait_for.ok", wanted=event, node=found.get("node"), matched_mono=found.get("mono")
+                )
+                return
+            if time.monotonic() > deadline:
+                where = f" on {node}" if node else ""
+                raise StepError(f"{event}{where} not seen within {within:g} s{self._daemon_hint(node)}")
+            time.sleep(WAIT_POLL_S)
+
+    def _daemon_hint(self, node: str | None) -> str:
+        nodes = [node] if node else [n.name for n in self.topology.servers]
+        hints = []
+        for n in nodes:
+            if self.topology.node(n).daemon != "none" and self.daemons.pid(n) is None:
+                log = self.backend.node_dirs(n).daemon_log
+                tail = _tail(log, 5)
+                hints.append(f"; daemon on {n} is not running (last lines of {log}:\n{tail})")
+        return "".join(hints)
+
+    def _do_probe(self, args: dict[str, Any]) -> None:
+        self._start_probe(args)
+
+    def _do_inject(self, args: dict[str, Any]) -> None:
+        self.action_mark = time.monotonic()
+        recs = faults.inject(self.fault_ctx, args)
+        # Events caused by the fault cannot predate it; the phase wait happened before the record.
+        self.action_mark = min((r["mono"] for r in recs), default=self.action_mark)
+
+    def _do_heal(self, args: dict[str, Any]) -> None:
+        self.action_mark = time.monotonic()
+        faults.heal(self.fault_ctx, args)
+
+    def _do_sleep(self, args: dict[str, Any]) -> None:
+        time.sleep(float(args.get("duration_s") or parse_duration(args.get("duration", 0))))
+
+    # -- teardown and checks --------------------------------------------------------------------------
+
+    def _teardown(self) -> None:
+        self.fault_ctx.cancel_timers()
+        with contextlib.suppress(OSError):
+            self.stop_file.touch()
+        deadline = time.monotonic() + PROBE_STOP_WAIT_S
+        for helper in self.helpers:
+            while time.monotonic() < deadline:
+                alive = (
+                    helper.poll() is None
+                    if isinstance(helper, subprocess.Popen)
+                    else self.backend.alive(helper)
+                )
+                if not alive:
+                    break
+                time.sleep(0.01)
+            else:
+                with contextlib.suppress(ProcessLookupError, LabError):
+                    if isinstance(helper, subprocess.Popen):
+                        helper.kill()
+                    else:
+                        self.backend.signal(helper, signal.SIGKILL)
+        try:
+            self.backend.destroy()
+        except LabError as e:
+            self.progress(f"WARNING teardown: {e} (run `hblab clean`)")
+        self.log.close()
+
+    def _check(self, result: RunResult) -> None:
+        from lab.checks import run_checks
+        from lab.history import load_history
+
+        history = load_history(self.run_dir)
+        result.results = list(run_checks(history, self.scenario.expect))
+        try:
+            from lab.report import write_run_report
+        except ImportError as e:  # the report module is optional for the machinery
+            self.progress(f"no report written: {e}")
+            return
+        write_run_report(self.run_dir, self.scenario, result.results)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    backend_name: str = "netns",
+    seed: int | None = None,
+    runs_root: Path = Path("runs"),
+    progress: Progress | None = None,
+    verbose_daemon: bool = False,
+) -> RunResult:
+    run = ScenarioRun(
+        scenario,
+        backend_name=backend_name,
+        seed=seed,
+        runs_root=runs_root,
+        progress=progress,
+        verbose_daemon=verbose_daemon,
+    )
+    return run.execute()
+
+
+def experiment_runner(
+    backend_name: str = "netns", runs_root: Path = Path("runs"), progress: Progress | None = None
+) -> Callable[[Scenario, int], Path]:
+    """The callback lab.experiment.run_experiment wants: (scenario, seed) -> run directory."""
+
+    def runner(scenario: Scenario, seed: int) -> Path:
+        result = run_scenario(
+            scenario, backend_name=backend_name, seed=seed, runs_root=runs_root, progress=progress
+        )
+        if result.error:
+            raise LabError(f"{scenario.name} seed {seed}: {result.error} (run dir {result.run_dir})")
+        return result.run_dir
+
+    return runner
+
+
+def _brief(args: dict[str, Any]) -> str:
+    shown = {k: v for k, v in args.items() if not k.endswith("_s")}
+    return " ".join(f"{k}={v}" for k, v in shown.items())
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
