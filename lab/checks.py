@@ -16,7 +16,7 @@ from typing import Any
 
 from lab.duration import DurationError, parse_duration
 from lab.history import History, Record
-from lab.ownership import holding_intervals, multi_owner_windows, owners_at, total_length
+from lab.ownership import fault_nodes, holding_intervals, multi_owner_windows, owners_at, total_length
 
 Number = float | int | None
 
@@ -64,6 +64,7 @@ Checker = Callable[[History, Params], CheckResult]
 
 BAD_LEVELS = frozenset({"ERROR", "CRITICAL"})
 DETECTION_EVENTS = ("peer.dead", "peer.gone")
+NODE_FAULTS = frozenset({"soft_stop", "power_off", "freeze"})
 GROUP_MOVE_EVENTS = ("group.acquire.start", "group.active", "group.release.start", "group.released")
 
 # Parameter kinds per check, for scenario validation (lab/scenario.py) and for the docs. Kinds: duration,
@@ -136,14 +137,15 @@ def _survivor_test(history: History, fault: Record, params: Params) -> tuple[Cal
     if params.get("by"):
         by = str(params["by"])
         return (lambda node: node == by), by
-    victim = fault.get("node")
-    if not isinstance(victim, str):
-        # A fault without a node (a link cut): the survivor is whoever did not answer just before it.
+    # Only faults that take a node out have a victim; a link fault's `node` is just the cable's end.
+    victims = set(fault_nodes(fault)) if fault.get("fault") in NODE_FAULTS else set()
+    if not victims:
+        # A fault without a victim (a link cut): the survivor is whoever did not answer just before it.
         before = [p for p in history.probes() if p.mono < fault.mono and p.get("ok") and p.get("answer")]
-        victim = str(before[-1].get("answer")) if before else None
-    if victim is None:
+        victims = {str(before[-1].get("answer"))} if before else set()
+    if not victims:
         return (lambda node: True), "any node"
-    return (lambda node: node != victim), f"any node but {victim}"
+    return (lambda node: node not in victims), f"any node but {', '.join(sorted(victims))}"
 
 
 def _first_answer(history: History, after: float, accept: Callable[[str], bool]) -> Record | None:

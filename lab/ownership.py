@@ -28,19 +28,34 @@ class Evidence:
     exact: bool  # from an event or a fault (True) or from a sample (False)
 
 
+def fault_nodes(fields: object) -> list[str]:
+    """The nodes a fault record names: `node`, or the list `nodes`."""
+    get = getattr(fields, "get", None)
+    if get is None:
+        return []
+    names = get("nodes") or ([get("node")] if get("node") else [])
+    return [str(n) for n in names] if isinstance(names, list | tuple) else []
+
+
 def _power_events(history: History) -> dict[str, list[tuple[float, bool]]]:
-    """node -> [(mono, powered)] from power_off/power_on/boot_together faults, boot records, daemon.start."""
+    """node -> [(mono, powered)] from power faults and their heals, boot records and daemon.start events."""
     out: dict[str, list[tuple[float, bool]]] = {}
     for r in history:
+        powered: bool | None = None
         if r.source == "lab" and r.event == "fault.inject" and r.get("fault") in ("power_off", "power_on"):
-            if isinstance(r.get("node"), str):
-                out.setdefault(r.get("node"), []).append((r.mono, r.get("fault") == "power_on"))
-        elif r.source == "lab" and (r.event.startswith("boot") or r.get("fault") == "boot_together"):
-            names = r.get("nodes") or ([r.get("node")] if r.get("node") else [])
-            for name in names:
-                out.setdefault(str(name), []).append((r.mono, True))
+            powered = r.get("fault") == "power_on"
+        elif r.source == "lab" and r.event == "fault.inject" and r.get("fault") == "boot_together":
+            powered = True
+        elif r.source == "lab" and r.event == "fault.heal" and r.get("fault") in ("power_off", "soft_stop"):
+            powered = True  # healing a power-off or a stop boots the node again
+        elif r.source == "lab" and r.event.startswith("boot"):
+            powered = True
         elif r.source == "node" and r.event == "daemon.start" and r.node:
             out.setdefault(r.node, []).append((r.mono, True))
+            continue
+        if powered is not None:
+            for node in fault_nodes(r):
+                out.setdefault(node, []).append((r.mono, powered))
     return out
 
 
@@ -61,9 +76,7 @@ def ownership_evidence(history: History, ip: str | None = None) -> list[Evidence
                 continue
             out.append(Evidence(r.mono, r.node, r.event == "ip.added", exact=True))
         elif r.source == "lab" and r.event == "fault.inject" and r.get("fault") == "power_off":
-            node = r.get("node")
-            if isinstance(node, str):
-                out.append(Evidence(r.mono, node, False, exact=True))
+            out.extend(Evidence(r.mono, node, False, exact=True) for node in fault_nodes(r))
     power = _power_events(history)
     sampled_nodes = set(history.nodes)
     for r in history.owner_samples():

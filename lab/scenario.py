@@ -73,29 +73,39 @@ DAEMON_KEYS: dict[str, str] = {
 }
 
 LINK_HOWS = ("down", "drop", "pull")
+DIRECTIONS = ("in", "out", "both")
+PHASES = ("random", "none")  # every inject waits a seeded random time in [0, keepalive) unless `none`
 
 
 @dataclass(frozen=True)
 class FaultSpec:
-    params: dict[str, str]  # name -> kind: node, link, nodes, how, percent, ms
+    """A fault's parameters (name -> kind) as lab/faults.py accepts them, plus what must be given."""
+
+    params: dict[str, str]
     required: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()  # at least one of these
 
 
+_LINK = {"link": "link", "node": "node", "iface": "name"}
 FAULTS: dict[str, FaultSpec] = {
-    "soft_stop": FaultSpec({"node": "node"}, ("node",)),
-    "power_off": FaultSpec({"node": "node"}, ("node",)),
-    "power_on": FaultSpec({"node": "node"}, ("node",)),
-    "link_cut": FaultSpec({"link": "link", "how": "how", "node": "node"}, ("link",)),
-    "link_heal": FaultSpec({"link": "link", "how": "how", "node": "node"}, ("link",)),
-    "cut_heartbeat": FaultSpec({"how": "how"}),
-    "serial_cut": FaultSpec({"link": "link"}),
-    "serial_heal": FaultSpec({"link": "link"}),
-    "loss": FaultSpec({"link": "link", "percent": "percent", "node": "node"}, ("link", "percent")),
-    "freeze": FaultSpec({"node": "node", "ms": "ms"}, ("node", "ms")),
+    "soft_stop": FaultSpec({"node": "node", "timeout_s": "positive"}, ("node",)),
+    "power_off": FaultSpec({"node": "node", "nodes": "nodes"}, one_of=("node", "nodes")),
+    "power_on": FaultSpec({"node": "node", "nodes": "nodes", "together": "bool"}, one_of=("node", "nodes")),
+    "link_cut": FaultSpec({**_LINK, "how": "how", "direction": "direction"}, one_of=("link", "iface")),
+    "link_heal": FaultSpec({**_LINK, "how": "how", "direction": "direction"}, one_of=("link", "iface")),
+    "cut_heartbeat": FaultSpec({"node": "node", "how": "how"}),
+    "serial_cut": FaultSpec({"link": "link", "line": "link"}),
+    "serial_heal": FaultSpec({"link": "link", "line": "link"}),
+    "loss": FaultSpec(
+        {**_LINK, "percent": "percent", "direction": "direction"}, ("percent",), ("link", "iface")
+    ),
+    "delay": FaultSpec({**_LINK, "ms": "positive"}, ("ms",), ("link", "iface")),
+    "freeze": FaultSpec({"node": "node", "ms": "positive"}, ("node", "ms")),
     "boot_together": FaultSpec({"nodes": "nodes"}),
 }
-# `heal: {fault: X}` undoes an earlier `inject: {fault: X}`; without params it heals every such fault.
-HEALABLE = ("link_cut", "cut_heartbeat", "serial_cut", "loss", "freeze")
+# `heal: {fault: X}` undoes an earlier `inject: {fault: X}` (soft_stop and power_off: boot again); without
+# parameters it heals every active X with the parameters it was injected with.
+HEALABLE = ("soft_stop", "power_off", "link_cut", "cut_heartbeat", "serial_cut", "loss", "delay", "freeze")
 
 STEP_KINDS = ("boot", "wait_for", "probe", "inject", "heal", "sleep")
 TOP_KEYS = ("name", "description", "topology", "daemon", "steps", "expect")
@@ -436,27 +446,32 @@ def _fault_args(body: Any, where: str, p: _Problems, heal: bool) -> dict[str, An
         p.add(f"{where}.fault", f"unknown {what} {fault!r} (known: {', '.join(names)})")
         return None
     spec = FAULTS[fault]
-    _unknown_keys(body, ("fault", *spec.params), where, p)
+    _unknown_keys(body, ("fault", "phase", *spec.params), where, p)
     if not heal:
         for req in spec.required:
             if req not in body:
                 p.add(f"{where}.{req}", f"required by {fault}")
+        if spec.one_of and not any(k in body for k in spec.one_of):
+            p.add(where, f"{fault} needs {' or '.join(spec.one_of)}")
     args: dict[str, Any] = {"fault": fault}
+    if "phase" in body:
+        if body["phase"] in PHASES:
+            args["phase"] = body["phase"]
+        else:
+            p.add(f"{where}.phase", f"expected one of {', '.join(PHASES)}, got {body['phase']!r}")
     for key, kind in spec.params.items():
         if key not in body:
             continue
         value = body[key]
         if _fault_param_ok(kind, value, f"{where}.{key}", p):
             args[key] = value
-    if fault == "link_cut" and not heal:
-        args.setdefault("how", "down")
     return args
 
 
 def _fault_param_ok(kind: str, value: Any, where: str, p: _Problems) -> bool:
-    if kind in ("node", "link"):
+    if kind in ("node", "link", "name"):
         ok = isinstance(value, str) and bool(value)
-        msg = f"expected a {kind} name, got {value!r}"
+        msg = f"expected a {'' if kind == 'name' else kind + ' '}name, got {value!r}"
     elif kind == "nodes":
         return _node_list(value, where, p) is not None
     elif kind == "how":
@@ -465,9 +480,15 @@ def _fault_param_ok(kind: str, value: Any, where: str, p: _Problems) -> bool:
     elif kind == "percent":
         ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 100
         msg = f"expected a percentage in (0, 100], got {value!r}"
-    elif kind == "ms":
+    elif kind == "direction":
+        ok = value in DIRECTIONS
+        msg = f"expected one of {', '.join(DIRECTIONS)}, got {value!r}"
+    elif kind == "positive":
         ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-        msg = f"expected a positive number of milliseconds, got {value!r}"
+        msg = f"expected a positive number, got {value!r}"
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+        msg = f"expected true or false, got {value!r}"
     else:  # pragma: no cover - FAULTS only uses the kinds above
         raise AssertionError(kind)
     if not ok:
@@ -582,10 +603,11 @@ def validate_against_topology(
                 need([a["node"]], nodes, "node", f"{at}.node")
             if "nodes" in a:
                 need(a["nodes"], nodes, "node", f"{at}.nodes")
-            if "link" in a:
+            link = a.get("link") or a.get("line")
+            if link:
                 is_serial = a["fault"].startswith("serial_")
                 need(
-                    [a["link"]],
+                    [link],
                     serials if is_serial else links,
                     "serial line" if is_serial else "link",
                     f"{at}.link",

@@ -277,3 +277,26 @@ def test_check_result_round_trips_through_dict():
     r = one(power_off_history().build(), check="breakdown")
     again = CheckResult.from_dict(r.to_dict())
     assert again == r
+
+
+def test_power_off_of_a_node_list_and_its_heal():
+    # power_off {nodes: [bob]} silences bob's stale samples until the heal boots it again; after that a
+    # sample showing both is a real dual owner.
+    b = HistoryBuilder().takeover(1.0, "bob").probes(1, 2, "bob")
+    b.fault(2.0, "power_off", nodes=["bob"]).takeover(2.3, "bobek").probes(2.4, 3, "bobek")
+    b.owners(2.0, 3.0, ["bob", "bobek"])
+    assert one(b.build(), check="single_owner").ok
+    b.records.append(
+        {"mono": 3.0, "source": "lab", "event": "fault.heal", "fault": "power_off", "nodes": ["bob"]}
+    )
+    b.owners(3.01, 3.5, ["bob", "bobek"])
+    r = one(b.build(), check="single_owner")
+    assert not r.ok and r.value == pytest.approx(0.49, abs=0.011)
+
+
+def test_a_link_faults_node_is_not_a_victim():
+    # link_cut {node: bob} names the cable's end; the survivor is whoever did not answer before (bob).
+    b = HistoryBuilder().probes(0, 1, "bob").fault(1.0, "link_cut", link="lan", node="bob", how="pull")
+    b.probes(1.0, 1.2, "bob").probes(1.2, 2, "bobek")
+    r = one(b.build(), check="takeover_latency")
+    assert r.value == pytest.approx(0.2)

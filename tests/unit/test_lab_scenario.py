@@ -58,7 +58,7 @@ def test_minimal_scenario_normalises_args():
     assert s.steps[0].args == {"nodes": ["bob", "bobek"], "together": False}
     assert s.steps[1].args["within_s"] == 2.0 and s.steps[1].args["within"] == "2s"
     assert s.steps[2].args == {"target": "vip", "every_ms": 5}
-    assert s.steps[3].args == {"fault": "link_cut", "link": "crossover", "how": "down"}
+    assert s.steps[3].args == {"fault": "link_cut", "link": "crossover"}
     assert s.steps[4].args == {"duration": "1s", "duration_s": 1.0}
     assert s.steps[3].where == "mini.yaml: steps[3]"
 
@@ -117,6 +117,36 @@ def test_duplicate_check_names_need_a_name():
     with pytest.raises(ScenarioError, match="two checks are named 'outage'"):
         parse_scenario(raw, "x.yaml")
     parse_scenario({**MINIMAL, "expect": [{"check": "outage"}, {"check": "outage", "name": "o2"}]}, "x.yaml")
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ({"fault": "power_off"}, "steps[0].inject: power_off needs node or nodes"),
+        ({"fault": "link_cut", "node": "bob"}, "steps[0].inject: link_cut needs link or iface"),
+        (
+            {"fault": "link_cut", "link": "lan", "how": "cut"},
+            "steps[0].inject.how: expected one of down, drop, pull",
+        ),
+        (
+            {"fault": "freeze", "node": "bob", "ms": 0},
+            "steps[0].inject.ms: expected a positive number, got 0",
+        ),
+        ({"fault": "loss", "link": "lan"}, "steps[0].inject.percent: required by loss"),
+        (
+            {"fault": "soft_stop", "node": "bob", "phase": "late"},
+            "steps[0].inject.phase: expected one of random",
+        ),
+        (
+            {"fault": "soft_stop", "node": "bob", "speed": 1},
+            "steps[0].inject.speed: unknown parameter (known:",
+        ),
+    ],
+)
+def test_fault_parameter_errors(step, message):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario({**MINIMAL, "steps": [{"inject": step}]}, "x.yaml")
+    assert info.value.errors[0].startswith("x.yaml: " + message)
 
 
 def test_validate_against_topology():
