@@ -2,8 +2,8 @@
 
 A serial line is a byte stream, so frames must be found again on the receiving side. Heartbeat always uses
 the classic encoding on serial (`>>>\\n` name=value lines `<<<\\n` + NUL; heartbeat.md 6.1), whose markers
-are whole lines that no field can contain, so `Deframer` cuts the stream at them and resynchronises after
-line noise or a frame cut short by the other end restarting.
+cannot appear inside a valid frame, so `Deframer` cuts the stream at them and resynchronises after line
+noise or a frame cut short (even mid-line) by the other end restarting.
 
 The device is opened 8N1 at `baud`, non-blocking, and watched with `loop.add_reader`. When the other end
 goes away (EOF or EIO from a pty whose master closed, a USB adapter unplugged) the transport closes the
@@ -76,10 +76,13 @@ class Deframer:
             # Search from the start marker's own newline: it may be the newline before `<<<` (empty frame).
             body_from = len(FRAME_START) - 1
             end = self._buf.find(FRAME_END, body_from)
-            restart = self._buf.find(b"\n" + FRAME_START, body_from)
+            # A writer that died mid-line and started over leaves "...src=al>>>\n": any `>>>\n` after the
+            # start, even mid-line, begins a new frame. (A value ending in ">>>" would be split too; such a
+            # frame fails authentication either way, and resynchronising on cut frames matters more.)
+            restart = self._buf.find(FRAME_START, len(FRAME_START))
             if restart >= 0 and (end < 0 or restart < end):
                 self.truncated += 1
-                del self._buf[: restart + 1]
+                del self._buf[:restart]
                 continue
             if end < 0:
                 if len(self._buf) > self.max_frame:

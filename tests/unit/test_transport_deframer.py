@@ -38,11 +38,19 @@ def test_half_frame_followed_by_new_frame_resynchronises():
     assert d.truncated == 1
 
 
-def test_half_line_then_start_marker_on_same_line_is_not_a_frame_start():
-    # ">>>" must be a whole line: "abc>>>\n" inside a frame is a (bad) value line, not a new start.
+def test_frame_cut_mid_line_then_restarted_resynchronises():
+    # the writer died after "src=al" and started over without a newline
     d = Deframer()
-    weird = b">>>\nx=abc>>>\n<<<\n"
-    assert d.feed(weird) == [weird + b"\0"]
+    assert d.feed(FRAME[:15] + FRAME) == [FRAME + b"\0"]
+    assert d.truncated == 1
+
+
+def test_start_marker_inside_a_frame_restarts_even_before_the_end_arrives():
+    d = Deframer()
+    assert d.feed(b">>>\nt=x\n") == []
+    assert d.feed(b"junk>>>\n") == []
+    assert d.truncated == 1
+    assert d.feed(FRAME[4:]) == [FRAME + b"\0"]
 
 
 def test_start_marker_split_across_reads():
