@@ -354,6 +354,8 @@ class ScenarioRun:
                     "wait_for.ok", wanted=event, node=found.get("node"), matched_mono=found.get("mono")
                 )
                 return
+            if node is not None and node in self.daemons.pids and self.daemons.pid(node) is None:
+                raise StepError(f"waiting for {event} on {node}: its daemon died{self._daemon_hint(node)}")
             if time.monotonic() > deadline:
                 where = f" on {node}" if node else ""
                 raise StepError(f"{event}{where} not seen within {within:g} s{self._daemon_hint(node)}")
