@@ -77,10 +77,10 @@ def _is_dockerd(pid: int) -> bool:
     return bool(cmdline) and os.path.basename(cmdline[0].decode(errors="replace")) == "dockerd"
 
 
-def our_pid() -> int | None:
+def our_pid(pid_file: Path = OUR_PID_FILE) -> int | None:
     """The pid of the engine the lab started, if that engine is still running; else None."""
     try:
-        pid = int(OUR_PID_FILE.read_text().strip())
+        pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
     return pid if _is_dockerd(pid) else None
@@ -132,11 +132,15 @@ def ensure_running(
     )
 
 
-def stop_if_ours(timeout_s: float = STOP_TIMEOUT_S) -> bool:
-    """Stop the engine the lab started (SIGTERM, then SIGKILL after `timeout_s`). True if one was stopped."""
-    pid = our_pid()
+def stop_if_ours(timeout_s: float = STOP_TIMEOUT_S, pid_file: Path = OUR_PID_FILE) -> bool:
+    """Stop the engine the lab started (SIGTERM, then SIGKILL after `timeout_s`). True if one was stopped.
+
+    A pid file naming a process that is not a dockerd (the engine died, the pid was reused) is removed
+    and nothing is signalled.
+    """
+    pid = our_pid(pid_file)
     if pid is None:
-        OUR_PID_FILE.unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
@@ -145,7 +149,7 @@ def stop_if_ours(timeout_s: float = STOP_TIMEOUT_S) -> bool:
     if _is_dockerd(pid):
         os.kill(pid, signal.SIGKILL)
     _reap(pid)
-    OUR_PID_FILE.unlink(missing_ok=True)
+    pid_file.unlink(missing_ok=True)
     return True
 
 
@@ -169,16 +173,23 @@ def main_dockerd(action: str) -> int:
     try:
         if action == "start":
             state = ensure_running()
-            print(f"docker engine up on {state.socket}" + (f" (started by the lab, pid {state.pid})"
-                                                           if state.started_by_us else ""))
+            print(
+                f"docker engine up on {state.socket}"
+                + (f" (started by the lab, pid {state.pid})" if state.started_by_us else "")
+            )
         elif action == "stop":
-            print("stopped the engine the lab started" if stop_if_ours()
-                  else "no engine started by the lab is running; nothing stopped")
+            print(
+                "stopped the engine the lab started"
+                if stop_if_ours()
+                else "no engine started by the lab is running; nothing stopped"
+            )
         elif action == "status":
             up = engine_answers()
             pid = our_pid()
-            print(f"docker engine {'answers' if up else 'is not running'} on {DOCKER_SOCKET}"
-                  + (f"; started by the lab, pid {pid}" if pid else ""))
+            print(
+                f"docker engine {'answers' if up else 'is not running'} on {DOCKER_SOCKET}"
+                + (f"; started by the lab, pid {pid}" if pid else "")
+            )
             return 0 if up else 1
         else:
             print(f"unknown action {action!r}: use start, stop or status")

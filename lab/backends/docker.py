@@ -62,8 +62,9 @@ def _docker_client() -> Any:
         raise LabError(f"cannot reach the Docker engine: {e}") from e
 
 
-def _run(argv: Sequence[str], *, input_text: str | None = None, check: bool = True,
-         timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+def _run(
+    argv: Sequence[str], *, input_text: str | None = None, check: bool = True, timeout_s: float = 30.0
+) -> subprocess.CompletedProcess[str]:
     res = subprocess.run(list(argv), input=input_text, capture_output=True, text=True, timeout=timeout_s)
     if check and res.returncode != 0:
         raise LabError(f"{' '.join(argv)}: {res.stderr.strip() or res.stdout.strip()}")
@@ -72,8 +73,19 @@ def _run(argv: Sequence[str], *, input_text: str | None = None, check: bool = Tr
 
 def _bridge_rule(bridge: str, run_id: str) -> list[str]:
     """The DOCKER-USER rule that lets one internal network's members talk on the topology's addresses."""
-    return ["DOCKER-USER", "-i", bridge, "-o", bridge, "-m", "comment", "--comment", f"{LABEL}={run_id}",
-            "-j", "ACCEPT"]
+    return [
+        "DOCKER-USER",
+        "-i",
+        bridge,
+        "-o",
+        bridge,
+        "-m",
+        "comment",
+        "--comment",
+        f"{LABEL}={run_id}",
+        "-j",
+        "ACCEPT",
+    ]
 
 
 class DockerBackend:
@@ -137,10 +149,19 @@ class DockerBackend:
         except dockerd.DockerdError as e:
             raise LabError(f"docker backend: {e}") from e
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.state_dir / "lab.json").write_text(json.dumps({
-            "run_id": self.run_id, "backend": self.name, "topology": str(self.topology.source),
-            "lab_dir": str(self.lab_dir), "created_mono": time.monotonic(), "created_wall": time.time(),
-        }, indent=2))
+        (self.state_dir / "lab.json").write_text(
+            json.dumps(
+                {
+                    "run_id": self.run_id,
+                    "backend": self.name,
+                    "topology": str(self.topology.source),
+                    "lab_dir": str(self.lab_dir),
+                    "created_mono": time.monotonic(),
+                    "created_wall": time.time(),
+                },
+                indent=2,
+            )
+        )
         self.created = True
         try:
             images = self._images()
@@ -196,13 +217,22 @@ class DockerBackend:
             subnet = spares[(start + attempt) % len(spares)]
             if any(subnet.overlaps(u) for u in used):
                 continue
-            ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(
-                subnet=str(subnet), gateway=str(subnet.broadcast_address - 1))])
+            ipam = docker.types.IPAMConfig(
+                pool_configs=[
+                    docker.types.IPAMPool(subnet=str(subnet), gateway=str(subnet.broadcast_address - 1))
+                ]
+            )
             try:
                 self.client.networks.create(
-                    name, driver="bridge", internal=True, ipam=ipam, labels={LABEL: self.run_id},
-                    options={"com.docker.network.bridge.name": bridge,
-                             "com.docker.network.bridge.enable_ip_masquerade": "false"},
+                    name,
+                    driver="bridge",
+                    internal=True,
+                    ipam=ipam,
+                    labels={LABEL: self.run_id},
+                    options={
+                        "com.docker.network.bridge.name": bridge,
+                        "com.docker.network.bridge.enable_ip_masquerade": "false",
+                    },
                 )
                 break
             except docker.errors.APIError as e:
@@ -218,8 +248,12 @@ class DockerBackend:
             (a_node, a_dev), (b_node, b_dev) = line.ends
             # The relay's links live on the host: they point at /dev/pts/N, which in a node would name the
             # node's own devpts. The pty itself is bind-mounted into the node (see _serial_mounts).
-            pair = SerialPair(line.name, serial_dir / f"{a_node}-{a_dev}", serial_dir / f"{b_node}-{b_dev}",
-                              self.state_dir / f"serial-{line.name}.json")
+            pair = SerialPair(
+                line.name,
+                serial_dir / f"{a_node}-{a_dev}",
+                serial_dir / f"{b_node}-{b_dev}",
+                self.state_dir / f"serial-{line.name}.json",
+            )
             pid = pair.start(self.lab_dir / f"serial-{line.name}.log")
             self.pid_record.add(pid, "lab.serial")
             self.serial[line.name] = pair
@@ -266,6 +300,25 @@ class DockerBackend:
                 raise LabError(f"node {node}: container did not start: {container.attrs['State']}")
             time.sleep(0.05)
         self._wire(node, container)
+        self._link_host_python(node, int(container.attrs["State"]["Pid"]))
+
+    def _link_host_python(self, node: str, pid: int) -> None:
+        """Make the host venv's programs exist in the node, as links to the image's venv (the same wheel).
+
+        The runner and the rendered files name programs by host paths (sys.executable, PYTHON= in
+        hblab-service.conf); with these links the same argv and files work on both backends. Written
+        through /proc/PID/root into the container's own filesystem, never into a bind-mounted host dir.
+        """
+        host_bin = Path(sys.executable).parent
+        if host_bin.is_relative_to(self.lab_dir):
+            raise LabError(f"the lab dir {self.lab_dir} holds this Python ({sys.executable}): use another")
+        root = Path(f"/proc/{pid}/root")
+        inside = root / host_bin.relative_to("/")
+        if inside.exists():
+            return  # already linked (a power-on), or a system Python path the image has itself
+        inside.mkdir(parents=True)
+        for program in sorted((root / NODE_PYTHON_BIN.lstrip("/")).iterdir()):
+            (inside / program.name).symlink_to(f"{NODE_PYTHON_BIN}/{program.name}")
 
     def _wire(self, node: str, container: Any) -> None:
         """Give the container's interfaces the topology's names and addresses (after every start)."""
@@ -281,11 +334,17 @@ class DockerBackend:
         batch = []
         # Through temporary names first: docker's eth1 may have to become eth0 while eth0 still exists.
         for i, (current, _iface, _ip) in enumerate(plan):
-            batch += [f"link set dev {current} down", f"link set dev {current} name hbltmp{i}",
-                      f"address flush dev hbltmp{i}"]
+            batch += [
+                f"link set dev {current} down",
+                f"link set dev {current} name hbltmp{i}",
+                f"address flush dev hbltmp{i}",
+            ]
         for i, (_current, iface, address) in enumerate(plan):
-            batch += [f"link set dev hbltmp{i} name {iface}", f"address add {address} dev {iface}",
-                      f"link set dev {iface} up"]
+            batch += [
+                f"link set dev hbltmp{i} name {iface}",
+                f"address add {address} dev {iface}",
+                f"link set dev {iface} up",
+            ]
         if batch:
             self._ip(pid, "-batch", "-", input_text="\n".join(batch) + "\n")
 
@@ -305,15 +364,6 @@ class DockerBackend:
 
     # -- processes ---------------------------------------------------------------------------------
 
-    def node_argv(self, argv: Sequence[str]) -> list[str]:
-        """The command as the node can run it: host venv programs map to the image's venv (same wheel)."""
-        host_bin = Path(sys.executable).parent
-        first = Path(argv[0])
-        if first.parent == host_bin or first == Path(sys.executable):
-            name = "python3" if first.name.startswith("python") else first.name
-            return [f"{NODE_PYTHON_BIN}/{name}", *argv[1:]]
-        return list(argv)
-
     def exec(
         self,
         node: str,
@@ -324,8 +374,13 @@ class DockerBackend:
         check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         self._init_pid(node)  # a clear error when the node is powered off
-        full = ["docker", "exec", *(["-i"] if input_text is not None else []), self.container_name(node),
-                *self.node_argv(argv)]
+        full = [
+            "docker",
+            "exec",
+            *(["-i"] if input_text is not None else []),
+            self.container_name(node),
+            *argv,
+        ]
         try:
             res = subprocess.run(full, input=input_text, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as e:
@@ -345,16 +400,19 @@ class DockerBackend:
     ) -> int:
         log_path = log_path.resolve()
         if not log_path.is_relative_to(self.lab_dir):
-            raise LabError(f"{node}: log {log_path} is outside the lab dir {self.lab_dir} (the only host "
-                           "directory the nodes see)")
+            raise LabError(
+                f"{node}: log {log_path} is outside the lab dir {self.lab_dir} (the only host "
+                "directory the nodes see)"
+            )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._init_pid(node)
         when = repr(start_at) if start_at is not None else "-"
-        cmd = [SPAWN, str(log_path), when, "--", *self.node_argv(argv)]
+        cmd = [SPAWN, str(log_path), when, "--", *argv]
         # Docker's exec: the process lands in the container's cgroup (so `docker pause`/`kill` reach it).
         # The host environment means nothing in the node (its PATH names the host venv): pass only `env`.
-        exec_id = self.client.api.exec_create(self.container_name(node), cmd,
-                                              environment=dict(env) if env else None)["Id"]
+        exec_id = self.client.api.exec_create(
+            self.container_name(node), cmd, environment=dict(env) if env else None
+        )["Id"]
         self.client.api.exec_start(exec_id, detach=True)
         deadline = time.monotonic() + STATE_WAIT_S
         while True:
@@ -439,8 +497,9 @@ class DockerBackend:
             pid = self._init_pid(node)
         except LabError:
             # Powered off: the container's namespace and its veths are gone, like a machine without power.
-            return LinkState(node=node, iface=iface, admin_up=False, carrier=False, cable_up=False,
-                             attached=False)
+            return LinkState(
+                node=node, iface=iface, admin_up=False, carrier=False, cable_up=False, attached=False
+            )
         mine = self._ip_json(pid, "link", "show", "dev", iface)[0]
         far = self._cable(node, iface)
         flags = set(mine.get("flags", []))
@@ -521,6 +580,16 @@ class DockerBackend:
         pair = self.serial.get(line)
         return pair is not None and pair.relaying()
 
+    # -- observation -------------------------------------------------------------------------------
+
+    def owner_sampler_argv(self) -> list[str]:
+        """argv of the VIP-ownership sampler for this run's server nodes (the runner adds --vip, --out,
+        --until-file). Its records are lab.owners' records; see lab/backends/docker_owners.py."""
+        argv = [sys.executable, "-m", "lab.backends.docker_owners"]
+        for spec in self.topology.servers:
+            argv += ["--node", f"{spec.name}={self.container_name(spec.name)}"]
+        return argv
+
     # -- kernel ------------------------------------------------------------------------------------
 
     def kernel_features(self) -> dict[str, bool]:
@@ -596,4 +665,3 @@ def _remove_bridge_rules(run_id: str | None, removed: list[str], problems: list[
         if comment.startswith(f"{LABEL}=") and (run_id is None or comment == f"{LABEL}={run_id}"):
             deleted = _run(["iptables", "-D", *args[1:]], check=False)
             (removed if deleted.returncode == 0 else problems).append(f"iptables rule {' '.join(args[1:])}")
-
