@@ -453,7 +453,9 @@ class Loss(Fault):
         direction = p.choice("direction", ("in", "out", "both"), "both")
         table = _nft_table("loss", iface)
         mono = time.monotonic()
-        _nft_add(ctx, node, table, f'"{iface}" numgen random mod 100 < {percent} drop', direction)
+        # nft refuses `< 100` (numgen values are 0..99): total loss is a plain drop.
+        chance = f"numgen random mod 100 < {percent} " if percent < 100 else ""
+        _nft_add(ctx, node, table, f'"{iface}" {chance}drop', direction)
         if not _nft_has(ctx, node, table):
             raise FaultError(f"{self.name}: nft table {table} is not in {node} after adding it")
         return ctx.emit(
