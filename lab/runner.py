@@ -35,6 +35,7 @@ from lab.topology import Topology, TopologyError, load_topology
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BOOT_TOGETHER_LEAD_S = 0.3  # lets every spawn happen before the shared start instant
 PROBE_STOP_WAIT_S = 5.0
+HELPER_START_S = 20.0
 WAIT_POLL_S = 0.01
 
 Progress = Callable[[str], None]
@@ -310,6 +311,13 @@ class ScenarioRun:
             )
         self.backend.pid_record.add(proc.pid, "lab.owners")
         self.helpers.append(proc)
+        # Wait for its first sample: a run whose start has no ownership evidence cannot be checked.
+        out = self.run_dir / "owners.jsonl"
+        deadline = time.monotonic() + HELPER_START_S
+        while not (out.exists() and out.stat().st_size > 0):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"the VIP owner sampler did not start; see {self.run_dir / 'owners.log'}")
+            time.sleep(0.01)
 
     def _start_probe(self, args: dict[str, Any]) -> None:
         client = self.topology.client
