@@ -331,6 +331,13 @@ class ScenarioRun:
         argv += ["--until-file", str(self.stop_file)]
         pid = self.backend.spawn(client.name, argv, self.run_dir / "probe.log", env=child_env())
         self.helpers.append(pid)
+        # The step is done when probing has begun, so the next step's fault is always observed.
+        out = self.run_dir / "probe.jsonl"
+        deadline = time.monotonic() + HELPER_START_S
+        while not (out.exists() and out.stat().st_size > 0):
+            if not self.backend.alive(pid) or time.monotonic() > deadline:
+                raise StepError(f"probe did not start; see {self.run_dir / 'probe.log'}")
+            time.sleep(0.01)
 
     # -- steps ----------------------------------------------------------------------------------------
 
