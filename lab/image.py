@@ -38,7 +38,7 @@ CONTEXT_FILES = ("Dockerfile", "hbl-spawn")
 # hbd's runtime dependencies, pinned to the versions in the host venv so nodes run what the tests ran.
 RUNTIME_DEPS = ("pyroute2", "pyserial", "PyYAML")
 WHEEL_CACHE = Path("/var/cache/hblab/wheels")
-BUILD_LOCK = Path("/var/lock/hbl-image.lock")
+LOCK_DIR = Path("/var/lock")
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 IMAGE_LABEL = "hbd.lab.image"  # not "hbd.lab": `hblab clean` must never remove the image cache
 HASH_LEN = 16
@@ -166,8 +166,14 @@ def dependency_pins() -> tuple[str, ...]:
 
 def debootstrap_argv(spec: ImageSpec, variant: Variant, mirror: str, target: Path) -> list[str]:
     packages = sorted(set(spec.base_packages) | set(variant.packages))
-    return ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
-            spec.suite, str(target), mirror]
+    return [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(packages)}",
+        spec.suite,
+        str(target),
+        mirror,
+    ]
 
 
 @dataclass(frozen=True)
@@ -206,8 +212,12 @@ def _docker_cli() -> str:
 
 
 def image_exists(tag: str) -> bool:
-    result = subprocess.run([_docker_cli(), "image", "inspect", "--format", "{{.Id}}", tag],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [_docker_cli(), "image", "inspect", "--format", "{{.Id}}", tag],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return result.returncode == 0
 
 
@@ -232,8 +242,19 @@ def build_base(image: ImagePlan, spec: ImageSpec, workdir: Path, progress: Progr
     progress(f"{image.base_tag}: docker import")
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
     try:
-        _run([_docker_cli(), "import", "--change", f"LABEL {IMAGE_LABEL}=base-{image.variant.name}", "-",
-              image.base_tag], "docker import", workdir / "import.log", stdin=tar.stdout)
+        _run(
+            [
+                _docker_cli(),
+                "import",
+                "--change",
+                f"LABEL {IMAGE_LABEL}=base-{image.variant.name}",
+                "-",
+                image.base_tag,
+            ],
+            "docker import",
+            workdir / "import.log",
+            stdin=tar.stdout,
+        )
     finally:
         if tar.stdout is not None:
             tar.stdout.close()
@@ -250,9 +271,26 @@ def _dependency_wheels(dest: Path, log: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         # Nodes run Debian bookworm's python3.11 on x86_64: fetch wheels for that, whatever the host runs.
-        _run([sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--python-version", "3.11",
-              "--implementation", "cp", "--platform", "manylinux2014_x86_64", "--dest", str(partial), *pins],
-             "pip download of hbd's dependencies", log)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.11",
+                "--implementation",
+                "cp",
+                "--platform",
+                "manylinux2014_x86_64",
+                "--dest",
+                str(partial),
+                *pins,
+            ],
+            "pip download of hbd's dependencies",
+            log,
+        )
         shutil.rmtree(cache, ignore_errors=True)
         partial.rename(cache)
     for wheel in cache.glob("*.whl"):
@@ -267,8 +305,11 @@ def _hbd_wheel(dest: Path, workdir: Path, log: Path) -> None:
         target = source / path.relative_to(PROJECT_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(dest), str(source)],
-         "building the hbd wheel", log)
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(dest), str(source)],
+        "building the hbd wheel",
+        log,
+    )
 
 
 def build_node(image: ImagePlan, workdir: Path, progress: Progress) -> None:
@@ -287,9 +328,16 @@ def build_node(image: ImagePlan, workdir: Path, progress: Progress) -> None:
     progress(f"{image.node_tag}: docker build on {image.base_tag}")
     client = docker.from_env()
     try:
-        client.images.build(path=str(context), tag=image.node_tag, buildargs={"BASE": image.base_tag},
-                            network_mode="none", rm=True, forcerm=True, pull=False,
-                            labels={IMAGE_LABEL: image.variant.name})
+        client.images.build(
+            path=str(context),
+            tag=image.node_tag,
+            buildargs={"BASE": image.base_tag},
+            network_mode="none",
+            rm=True,
+            forcerm=True,
+            pull=False,
+            labels={IMAGE_LABEL: image.variant.name},
+        )
     except docker.errors.BuildError as exc:
         lines = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in exc.build_log)
         raise ImageError(f"docker build of {image.node_tag} failed: {exc.msg}\n{lines[-3000:]}") from exc
@@ -300,10 +348,10 @@ def build_node(image: ImagePlan, workdir: Path, progress: Progress) -> None:
 
 
 @contextmanager
-def _build_lock() -> Iterator[None]:
-    """One build at a time on this machine: parallel test sessions would debootstrap the same rootfs twice."""
-    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with BUILD_LOCK.open("w") as lock:
+def _build_lock(variant: str) -> Iterator[None]:
+    """One build of a variant at a time: parallel test sessions would debootstrap the same rootfs twice."""
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    with (LOCK_DIR / f"hbl-image-{variant}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -311,12 +359,17 @@ def _build_lock() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def ensure_image(variant_name: str = "hbd", *, force: bool = False, mirror: str | None = None,
-                 progress: Progress = lambda _line: None) -> str:
+def ensure_image(
+    variant_name: str = "hbd",
+    *,
+    force: bool = False,
+    mirror: str | None = None,
+    progress: Progress = lambda _line: None,
+) -> str:
     """The node image tag for `variant_name`, building whatever layer is missing (or both with force)."""
     spec = load_spec()
     image = plan(variant_name, spec, mirror)
-    with _build_lock():
+    with _build_lock(variant_name):
         need_base = force or not image_exists(image.base_tag)
         need_node = need_base or force or not image_exists(image.node_tag)
         if not need_node:
@@ -339,8 +392,12 @@ def ensure_image(variant_name: str = "hbd", *, force: bool = False, mirror: str 
 def _remove_stale(image: ImagePlan) -> None:
     """Drop older node images of this variant (each hbd edit makes one); skipped when a container uses one."""
     repo = image.node_tag.split(":", 1)[0]
-    listing = subprocess.run([_docker_cli(), "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo],
-                             capture_output=True, text=True, check=False)
+    listing = subprocess.run(
+        [_docker_cli(), "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     for tag in listing.stdout.split():
         if tag != image.node_tag:
             subprocess.run([_docker_cli(), "image", "rm", tag], capture_output=True, check=False)

@@ -37,7 +37,14 @@ from typing import Any
 
 from lab import dockerd
 from lab.backends.base import LabError, LinkState, NodeDirs
-from lab.backends.netns import PidRecord, probe_kernel_features, process_state, run_state_dir
+from lab.backends.netns import (
+    RUN_STATE_ROOT,
+    PidRecord,
+    probe_kernel_features,
+    process_start_time,
+    process_state,
+    run_state_dir,
+)
 from lab.image import ImageError, ensure_image
 from lab.names import RunNames, fit_ifname
 from lab.serial import SerialError, SerialPair
@@ -158,6 +165,9 @@ class DockerBackend:
                     "lab_dir": str(self.lab_dir),
                     "created_mono": time.monotonic(),
                     "created_wall": time.time(),
+                    # `hblab clean` leaves a run alone while this process lives (see clean_docker).
+                    "owner_pid": os.getpid(),
+                    "owner_start": process_start_time(os.getpid()),
                 },
                 indent=2,
             )
@@ -353,7 +363,7 @@ class DockerBackend:
         for pair in self.serial.values():
             pair.stop()
         self.pid_record.kill_alive()
-        problems = _clean(self.run_id)[1]
+        problems = clean_run(self.run_id)[1]
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -610,45 +620,97 @@ def _same_pid_namespace(init_pid: int) -> Iterator[int]:
                     yield int(entry.name)
 
 
-def clean_docker(run_id: str | None = None) -> list[str]:
-    """`hblab clean`: remove the lab's containers, networks and DOCKER-USER rules by label only.
+def clean_docker(include_live: bool = False) -> list[str]:
+    """`hblab clean`: remove what Docker runs left behind, found by label (`hbd.lab=<run>`) only.
 
-    One run (`run_id`) or every run. Returns what was removed; raises LabError naming what could not be.
-    Never starts the engine: with none running there is nothing of ours in it.
+    Containers, networks, DOCKER-USER rules, the serial relays recorded for the run and its /run/hblab
+    state. Runs whose owner process still lives and persistent ones (`hblab up`) are kept unless
+    `include_live`. Returns what was removed; raises LabError naming what could not be. Never starts the
+    engine: with none running, only firewall rules and state can be left.
     """
-    removed, problems = _clean(run_id)
+    runs = _labelled_runs()
+    if RUN_STATE_ROOT.is_dir():
+        for state in RUN_STATE_ROOT.iterdir():
+            if _run_meta(state.name).get("backend") == "docker":
+                runs.add(state.name)
+    removed: list[str] = []
+    problems: list[str] = []
+    for run_id in sorted(runs):
+        meta = _run_meta(run_id)
+        if not include_live and (meta.get("persistent") or _owner_alive(meta)):
+            continue
+        gone, failed = clean_run(run_id)
+        removed += gone
+        problems += failed
     if problems:
         raise LabError("docker cleanup failed: " + "; ".join(problems))
     return removed
 
 
-def _clean(run_id: str | None) -> tuple[list[str], list[str]]:
-    """(what was removed, what could not be) for the containers, networks and rules labelled with the run."""
+def clean_run(run_id: str) -> tuple[list[str], list[str]]:
+    """Remove one run's containers, networks, rules, relays and state: (removed, could not remove)."""
     import docker.errors
 
     removed: list[str] = []
     problems: list[str] = []
+    state = run_state_dir(run_id)
+    for pid in PidRecord(state / "pids").kill_alive():
+        removed.append(f"process {pid} (run {run_id})")
     _remove_bridge_rules(run_id, removed, problems)  # they outlive a stopped engine
-    if not dockerd.engine_answers():
-        return removed, problems
-    selector = f"{LABEL}={run_id}" if run_id else LABEL
-    client = _docker_client()
-    try:
-        for container in client.containers.list(all=True, filters={"label": selector}):
-            try:
-                container.remove(force=True)
-                removed.append(f"container {container.name}")
-            except docker.errors.APIError as e:
-                problems.append(f"container {container.name}: {e}")
-        for network in client.networks.list(filters={"label": selector}):
-            try:
-                network.remove()
-                removed.append(f"network {network.name}")
-            except docker.errors.APIError as e:
-                problems.append(f"network {network.name}: {e}")
-    finally:
-        client.close()
+    if dockerd.engine_answers():
+        selector = f"{LABEL}={run_id}"
+        client = _docker_client()
+        try:
+            for container in client.containers.list(all=True, filters={"label": selector}):
+                try:
+                    container.remove(force=True)
+                    removed.append(f"container {container.name}")
+                except docker.errors.APIError as e:
+                    problems.append(f"container {container.name}: {e}")
+            for network in client.networks.list(filters={"label": selector}):
+                try:
+                    network.remove()
+                    removed.append(f"network {network.name}")
+                except docker.errors.APIError as e:
+                    problems.append(f"network {network.name}: {e}")
+        finally:
+            client.close()
+    if state.exists():
+        shutil.rmtree(state, ignore_errors=True)
+        removed.append(f"state {state}")
     return removed, problems
+
+
+def _labelled_runs() -> set[str]:
+    """Run ids on lab containers, networks and firewall rules."""
+    runs: set[str] = set()
+    if shutil.which("iptables") is not None:
+        for line in _run(["iptables", "-S", "DOCKER-USER"], check=False).stdout.splitlines():
+            for word in line.split():
+                if word.strip('"').startswith(f"{LABEL}="):
+                    runs.add(word.strip('"').split("=", 1)[1])
+    if dockerd.engine_answers():
+        client = _docker_client()
+        try:
+            labels = [c.labels for c in client.containers.list(all=True, filters={"label": LABEL})]
+            labels += [n.attrs.get("Labels") or {} for n in client.networks.list(filters={"label": LABEL})]
+            runs.update(str(found[LABEL]) for found in labels if found.get(LABEL))
+        finally:
+            client.close()
+    return runs
+
+
+def _run_meta(run_id: str) -> dict[str, Any]:
+    try:
+        meta = json.loads((run_state_dir(run_id) / "lab.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _owner_alive(meta: Mapping[str, Any]) -> bool:
+    pid, start = meta.get("owner_pid"), meta.get("owner_start")
+    return isinstance(pid, int) and isinstance(start, int) and process_start_time(pid) == start
 
 
 def _remove_bridge_rules(run_id: str | None, removed: list[str], problems: list[str]) -> None:

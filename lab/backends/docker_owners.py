@@ -85,11 +85,13 @@ class ContainerAddresses:
 def main(argv: list[str] | None = None) -> int:
     import docker
 
-    p = argparse.ArgumentParser(prog="python -m lab.backends.docker_owners",
-                                description="sample VIP ownership on Docker lab nodes")
+    p = argparse.ArgumentParser(
+        prog="python -m lab.backends.docker_owners", description="sample VIP ownership on Docker lab nodes"
+    )
     p.add_argument("--vip", action="append", required=True, help="a service IP (repeat for several)")
-    p.add_argument("--node", action="append", required=True, metavar="NAME=CONTAINER",
-                   help="a node and its container")
+    p.add_argument(
+        "--node", action="append", required=True, metavar="NAME=CONTAINER", help="a node and its container"
+    )
     p.add_argument("--every-ms", type=float, default=2.0)
     p.add_argument("--out", type=Path, required=True)
     stop = p.add_mutually_exclusive_group(required=True)

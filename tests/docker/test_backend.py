@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import docker
 import pytest
 
 from lab.backends.base import LabError
 from lab.backends.docker import LABEL, DockerBackend, clean_docker
+from lab.backends.netns import run_state_dir
 from lab.names import new_run_id
-from lab.topology import load_topology
 
 pytestmark = pytest.mark.docker
 
@@ -73,8 +74,11 @@ def test_power_off_kills_everything_and_power_on_keeps_the_disk(make_lab: MakeLa
     dirs = lab.node_dirs("bob")
     lab.exec("bob", ["sh", "-c", "echo before > /var/lib/survivor"])
     lab.exec("bob", ["ip", "addr", "add", "192.168.77.50/24", "dev", "eth0"])  # a runtime VIP
-    pid = lab.spawn("bob", [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"],
-                    dirs.root / "sleeper.log")
+    pid = lab.spawn(
+        "bob",
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"],
+        dirs.root / "sleeper.log",
+    )
     assert _wait(lambda: "up" in (dirs.root / "sleeper.log").read_text())
     assert lab.alive(pid) and pid in lab.pids("bob")
     assert _ping(lab, "client", "192.168.77.50")
@@ -98,8 +102,12 @@ def test_spawn_starts_no_earlier_than_start_at(make_lab: MakeLab) -> None:
     lab = make_lab("two-node")
     log = lab.node_dirs("bobek").root / "clock.log"
     start_at = time.monotonic() + 1.0
-    lab.spawn("bobek", [sys.executable, "-c", "import time; print(time.monotonic(), flush=True)"], log,
-              start_at=start_at)
+    lab.spawn(
+        "bobek",
+        [sys.executable, "-c", "import time; print(time.monotonic(), flush=True)"],
+        log,
+        start_at=start_at,
+    )
     assert _wait(lambda: log.exists() and log.read_text().strip() != "")
     assert float(log.read_text().split()[0]) >= start_at  # containers share the host's monotonic clock
 
@@ -130,9 +138,13 @@ def test_serial_line_carries_bytes_and_can_be_cut(make_lab: MakeLab) -> None:
     lab = make_lab("two-node")
     line = lab.topology.serial_lines[0].name
     device = str(lab.node_dirs("bobek").dev_dir / "ttyS0")  # the node-dir path the rendered ha.cf names
-    reader = [sys.executable, "-c",
-              "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NOCTTY);"
-              "print(os.read(fd, 100).decode(), flush=True)", device]
+    reader = [
+        sys.executable,
+        "-c",
+        "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY | os.O_NOCTTY);"
+        "print(os.read(fd, 100).decode(), flush=True)",
+        device,
+    ]
 
     def send(text: str) -> None:
         lab.exec("bob", ["sh", "-c", f"printf {text} > /dev/ttyS0"])
@@ -157,22 +169,40 @@ def test_serial_line_carries_bytes_and_can_be_cut(make_lab: MakeLab) -> None:
     assert not lab.alive(pid) or _wait(lambda: not lab.alive(pid))
 
 
-def test_clean_removes_an_abandoned_lab_by_label_only(hbd_image: str, tmp_path: Path) -> None:
-    lab = DockerBackend(load_topology("two-node-lan-only"), new_run_id(), tmp_path / "abandoned",
-                        image=hbd_image)
-    lab.create()  # and then "crash": no destroy()
+def _abandon(lab: DockerBackend) -> None:
+    """Make the lab look like the leftover of a crashed run: its owner process is dead."""
+    meta_path = run_state_dir(lab.run_id) / "lab.json"
+    meta = json.loads(meta_path.read_text())
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    meta["owner_pid"] = dead.pid
+    meta_path.write_text(json.dumps(meta))
+
+
+def test_clean_removes_an_abandoned_lab_by_label_only(make_lab: MakeLab, hbd_image: str) -> None:
+    live = make_lab("two-node-lan-only")
+    abandoned = make_lab("two-node")
+    _abandon(abandoned)
     client = docker.from_env()
     # A bystander with a lab-looking name but no label must survive the cleanup.
     bystander = client.containers.create(hbd_image, name=f"hbl{new_run_id()}-bystander", command=["true"])
     try:
-        removed = clean_docker(lab.run_id)
-        assert f"container {lab.container_name('bob')}" in removed
-        assert any(item.startswith("network ") for item in removed)
-        assert client.containers.list(all=True, filters={"label": f"{LABEL}={lab.run_id}"}) == []
-        assert client.networks.list(filters={"label": f"{LABEL}={lab.run_id}"}) == []
+        removed = clean_docker()
+        assert f"container {abandoned.container_name('bob')}" in removed
+        assert f"network {abandoned.network_name('crossover')}" in removed
+        assert client.containers.list(all=True, filters={"label": f"{LABEL}={abandoned.run_id}"}) == []
+        assert client.networks.list(filters={"label": f"{LABEL}={abandoned.run_id}"}) == []
+        assert (
+            f"hbd.lab={abandoned.run_id}"
+            not in subprocess.run(
+                ["iptables", "-S", "DOCKER-USER"], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        assert not run_state_dir(abandoned.run_id).exists()
+        assert not abandoned.serial_relaying("nullmodem")  # its relay process was killed
         bystander.reload()  # raises NotFound if clean removed it
-        assert clean_docker(lab.run_id) == []  # idempotent
+        assert live.exec("bob", ["true"]).returncode == 0  # a run whose owner lives is left alone
+        assert not any(live.run_id in item for item in removed)
     finally:
         bystander.remove(force=True)
-        lab.destroy()
         client.close()
