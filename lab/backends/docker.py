@@ -53,7 +53,7 @@ from lab.topology import Segment, Topology
 LABEL = "hbd.lab"
 SPARE_POOL = ipaddress.IPv4Network("198.18.0.0/15")
 SPARE_PREFIX = 28
-NODE_PYTHON_BIN = "/opt/hbd/bin"  # the image's venv (lab/images/Dockerfile)
+NODE_VENV = "/opt/hbd"  # the image's venv (lab/images/Dockerfile)
 SPAWN = "/usr/local/sbin/hbl-spawn"
 STATE_WAIT_S = 10.0
 # Peer daemons run from their own image variant (lab/images/variants.yaml); everything else runs hbd's.
@@ -313,22 +313,27 @@ class DockerBackend:
         self._link_host_python(node, int(container.attrs["State"]["Pid"]))
 
     def _link_host_python(self, node: str, pid: int) -> None:
-        """Make the host venv's programs exist in the node, as links to the image's venv (the same wheel).
+        """Make the host venv's path lead to the image's venv in the node (the same code, from the wheel).
 
         The runner and the rendered files name programs by host paths (sys.executable, PYTHON= in
-        hblab-service.conf); with these links the same argv and files work on both backends. Written
-        through /proc/PID/root into the container's own filesystem, never into a bind-mounted host dir.
+        hblab-service.conf); with this link the same argv and files work on both backends. The venv
+        root is linked, not its programs: Python finds pyvenv.cfg (and so hbd) beside the path it was
+        started by. Written through /proc/PID/root into the container's own filesystem, never into a
+        bind-mounted host dir. Outside a venv nothing is linked: the node's system Python would run, and
+        it has no hbd (run the lab from the venv).
         """
-        host_bin = Path(sys.executable).parent
-        if host_bin.is_relative_to(self.lab_dir):
-            raise LabError(f"the lab dir {self.lab_dir} holds this Python ({sys.executable}): use another")
-        root = Path(f"/proc/{pid}/root")
-        inside = root / host_bin.relative_to("/")
-        if inside.exists():
-            return  # already linked (a power-on), or a system Python path the image has itself
-        inside.mkdir(parents=True)
-        for program in sorted((root / NODE_PYTHON_BIN.lstrip("/")).iterdir()):
-            (inside / program.name).symlink_to(f"{NODE_PYTHON_BIN}/{program.name}")
+        if sys.prefix == sys.base_prefix:
+            return
+        venv = Path(sys.prefix)
+        if venv.is_relative_to(self.lab_dir) or self.lab_dir.is_relative_to(venv):
+            raise LabError(
+                f"node {node}: the lab dir {self.lab_dir} and this venv {venv} overlap: use another"
+            )
+        inside = Path(f"/proc/{pid}/root") / venv.relative_to("/")
+        if inside.exists() or inside.is_symlink():
+            return  # linked at the first start; the container's disk keeps it across power cycles
+        inside.parent.mkdir(parents=True, exist_ok=True)
+        inside.symlink_to(NODE_VENV)
 
     def _wire(self, node: str, container: Any) -> None:
         """Give the container's interfaces the topology's names and addresses (after every start)."""
@@ -415,6 +420,7 @@ class DockerBackend:
                 "directory the nodes see)"
             )
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path.touch()  # exists when spawn returns, as on netns (hbl-spawn appends to it)
         self._init_pid(node)
         when = repr(start_at) if start_at is not None else "-"
         cmd = [SPAWN, str(log_path), when, "--", *argv]

@@ -206,3 +206,35 @@ def test_clean_removes_an_abandoned_lab_by_label_only(make_lab: MakeLab, hbd_ima
     finally:
         bystander.remove(force=True)
         client.close()
+
+
+def test_owner_sampler_drops_a_powered_off_node_and_follows_it_back(make_lab: MakeLab) -> None:
+    lab = make_lab("two-node")
+    out = lab.lab_dir / "owners.jsonl"
+    stop = lab.lab_dir / "owners.stop"
+    vip = "192.168.77.50"
+    lab.exec("bob", ["ip", "addr", "add", f"{vip}/24", "dev", "eth0"])
+    argv = [*lab.owner_sampler_argv(), "--vip", vip, "--out", str(out), "--until-file", str(stop)]
+    sampler = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    try:
+
+        def owners() -> list[str] | None:
+            lines = out.read_text().splitlines() if out.exists() else []
+            return json.loads(lines[-1])["owners"] if lines else None
+
+        assert _wait(lambda: owners() == ["bob"])
+        lab.power_off("bob")
+        assert _wait(lambda: owners() == [])  # a dead namespace must not keep "owning" the VIP
+        lab.power_on("bob")
+        lab.exec("bob", ["ip", "addr", "add", f"{vip}/24", "dev", "eth0"])
+        assert _wait(lambda: owners() == ["bob"])  # the sampler found the new namespace
+        lab.exec("bobek", ["ip", "addr", "add", f"{vip}/24", "dev", "eth0"])
+        assert _wait(lambda: owners() == ["bob", "bobek"])
+    finally:
+        stop.touch()
+        try:
+            sampler.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sampler.kill()
+            sampler.wait()
+    assert sampler.returncode == 0, sampler.stderr.read() if sampler.stderr else ""
