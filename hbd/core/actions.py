@@ -1,4 +1,4 @@
-"""What the core asks the daemon to do (imperative). The daemon carries these out and reports back with events."""
+"""What the core asks the daemon to do (imperative); the daemon carries these out and reports back."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class StopGroup:
 
 @dataclass(frozen=True)
 class AnnounceGroup:
-    """Send gratuitous ARP again for a group's addresses (after a split brain the client follows the last one)."""
+    """Send gratuitous ARP again for a group's addresses: after a split brain clients follow the last one."""
 
     group: str
     cause: str

@@ -282,7 +282,11 @@ class NodeMachine:
                 Emit(
                     "link.down",
                     "WARN",
-                    {"peer": peer.name, "link": link.name, "cause": f"nothing heard for {peer.deadtime_s:g} s"},
+                    {
+                        "peer": peer.name,
+                        "link": link.name,
+                        "cause": f"nothing heard for {peer.deadtime_s:g} s",
+                    },
                 )
             )
         deadline = peer.death_deadline(self._started(), self.timing.initdead_s)
@@ -307,7 +311,12 @@ class NodeMachine:
             Emit(
                 "peer.dead",
                 "WARN",
-                {"peer": peer.name, "silence_s": round(silence, 4), "links": sorted(peer.links), "cause": cause},
+                {
+                    "peer": peer.name,
+                    "silence_s": round(silence, 4),
+                    "links": sorted(peer.links),
+                    "cause": cause,
+                },
             )
         )
         for g in self.groups.values():
@@ -337,7 +346,9 @@ class NodeMachine:
     def _heartbeat(self, ev: HeartbeatReceived, now: float, out: list[Action]) -> None:
         peer = self.peer
         if ev.peer != peer.name:
-            out.append(Emit("packet.rejected", "WARN", {"reason": "unknown_node", "link": ev.link, "src": ev.peer}))
+            out.append(
+                Emit("packet.rejected", "WARN", {"reason": "unknown_node", "link": ev.link, "src": ev.peer})
+            )
             return
         came_up, _gap = peer.heard(ev.link, now)
         if came_up:
@@ -405,7 +416,11 @@ class NodeMachine:
             self._set_role(g, Role.ACTIVE, g.cause, now)
             g.takeover["resources_started"] = now
             out.append(
-                Emit("group.active", "INFO", {"group": g.spec.key, "cause": g.cause, **self._stage_times(g, now)})
+                Emit(
+                    "group.active",
+                    "INFO",
+                    {"group": g.spec.key, "cause": g.cause, **self._stage_times(g, now)},
+                )
             )
         else:
             self._set_role(g, Role.FAILED, f"start failed: {ev.detail}", now)
@@ -451,7 +466,9 @@ class NodeMachine:
             return
         g.takeover["garp_sent"] = ev.at
         marks = dict(g.takeover)
-        out.append(Emit("takeover.breakdown", "INFO", {"group": g.spec.key, **marks, **self._stage_times(g, now)}))
+        out.append(
+            Emit("takeover.breakdown", "INFO", {"group": g.spec.key, **marks, **self._stage_times(g, now)})
+        )
 
     def _stage_times(self, g: GroupState, now: float) -> dict[str, float]:
         """Durations between the stages of the last takeover, in seconds (self-measurement)."""
@@ -522,7 +539,10 @@ class NodeMachine:
                 Emit(
                     "fence.operator_override",
                     "WARN",
-                    {"peer": self.peer.name, "cause": "hbctl takeover --force: the operator vouches it is down"},
+                    {
+                        "peer": self.peer.name,
+                        "cause": "hbctl takeover --force: the operator vouches it is down",
+                    },
                 )
             )
         out.append(SendMessage((("t", "hb_takeover"), ("rsc_hold", ev.scope))))

@@ -1,0 +1,88 @@
+"""`hbctl`: status, standby and takeover through the daemon's control socket (heartbeat's cl_status,
+hb_standby, hb_takeover)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hbd.control import SCOPES, request
+from hbd.daemon import StatePaths
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hbctl", description="Talk to the local hbd.")
+    parser.add_argument("--state-dir", help="the daemon's --state-dir (default /run/hbd)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    status = sub.add_parser("status", help="nodes, links, groups and why")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    standby = sub.add_parser("standby", help="hand groups over to the peer (hb_standby)")
+    standby.add_argument("scope", nargs="?", default="all", choices=SCOPES)
+    takeover = sub.add_parser("takeover", help="take groups over from the peer (hb_takeover)")
+    takeover.add_argument("scope", nargs="?", default="all", choices=SCOPES)
+    takeover.add_argument(
+        "--force",
+        action="store_true",
+        help="the peer is down: vouch for it instead of a fence (after a fence loop)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    socket = StatePaths.from_arg(args.state_dir).socket
+    payload: dict[str, Any] = {"cmd": args.command}
+    if args.command in ("standby", "takeover"):
+        payload["scope"] = args.scope
+    if args.command == "takeover":
+        payload["force"] = args.force
+    try:
+        answer = request(Path(socket), payload)
+    except (OSError, ValueError) as exc:
+        print(f"hbctl: cannot reach hbd at {socket}: {exc}", file=sys.stderr)
+        return 2
+    if not answer.get("ok"):
+        print(f"hbctl: {answer.get('error', 'refused')}", file=sys.stderr)
+        return 1
+    if args.command == "status":
+        status = answer["status"]
+        print(json.dumps(status, indent=2) if args.json else render_status(status))
+    return 0
+
+
+def render_status(s: dict[str, Any]) -> str:
+    peer = s["peer"]
+    lines = [
+        f"node {s['node']}: {s['state']} ({s['cause']}), generation {s.get('generation')}",
+        f"peer {peer['name']}: {peer['liveness']} (announced {peer['announced']}), "
+        f"last heard {_age(peer['last_heard_s'])}, fence {peer['fence']}",
+    ]
+    for name, link in peer["links"].items():
+        gaps = link["gaps"]
+        lines.append(
+            f"  link {name}: {'up' if link['up'] else 'DOWN'}, last heard {_age(link['last_heard_s'])}, "
+            f"gaps max {gaps['max_ms']} ms, p99 <= {gaps['p99_ms']} ms over {gaps['count']}"
+        )
+    if peer.get("suggested_deadtime_s"):
+        lines.append(f"  suggested deadtime from measured gaps: {peer['suggested_deadtime_s']} s")
+    for key, g in s["groups"].items():
+        holder = g["held_by"] or "nobody"
+        lines.append(
+            f"group {key} (home {g['home']}): here {g['role']}, held by {holder}"
+            + (", standby" if g["standby"] else "")
+            + (f" -- {g['cause']}" if g["cause"] else "")
+        )
+    if s.get("rejected_packets"):
+        lines.append(f"rejected packets: {s['rejected_packets']}")
+    return "\n".join(lines)
+
+
+def _age(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.3f} s ago"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

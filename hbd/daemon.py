@@ -1,0 +1,395 @@
+"""The one asyncio adapter: turns I/O into core events and core actions into I/O.
+
+It owns a single timer, re-armed from `NodeMachine.next_deadline()` after every event (the aioquic
+pattern). Nothing on the heartbeat path waits for resource scripts, fencing or the disk: those run as tasks
+and report back as events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hbd.config.model import AutoFailback, Config
+from hbd.control import SCOPES, ControlServer
+from hbd.core.actions import (
+    Action,
+    AnnounceGroup,
+    Emit,
+    Exit,
+    FencePeer,
+    SendMessage,
+    SendStatus,
+    StartGroup,
+    StopGroup,
+)
+from hbd.core.events import (
+    Booted,
+    Event,
+    FenceFinished,
+    GroupAnnounced,
+    GroupStarted,
+    GroupStopped,
+    HeartbeatReceived,
+    PeerStatus,
+    ShutdownRequested,
+    StandbyCommanded,
+    TakeoverAsked,
+    TakeoverCommanded,
+    TimerFired,
+)
+from hbd.core.machine import GroupSpec, NodeMachine, Timing
+from hbd.events_log import EventLog
+from hbd.fencing.fencer import Fencer
+from hbd.realtime import go_realtime
+from hbd.resources.group import GroupRunner
+from hbd.resources.runner import ScriptRunner
+from hbd.transport.base import Transport, build_transports
+from hbd.wire.codec import decode as decode_packet
+from hbd.wire.codec import encode
+from hbd.wire.error import WireError
+from hbd.wire.message import Message
+from hbd.wire.replay import ReplayGuard, Verdict
+
+REJECT_LOG_EVERY_S = 10.0
+
+
+@dataclass(frozen=True)
+class StatePaths:
+    """Where the daemon keeps its runtime files (heartbeat: /run/heartbeat and /var/lib/heartbeat)."""
+
+    run_dir: Path
+    lib_dir: Path
+
+    @classmethod
+    def from_arg(cls, state_dir: str | None) -> StatePaths:
+        if state_dir:
+            return cls(Path(state_dir), Path(state_dir))
+        return cls(Path("/run/hbd"), Path("/var/lib/hbd"))
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "control.sock"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run_dir / "hbd.pid"
+
+    @property
+    def events(self) -> Path:
+        return self.lib_dir / "events.jsonl"
+
+    @property
+    def generation(self) -> Path:
+        return self.lib_dir / "generation"
+
+    @property
+    def running_marker(self) -> Path:
+        """Present while the daemon runs: found at start, it means the last run did not end cleanly."""
+        return self.lib_dir / "running"
+
+
+def next_generation(path: Path) -> int:
+    """Heartbeat's hb_generation: raised and fsynced at every start, so (generation, seq) never repeats."""
+    try:
+        previous = int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        previous = int(time.time())
+    generation = previous + 1
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as f:
+        f.write(f"{generation:15d}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+    return generation
+
+
+def config_digest(config: Config) -> str:
+    """A short hash of haresources as understood: the peers compare it (the files must be identical)."""
+    text = "\n".join(f"{g.home} " + " ".join(r.spec for r in g.resources) for g in config.groups)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class Daemon:
+    def __init__(self, config: Config, paths: StatePaths, logger: logging.Logger) -> None:
+        if len(config.peers) != 1:
+            raise ValueError("hbd runs two-node clusters: ha.cf must list exactly two nodes")
+        self.config = config
+        self.paths = paths
+        self.logger = logger
+        self.node = config.node
+        self.peer = config.peers[0]
+        self.log = EventLog(paths.events, self.node, logger)
+        self.generation = 0
+        self.seq = 0
+        self.replay = ReplayGuard()
+        self.transports: list[Transport] = []
+        self.rejected: dict[str, int] = {}
+        self._reject_logged_at: dict[str, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._exit: asyncio.Future[int] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.groups = {g.key: g for g in config.groups}
+        self.runner = GroupRunner(ScriptRunner.from_config(config), config.node, self._emit_from_resources)
+        self.ip_groups = _ip_groups(config)
+        self.garp_at: dict[str, float] = {}
+        self.fencer = Fencer(config.node, config.cluster.stonith_hosts, self._emit_from_resources)
+        self.machine: NodeMachine | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._exit = loop.create_future()
+        for d in {self.paths.run_dir, self.paths.lib_dir}:
+            d.mkdir(parents=True, exist_ok=True)
+        unclean = self.paths.running_marker.exists()
+        self.paths.running_marker.write_text(f"{os.getpid()}\n")
+        self.paths.pidfile.write_text(f"{os.getpid()}\n")
+        self.generation = next_generation(self.paths.generation)
+        cluster = self.config.cluster
+        self.log.emit(
+            "daemon.start",
+            generation=self.generation,
+            pid=os.getpid(),
+            unclean_start=unclean,
+            peer=self.peer,
+            media=[m.name for m in cluster.media],
+        )
+        if cluster.realtime:
+            problem = go_realtime()
+            if problem:
+                self.log.emit("daemon.realtime", "WARN", cause=problem)
+        self.machine = NodeMachine(
+            self.node,
+            self.peer,
+            [GroupSpec(g.key, g.home) for g in self.config.groups],
+            Timing(cluster.keepalive_s, cluster.deadtime_s, cluster.warntime_s, cluster.initdead_s),
+            auto_failback=cluster.auto_failback is not AutoFailback.OFF,
+            fencing=self.fencer.configured_for(self.peer),
+            fence_delay_s=cluster.fence_delay_s,
+            unclean_start=unclean,
+            config_digest=config_digest(self.config),
+        )
+        control = ControlServer(self.paths.socket, self._control)
+        try:
+            self.transports = build_transports(cluster.media, cluster.udpport)
+            for transport in self.transports:
+                await transport.open(self._on_packet)
+            await control.start()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.feed, ShutdownRequested())
+            self.feed(Booted())
+            code = await self._exit
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            await control.close()
+            for transport in self.transports:
+                with contextlib.suppress(Exception):
+                    await transport.close()
+            for task in list(self._tasks):
+                task.cancel()
+            self.log.emit("daemon.stop", generation=self.generation, rejected=self.rejected)
+            self.log.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.paths.pidfile.unlink()
+        self.paths.running_marker.unlink(missing_ok=True)
+        return code
+
+    # ------------------------------------------------------------------ core plumbing
+
+    def feed(self, event: Event) -> None:
+        assert self.machine is not None
+        now = time.monotonic()
+        actions = self.machine.handle(event, now)
+        for action in actions:
+            self._do(action)
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        assert self.machine is not None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.machine.next_deadline()
+        if deadline is not None:
+            # loop.time() is time.monotonic(): the core's `now` and the timer share one clock.
+            self._timer = asyncio.get_running_loop().call_at(deadline, self.feed, TimerFired())
+
+    def _do(self, action: Action) -> None:
+        match action:
+            case SendStatus(fields=fields) | SendMessage(fields=fields):
+                self._send(fields)
+            case Emit(event=event, level=level, fields=fields):
+                self.log.emit(event, level, **fields)
+            case StartGroup(group=key, cause=cause):
+                self._spawn(self._start_group(key, cause))
+            case StopGroup(group=key, cause=cause):
+                self._spawn(self._stop_group(key, cause))
+            case AnnounceGroup(group=key, cause=cause):
+                self._spawn(self._announce_group(key, cause))
+            case FencePeer(peer=peer, cause=cause):
+                self._spawn(self._fence(peer, cause))
+            case Exit(code=code):
+                if self._exit is not None and not self._exit.done():
+                    self._exit.set_result(code)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.log.emit("daemon.bug", "CRITICAL", cause=f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ sending and receiving
+
+    def _send(self, fields: tuple[tuple[str, str], ...]) -> None:
+        self.seq += 1
+        body = dict(fields)
+        t = body.pop("t")
+        message = Message.of(
+            [
+                ("t", t),
+                *body.items(),
+                ("src", self.node),
+                ("seq", format(self.seq, "x")),
+                ("hg", format(self.generation, "x")),
+                ("ts", format(int(time.time()), "x")),
+            ]
+        )
+        payload = encode(message, self.config.auth)
+        for transport in self.transports:
+            transport.send(payload)
+
+    def _on_packet(self, payload: bytes, link: str) -> None:
+        try:
+            message = decode_packet(payload, self.config.auth)
+        except WireError as exc:
+            self._reject(exc.reason, link, exc.detail)
+            return
+        src, seq, generation = message.src, message.seq, message.generation
+        if src is None or seq is None or generation is None:
+            self._reject("malformed", link, "missing src, seq or hg")
+            return
+        src = src.lower()
+        if src == self.node:
+            return  # our own broadcast or a ucast line pointing at ourselves: harmless, as in heartbeat
+        if src != self.peer:
+            self._reject("foreign_node", link, f"src {src!r} is not in this cluster")
+            return
+        check = self.replay.check(src, generation, seq, link)
+        if check.verdict is Verdict.REPLAY:
+            self._reject("replay", link, check.reason)
+            return
+        if not check.deliver:
+            if check.link_fresh:
+                self.feed(HeartbeatReceived(src, link, None))
+            return
+        t = message.msg_type
+        if t == "status":
+            self.feed(HeartbeatReceived(src, link, _peer_status(message, generation)))
+        elif t == "hb_takeover":
+            self.feed(HeartbeatReceived(src, link, None))
+            scope = message.get("rsc_hold") or "all"
+            if scope in SCOPES:
+                self.feed(TakeoverAsked(src, scope))
+            else:
+                self._reject("malformed", link, f"hb_takeover with rsc_hold={scope!r}")
+        else:
+            self.feed(HeartbeatReceived(src, link, None))
+
+    def _reject(self, reason: str, link: str, detail: str) -> None:
+        """Count every rejected packet; log the first of each reason, then at most every few seconds."""
+        count = self.rejected.get(reason, 0) + 1
+        self.rejected[reason] = count
+        now = time.monotonic()
+        last = self._reject_logged_at.get(reason)
+        if last is None or now - last >= REJECT_LOG_EVERY_S:
+            self._reject_logged_at[reason] = now
+            self.log.emit("packet.rejected", "WARN", reason=reason, link=link, count=count, cause=detail)
+
+    # ------------------------------------------------------------------ resources and fencing
+
+    def _emit_from_resources(self, event: str, level: str = "INFO", **fields: Any) -> None:
+        if event == "garp.sent" and fields.get("ip") in self.ip_groups:
+            self.garp_at[self.ip_groups[fields["ip"]]] = float(fields.get("first_mono") or time.monotonic())
+        self.log.emit(event, level, **fields)
+
+    async def _start_group(self, key: str, cause: str) -> None:
+        self.garp_at.pop(key, None)
+        result = await self.runner.start(self.groups[key], cause)
+        self.feed(GroupStarted(key, result.ok, result.detail, result.failed_resource or ""))
+        announced_at = self.garp_at.get(key)
+        if result.ok and announced_at is not None:
+            self.feed(GroupAnnounced(key, announced_at))
+
+    async def _stop_group(self, key: str, cause: str) -> None:
+        result = await self.runner.stop(self.groups[key], cause)
+        self.feed(GroupStopped(key, result.ok, result.detail, result.failed_resource or ""))
+
+    async def _announce_group(self, key: str, cause: str) -> None:
+        await self.runner.announce(self.groups[key], cause)
+
+    async def _fence(self, peer: str, cause: str) -> None:
+        result = await self.fencer.fence(peer, cause)
+        self.feed(FenceFinished(peer, result.ok, result.detail))
+
+    # ------------------------------------------------------------------ control socket
+
+    def _control(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.machine is not None
+        cmd = request.get("cmd")
+        scope = request.get("scope", "all")
+        if cmd == "status":
+            snap = self.machine.snapshot(time.monotonic())
+            snap["generation"] = self.generation
+            snap["rejected_packets"] = dict(self.rejected)
+            snap["media"] = {t.name: t.stats for t in self.transports}
+            return {"ok": True, "status": snap}
+        if cmd in ("standby", "takeover"):
+            if scope not in SCOPES:
+                return {"ok": False, "error": f"scope must be one of {', '.join(SCOPES)}"}
+            if cmd == "standby":
+                self.feed(StandbyCommanded(scope))
+            else:
+                self.feed(TakeoverCommanded(scope, bool(request.get("force", False))))
+            return {"ok": True}
+        return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+
+def _ip_groups(config: Config) -> dict[str, str]:
+    """Which group each service address belongs to (to time its gratuitous ARP)."""
+    out = {}
+    for group in config.groups:
+        for resource in group.resources:
+            if resource.name in ("IPaddr", "IPaddr2") and resource.args:
+                out[resource.args[0].split("/")[0]] = group.key
+    return out
+
+
+def _peer_status(message: Message, generation: int) -> PeerStatus:
+    def keys(name: str) -> frozenset[str]:
+        return frozenset((message.get(name) or "").split())
+
+    return PeerStatus(
+        state=message.get("st") or "active",
+        holds=keys("hold"),
+        failed=keys("fail"),
+        standby=keys("sby"),
+        generation=generation,
+        config_digest=message.get("cfg") or "",
+    )

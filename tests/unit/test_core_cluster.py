@@ -1,0 +1,135 @@
+"""The core's decisions in the classic test plan, on a simulated clock (no I/O)."""
+
+from hbd.core.events import ShutdownRequested, StandbyCommanded, TakeoverCommanded
+from hbd.core.machine import GroupSpec
+from tests.sim.cluster import TIMING, Cluster
+
+KEY = "IPaddr::10.0.0.100/24"
+
+
+def booted_pair(**kw) -> Cluster:
+    c = Cluster(**kw)
+    c.power_on("bob")
+    c.power_on("bobek")
+    c.run_for(1.0)
+    return c
+
+
+def test_both_boot_together_home_node_owns_group_without_waiting_initdead():
+    c = booted_pair()
+    assert c.active(KEY) == ["bob"]
+    # no waiting for initdead (2 s) or a heartbeat-style 10 s RQSTDELAY: acquisition starts on first contact
+    start = c.emitted("bob", "group.acquire.start")
+    assert len(start) == 1
+    assert c.dual_starts == []
+
+
+def test_lonely_node_takes_everything_after_initdead_only():
+    c = Cluster()
+    c.power_on("bobek")
+    c.run_for(TIMING.initdead_s - 0.1)
+    assert c.holders(KEY) == []
+    c.run_for(0.5)
+    assert c.active(KEY) == ["bobek"]
+    assert c.emitted("bobek", "peer.dead")
+
+
+def test_power_off_of_active_node_fails_over_after_deadtime():
+    c = booted_pair()
+    c.power_off("bob")
+    off_at = c.now
+    c.run_for(TIMING.deadtime_s - 0.06)
+    assert c.holders(KEY) == []
+    c.run_for(0.2)
+    assert c.active(KEY) == ["bobek"]
+    dead = c.emitted("bobek", "peer.dead")[0]
+    assert dead.fields["silence_s"] >= TIMING.deadtime_s
+    started = c.emitted("bobek", "group.active")[-1]
+    assert "detect_s" in started.fields
+    assert c.now - off_at < TIMING.deadtime_s + 0.2
+
+
+def test_soft_stop_hands_over_at_once_without_deadtime():
+    c = booted_pair()
+    c.send_event("bob", ShutdownRequested())
+    c.run_for(0.1)  # far less than deadtime (0.3 s)
+    assert c.active(KEY) == ["bobek"]
+    assert c.nodes["bob"].machine is None  # exited after saying goodbye
+    assert c.emitted("bobek", "peer.gone")
+    assert c.dual_starts == []
+
+
+def test_failback_when_home_node_returns_stops_before_it_starts():
+    c = booted_pair()
+    c.power_off("bob")
+    c.run_for(1.0)
+    assert c.active(KEY) == ["bobek"]
+    c.power_on("bob")
+    c.run_for(1.0)
+    assert c.active(KEY) == ["bob"]
+    assert c.dual_starts == []
+
+
+def test_no_failback_with_auto_failback_off():
+    c = booted_pair(auto_failback=False)
+    c.power_off("bob")
+    c.run_for(1.0)
+    c.power_on("bob")
+    c.run_for(3.0)
+    assert c.active(KEY) == ["bobek"]
+
+
+def test_one_medium_cut_is_not_a_failover():
+    c = booted_pair()
+    c.set_links(False, ("bcast:eth1",))
+    c.run_for(2.0)
+    assert c.active(KEY) == ["bob"]
+    downs = c.emitted("bobek", "link.down")
+    assert [d.fields["link"] for d in downs] == ["bcast:eth1"]
+    assert not c.emitted("bobek", "peer.dead")
+
+
+def test_all_links_cut_is_split_brain_healed_by_home_node_within_a_keepalive():
+    c = booted_pair()
+    c.set_links(False)
+    c.run_for(1.0)
+    assert sorted(c.holders(KEY)) == ["bob", "bobek"]  # no fencing: split brain by design
+    c.set_links(True)
+    healed_at = c.now
+    c.run_for(0.5)
+    assert c.active(KEY) == ["bob"]
+    healed = c.emitted("bobek", "splitbrain.healed")
+    assert healed
+    released = c.emitted("bobek", "group.released")[-1]
+    assert released
+    # bobek released within one keepalive plus its stop time
+    assert c.holders(KEY) == ["bob"]
+    assert c.now >= healed_at
+
+
+def test_standby_and_takeover_move_the_group_and_back():
+    c = booted_pair()
+    c.send_event("bob", StandbyCommanded("all"))
+    c.run_for(0.5)
+    assert c.active(KEY) == ["bobek"]
+    c.send_event("bob", TakeoverCommanded("all"))
+    c.run_for(0.5)
+    assert c.active(KEY) == ["bob"]
+    assert c.dual_starts == []
+
+
+def test_failed_start_lets_the_peer_run_the_group():
+    c = booted_pair(fail_start={("bob", KEY)})
+    c.run_for(1.0)
+    assert c.active(KEY) == ["bobek"]
+    assert c.emitted("bob", "group.failed")
+
+
+def test_active_active_each_node_runs_its_own_group():
+    groups = [GroupSpec("mail", "bob"), GroupSpec("web", "bobek")]
+    c = booted_pair(groups=groups)
+    assert c.active("mail") == ["bob"]
+    assert c.active("web") == ["bobek"]
+    c.power_off("bobek")
+    c.run_for(1.0)
+    assert c.active("web") == ["bob"]
