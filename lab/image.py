@@ -164,8 +164,9 @@ def dependency_pins() -> tuple[str, ...]:
     return tuple(pins)
 
 
-def debootstrap_argv(spec: ImageSpec, variant: Variant, mirror: str, target: Path) -> list[str]:
-    packages = sorted(set(spec.base_packages) | set(variant.packages))
+def debootstrap_argv(spec: ImageSpec, mirror: str, target: Path) -> list[str]:
+    """The base rootfs: minbase plus the packages every node needs."""
+    packages = sorted(spec.base_packages)
     return [
         "debootstrap",
         "--variant=minbase",
@@ -174,6 +175,18 @@ def debootstrap_argv(spec: ImageSpec, variant: Variant, mirror: str, target: Pat
         str(target),
         mirror,
     ]
+
+
+def variant_install_argv(variant: Variant, rootfs: Path) -> list[str]:
+    """The variant's own packages, installed with apt inside the new rootfs (chroot, the host's network).
+
+    Not debootstrap --include: its one-pass installer failed here on heartbeat's dependency set
+    ("Failure while installing base packages"), where apt resolves and orders them properly.
+    """
+    return [
+        "chroot", str(rootfs), "apt-get", "install", "--yes", "--no-install-recommends",
+        "-o", "Dpkg::Options::=--force-confdef", *sorted(variant.packages),
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -193,7 +206,10 @@ def plan(variant_name: str, spec: ImageSpec | None = None, mirror: str | None = 
     variant = spec.variants[variant_name]
     mirror = mirror or debian_mirror(spec.suite)
     # The target dir is not part of the identity of the rootfs: hash the argv with a fixed placeholder.
-    base_hash = _digest([arg.encode() for arg in debootstrap_argv(spec, variant, mirror, Path("ROOTFS"))])
+    recipe = debootstrap_argv(spec, mirror, Path("ROOTFS"))
+    if variant.packages:
+        recipe += variant_install_argv(variant, Path("ROOTFS"))
+    base_hash = _digest([arg.encode() for arg in recipe])
     base_tag = f"hbl-base-{variant.name}:{base_hash}"
     node_parts = [base_tag.encode(), source_hash().encode(), *(p.encode() for p in dependency_pins())]
     node_parts += [(IMAGES_DIR / name).read_bytes() for name in CONTEXT_FILES]
@@ -229,13 +245,33 @@ def _run(argv: list[str], step: str, log: Path, **kwargs: object) -> None:
         raise ImageError(f"{step} failed (exit {result.returncode}); last lines of {log}:\n{tail}")
 
 
+def _install_variant_packages(variant: Variant, rootfs: Path, log: Path) -> None:
+    # Package scripts must not start daemons in the build's chroot (they would run on the host's
+    # network and outlive the build): policy-rc.d answering 101 is Debian's "not now".
+    policy = rootfs / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+    try:
+        _run(["chroot", str(rootfs), "apt-get", "update"], "apt-get update in the rootfs", log, env=env)
+        _run(variant_install_argv(variant, rootfs), f"installing {variant.name}'s packages", log, env=env)
+        _run(["chroot", str(rootfs), "apt-get", "clean"], "apt-get clean", log, env=env)
+    finally:
+        policy.unlink(missing_ok=True)
+    shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
+    (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True, exist_ok=True)
+
+
 def build_base(image: ImagePlan, spec: ImageSpec, workdir: Path, progress: Progress) -> None:
     """debootstrap the variant's rootfs into workdir and `docker import` it as image.base_tag."""
     rootfs = workdir / "rootfs"
     log = workdir / "debootstrap.log"
-    argv = debootstrap_argv(spec, image.variant, image.mirror, rootfs)
+    argv = debootstrap_argv(spec, image.mirror, rootfs)
     progress(f"{image.base_tag}: debootstrap {spec.suite} from {image.mirror} (about a minute)")
     _run(argv, "debootstrap", log)
+    if image.variant.packages:
+        progress(f"{image.base_tag}: apt-get install {' '.join(image.variant.packages)} (in the rootfs)")
+        _install_variant_packages(image.variant, rootfs, workdir / "apt.log")
     # apt's package cache is only weight in an image that never runs apt again.
     for cache in (rootfs / "var/cache/apt/archives").glob("*.deb"):
         cache.unlink()

@@ -238,3 +238,21 @@ def test_owner_sampler_drops_a_powered_off_node_and_follows_it_back(make_lab: Ma
             sampler.kill()
             sampler.wait()
     assert sampler.returncode == 0, sampler.stderr.read() if sampler.stderr else ""
+
+
+def test_pause_freezes_every_process_of_the_node(make_lab: MakeLab) -> None:
+    lab = make_lab("two-node-lan-only")
+    log = lab.node_dirs("bob").root / "ticks.log"
+    ticker = "import time\nwhile True:\n    print(time.monotonic(), flush=True)\n    time.sleep(0.01)\n"
+    pid = lab.spawn("bob", [sys.executable, "-c", ticker], log)
+    assert _wait(lambda: len(log.read_text().splitlines()) > 3)
+    lab.pause("bob", True)
+    try:
+        time.sleep(0.2)  # let a tick that was in flight land
+        frozen = log.read_text()
+        time.sleep(0.5)
+        assert log.read_text() == frozen  # not one tick while frozen
+        assert lab.alive(pid)
+    finally:
+        lab.pause("bob", False)
+    assert _wait(lambda: log.read_text() != frozen)
