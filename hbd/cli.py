@@ -10,6 +10,7 @@ from pathlib import Path
 
 from hbd.config.errors import ConfigError
 from hbd.config.load import describe, load_config
+from hbd.transport.base import TransportError
 
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 
@@ -57,7 +58,7 @@ def _run(config: object, args: argparse.Namespace) -> int:
     daemon = Daemon(config, StatePaths.from_arg(args.state_dir), logger)
     try:
         return asyncio.run(daemon.run())
-    except OSError as exc:
+    except (OSError, TransportError) as exc:
         logger.critical("(%s) cannot run: %s", config.node, exc)
         return 1
 

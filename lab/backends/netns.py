@@ -182,7 +182,7 @@ class NetnsBackend:
                 ip("-n", sw, "link", "add", port, "type", "veth", "peer", "name", e.iface, "netns", node_ns)
                 batch_sw.append(f"link set {port} master {br}")
                 batch_sw.append(f"link set {port} up")
-                ip("-n", node_ns, "addr", "add", str(e.ip), "dev", e.iface)
+                ip("-n", node_ns, "addr", "add", str(e.ip), "brd", "+", "dev", e.iface)
                 ip("-n", node_ns, "link", "set", e.iface, "up")
         if batch_sw:
             ip("-n", sw, "-batch", "-", input_text="\n".join(batch_sw) + "\n")
