@@ -357,7 +357,7 @@ class DockerBackend:
         for i, (_current, iface, address) in enumerate(plan):
             batch += [
                 f"link set dev hbltmp{i} name {iface}",
-                f"address add {address} dev {iface}",
+                f"address add {address} brd + dev {iface}",
                 f"link set dev {iface} up",
             ]
         if batch:
