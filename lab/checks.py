@@ -493,6 +493,14 @@ CHECKS: dict[str, Checker] = {
 }
 
 
+# Issue 4's safety checks (fencing, shared disk) live in their own module; registered here so scenarios,
+# reports and experiments see one registry. Imported late: checks_safety builds on CheckResult above.
+from lab.checks_safety import SAFETY_CHECK_PARAMS, SAFETY_CHECKS  # noqa: E402
+
+CHECKS.update(SAFETY_CHECKS)
+CHECK_PARAMS.update(SAFETY_CHECK_PARAMS)
+
+
 def run_checks(history: History, expect: list[dict[str, Any]]) -> list[CheckResult]:
     """Run every expect item; never raises: a bad item or a crashing checker becomes a failed result."""
     results: list[CheckResult] = []

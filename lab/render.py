@@ -33,6 +33,9 @@ from lab.duration import DurationError, parse_duration
 from lab.topology import Group, Topology
 
 SERVICE_SCRIPT = Path(__file__).parent / "service" / "hblab-service"
+FENCE_AGENT = Path(__file__).parent / "fence_lab"
+# Scenario `daemon:` keys that are lab options, not ha.cf directives.
+LAB_OPTIONS = {"fencing"}
 MCAST_GROUP = "225.0.0.1"
 MCAST_PORT = 694
 
@@ -107,14 +110,30 @@ def media_lines(topology: Topology, node: str) -> list[str]:
     return lines
 
 
+def fencing_enabled(daemon: Mapping[str, Any]) -> bool:
+    """`daemon: {fencing: on}`: every node fences its peer through fence_lab and the lab's power switch."""
+    return daemon.get("fencing") in ("on", True)
+
+
 def hacf_source(
-    topology: Topology, node: str, daemon: Mapping[str, Any], serial_paths: Mapping[str, str]
+    topology: Topology,
+    node: str,
+    daemon: Mapping[str, Any],
+    serial_paths: Mapping[str, str],
+    power_socket: str | None = None,
 ) -> tuple[str, dict[int, str]]:
     """The ha.cf text before normalisation, and which scenario key each line came from (for errors)."""
     servers = [n.name for n in topology.servers if n.daemon == "hbd"]
     lines = [f"node {' '.join(servers)}"]
     origin: dict[int, str] = {}
+    if fencing_enabled(daemon):
+        if power_socket is None:
+            raise RenderError("daemon.fencing: on needs the lab's power switch (netns backend)")
+        origin[len(lines) + 1] = "daemon.fencing"
+        lines.append(f"stonith_host * fence_lab socket={power_socket}")
     for key, value in daemon.items():
+        if key in LAB_OPTIONS:
+            continue
         origin[len(lines) + 1] = f"daemon.{key}"
         lines.append(f"{HBD_DIRECTIVES.get(key, key)} {directive_value(key, value)}")
     lines += media_lines(topology, node)
@@ -149,10 +168,12 @@ def render_node(
     secret: ClusterSecret,
     serial_paths: Mapping[str, str] | None = None,
     python: str = sys.executable,
+    power_socket: str | None = None,
 ) -> None:
     """Write ha.cf, haresources, authkeys, resource.d/hblab-service and its conf for one node.
 
     `serial_paths`: device name (ttyS0) -> the /dev path this node opens for it (from the backend).
+    `power_socket`: the lab power switch fence_lab talks to (needed with `daemon: {fencing: on}`).
     """
     spec = topology.node(node)
     cfg = dirs.config_dir
@@ -164,7 +185,7 @@ def render_node(
                 raise RenderError(f"{topology.source}: nodes.{node}.config_dir: {src} is missing")
             shutil.copyfile(src, cfg / name)
     else:
-        text, origin = hacf_source(topology, node, daemon, serial_paths or {})
+        text, origin = hacf_source(topology, node, daemon, serial_paths or {}, power_socket)
         diag = Diagnostics(f"ha.cf of {node}")
         cluster = parse_hacf(text, diag, local_node=node)
         if diag.errors:
@@ -186,6 +207,20 @@ def render_node(
     os.chmod(resource_dir / "hblab-service", 0o755)
     (cfg / "hblab-service.conf").write_text(f"NODE={node}\nSTATE_DIR={dirs.state_dir}\nPYTHON={python}\n")
     (cfg / "nodeinfo").write_text(f"{node}\n")  # netns shares the host's UTS name: name the node explicitly
+    if fencing_enabled(daemon):
+        install_fence_agent(dirs)
+
+
+def install_fence_agent(dirs: NodeDirs) -> Path:
+    """Link fence_lab into the node's bin/ (the runner puts it first in the daemon's PATH, where hbd
+    looks agents up by name, as heartbeat's stonith_host names a plugin)."""
+    bin_dir = dirs.root / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    target = bin_dir / FENCE_AGENT.name
+    if target.is_symlink() or target.exists():
+        target.unlink()
+    target.symlink_to(FENCE_AGENT)
+    return bin_dir
 
 
 def _check_round_trip(cfg: Path, nodes: list[str]) -> None:

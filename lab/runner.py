@@ -27,7 +27,7 @@ from lab import faults
 from lab.backends.base import Backend, LabError
 from lab.duration import parse_duration
 from lab.names import new_run_id
-from lab.render import ClusterSecret, RenderError, render_node
+from lab.render import ClusterSecret, RenderError, fencing_enabled, render_node
 from lab.scenario import Scenario, Step
 from lab.store import new_run_dir
 from lab.topology import Topology, TopologyError, load_topology
@@ -119,8 +119,11 @@ class DaemonSet:
             if self.pid(node) is not None:
                 raise LabError(f"boot {node}: its daemon is already running (pid {self.pids[node]})")
             dirs = self.backend.node_dirs(node)
+            env = child_env(node)
+            if (dirs.root / "bin").is_dir():  # fence_lab (lab/render.py install_fence_agent): found by name
+                env["PATH"] = os.pathsep.join([str(dirs.root / "bin"), env.get("PATH", os.defpath)])
             pids[node] = self.backend.spawn(
-                node, self.argv(node), dirs.daemon_log, env=child_env(node), start_at=start_at
+                node, self.argv(node), dirs.daemon_log, env=env, start_at=start_at
             )
             self.pids[node] = pids[node]
         if start_at is not None:
@@ -223,6 +226,7 @@ class ScenarioRun:
         self.stop_file = self.run_dir / ".stop"
         self.helpers: list[subprocess.Popen[bytes] | int] = []
         self.action_mark = 0.0  # wait_for only accepts events at or after the last boot/inject/heal
+        self.power_switch: Any = None  # lab.power.PowerSwitch when the scenario fences
         keepalive = scenario.daemon.get("keepalive", 1.0)
         self.fault_ctx = faults.FaultContext(
             backend=self.backend,
@@ -242,6 +246,7 @@ class ScenarioRun:
         try:
             self.progress(f"building {self.topology.name} ({self.backend.name}, run {self.run_id})")
             self.backend.create()
+            self._start_power_switch()
             self._render()
             self._start_owner_sampler()
             self.action_mark = time.monotonic()
@@ -284,7 +289,29 @@ class ScenarioRun:
                 device = line.device_of(spec.name)
                 if device is not None:
                     serial_paths[device] = self._serial_device(spec.name, device)
-            render_node(self.topology, spec.name, self.scenario.daemon, dirs, secret, serial_paths)
+            power_socket = str(self.power_switch.path) if self.power_switch is not None else None
+            render_node(
+                self.topology,
+                spec.name,
+                self.scenario.daemon,
+                dirs,
+                secret,
+                serial_paths,
+                power_socket=power_socket,
+            )
+
+    def _start_power_switch(self) -> None:
+        """With `daemon: {fencing: on}`, serve the lab power switch fence_lab talks to (lab/power.py)."""
+        if not fencing_enabled(self.scenario.daemon):
+            return
+        state_dir = getattr(self.backend, "state_dir", None)
+        if state_dir is None:
+            raise LabError(f"daemon.fencing: the {self.backend.name} backend has no lab power switch yet")
+        from lab.power import SOCKET_NAME, PowerSwitch
+
+        switch = PowerSwitch(self.backend, self.topology, self.daemons, self.log.write)  # type: ignore[arg-type]
+        switch.serve(Path(state_dir) / SOCKET_NAME)
+        self.power_switch = switch
 
     def _serial_device(self, node: str, device: str) -> str:
         getter = getattr(self.backend, "serial_device", None)
@@ -406,6 +433,8 @@ class ScenarioRun:
 
     def _teardown(self) -> None:
         self.fault_ctx.cancel_timers()
+        if self.power_switch is not None:
+            self.power_switch.close()  # no fence may power a node while the lab comes down
         with contextlib.suppress(OSError):
             self.stop_file.touch()
         deadline = time.monotonic() + PROBE_STOP_WAIT_S

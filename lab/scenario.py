@@ -70,6 +70,7 @@ DAEMON_KEYS: dict[str, str] = {
     "garp_interval": "duration",
     "fence_delay": "duration",
     "resource_timeout": "duration",
+    "fencing": "onoff",  # lab option, not a directive: stonith_host * fence_lab (lab/power.py)
 }
 
 LINK_HOWS = ("down", "drop", "pull")
