@@ -74,6 +74,30 @@ def fences(history: History, params: Params) -> CheckResult:
     return _result("fences", not problems, len(done), "fences", detail, fences=len(done))
 
 
+def _names_one_of(recorded: object, wanted: list[str]) -> bool:
+    """hbd names media `bcast:eth1`, `serial:/dev/pts/3`: a wanted name matches the whole or its kind."""
+    if not isinstance(recorded, str):
+        return False
+    return recorded in wanted or recorded.split(":", 1)[0] in wanted
+
+
+def links_down_only(history: History, params: Params) -> CheckResult:
+    """`{check: links_down_only, links: "bcast:eth0 serial"}`: every link.down names one of these media
+    (a link reported down that was never cut is a wrong diagnosis), and each of them was reported."""
+    raw = params.get("links")
+    if not isinstance(raw, str) or not raw.split():
+        raise _param_error("links: expected the media names separated by blanks, like 'bcast:eth0 serial'")
+    wanted = raw.split()
+    downs = history.select("link.down", source="node")
+    wrong = [r for r in downs if not _names_one_of(r.get("link"), wanted)]
+    missing = [w for w in wanted if not any(_names_one_of(r.get("link"), [w]) for r in downs)]
+    problems = [f"{_at(history, r.mono)} {r.node} reported {r.get('link')} down" for r in wrong[:5]]
+    problems += [f"{w} never reported down" for w in missing]
+    seen = sorted({f"{r.node}:{r.get('link')}" for r in downs})
+    detail = "; ".join(problems) if problems else f"down: {', '.join(seen)}"
+    return _result("links_down_only", not problems, len(wrong), "links", detail, wrong=len(wrong))
+
+
 # ---------------------------------------------------------------- shared disk
 
 
@@ -169,11 +193,13 @@ def single_writer(history: History, params: Params) -> CheckResult:
 
 SAFETY_CHECKS: dict[str, Callable[[History, Params], CheckResult]] = {
     "fences": fences,
+    "links_down_only": links_down_only,
     "acked_records": acked_records,
     "single_writer": single_writer,
 }
 SAFETY_CHECK_PARAMS: dict[str, dict[str, str]] = {
     "fences": {"by": "str", "target": "str", "count": "int"},
+    "links_down_only": {"links": "str"},
     "acked_records": {"expect_violation": "bool"},
     "single_writer": {"expect_violation": "bool"},
 }
