@@ -40,8 +40,10 @@ def _param_error(message: str) -> Exception:
 
 
 def _at(history: History, t: float) -> str:
-    origin = history.start if history.start is not None else 0.0
-    return f"t+{t - origin:.3f}s"
+    """Time relative to the first fault (else the history start), as lab/checks.py shows it."""
+    faults = history.faults()
+    origin = faults[0].mono if faults else (history.start if history.start is not None else 0.0)
+    return f"t{t - origin:+.3f}s"
 
 
 def fence_powerings(history: History) -> list[Record]:

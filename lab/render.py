@@ -157,7 +157,13 @@ def _resource_group(topology: Topology, group: Group) -> ResourceGroup:
         f"/{ifaces.pop()}" if len(ifaces) == 1 else ""
     )
     services = [Resource("hblab-service", (str(s.port), s.label)) for s in group.services]
-    return ResourceGroup(home=group.home, resources=(*services, Resource("IPaddr", (ip_arg,))))
+    # The shared disk first: claimed (mounted) before its writer starts, released after it stopped.
+    disk = (
+        [Resource("hblab-claim"), Resource("hblab-writer")]
+        if topology.shared_disk_group == group.name
+        else []
+    )
+    return ResourceGroup(home=group.home, resources=(*disk, *services, Resource("IPaddr", (ip_arg,))))
 
 
 def render_node(
@@ -169,11 +175,13 @@ def render_node(
     serial_paths: Mapping[str, str] | None = None,
     python: str = sys.executable,
     power_socket: str | None = None,
+    shared_disk: Path | None = None,
 ) -> None:
     """Write ha.cf, haresources, authkeys, resource.d/hblab-service and its conf for one node.
 
     `serial_paths`: device name (ttyS0) -> the /dev path this node opens for it (from the backend).
     `power_socket`: the lab power switch fence_lab talks to (needed with `daemon: {fencing: on}`).
+    `shared_disk`: the directory every node sees as its shared disk (topologies with `shared_disk:`).
     """
     spec = topology.node(node)
     cfg = dirs.config_dir
@@ -209,6 +217,12 @@ def render_node(
     (cfg / "nodeinfo").write_text(f"{node}\n")  # netns shares the host's UTS name: name the node explicitly
     if fencing_enabled(daemon):
         install_fence_agent(dirs)
+    if topology.shared_disk_group is not None:
+        if shared_disk is None:
+            raise RenderError(f"{topology.source}: shared_disk: the backend gave no shared disk directory")
+        from lab.shared_disk import install_disk_resources
+
+        install_disk_resources(resource_dir, cfg, node, dirs.state_dir, shared_disk, python)
 
 
 def install_fence_agent(dirs: NodeDirs) -> Path:

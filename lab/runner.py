@@ -298,7 +298,16 @@ class ScenarioRun:
                 secret,
                 serial_paths,
                 power_socket=power_socket,
+                shared_disk=self._shared_disk(),
             )
+
+    def _shared_disk(self) -> Path | None:
+        """A directory of the run dir every node sees (netns nodes share the host's filesystem)."""
+        if self.topology.shared_disk_group is None:
+            return None
+        path = self.run_dir / "shared-disk"
+        path.mkdir(exist_ok=True)
+        return path
 
     def _start_power_switch(self) -> None:
         """With `daemon: {fencing: on}`, serve the lab power switch fence_lab talks to (lab/power.py)."""
@@ -465,6 +474,10 @@ class ScenarioRun:
         from lab.history import load_history
 
         history = load_history(self.run_dir)
+        if self.topology.shared_disk_group is not None:
+            from lab.shared_disk import with_disk_records
+
+            history = with_disk_records(history, self.run_dir)
         result.results = list(run_checks(history, self.scenario.expect))
         try:
             from lab.report import write_run_report

@@ -127,6 +127,9 @@ class Topology:
     groups: tuple[Group, ...] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # `shared_disk: {group: NAME}`: a directory every server sees (a shared array's analogue), claimed by
+    # that group's hblab-claim resource and written by its hblab-writer (lab/shared_disk.py).
+    shared_disk_group: str | None = None
 
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:
@@ -236,7 +239,9 @@ class _Parser:
 
     def parse(self, data: Any) -> Topology:
         top = self.mapping(data, "")
-        self.unknown_keys(top, {"name", "description", "nodes", "lans", "links", "serial", "groups"}, "")
+        self.unknown_keys(
+            top, {"name", "description", "nodes", "lans", "links", "serial", "groups", "shared_disk"}, ""
+        )
         name = top.get("name", self.path.stem)
         if not isinstance(name, str) or not name:
             self.err("name", "expected a non-empty string")
@@ -275,6 +280,7 @@ class _Parser:
         if not isinstance(description, str):
             self.err("description", "expected a string")
             description = ""
+        disk_group = self.shared_disk(top.get("shared_disk"), {g.name for g in groups})
         if self.problems:
             raise TopologyError(self.problems)
         return Topology(
@@ -285,7 +291,20 @@ class _Parser:
             serial_lines=tuple(serial),
             groups=tuple(groups),
             description=description,
+            shared_disk_group=disk_group,
         )
+
+    def shared_disk(self, value: Any, group_names: set[str]) -> str | None:
+        if value is None:
+            return None
+        spec = self.mapping(value, "shared_disk")
+        self.unknown_keys(spec, {"group"}, "shared_disk")
+        group = spec.get("group")
+        if group not in group_names:
+            known = ", ".join(sorted(group_names)) or "none"
+            self.err("shared_disk.group", f"expected the name of a group (groups: {known}), got {group!r}")
+            return None
+        return str(group)
 
     def nodes(self, value: Any) -> list[NodeSpec]:
         out: list[NodeSpec] = []
