@@ -1,0 +1,129 @@
+"""Per-run bench metrics from a recorded History, the same rules for every daemon (pure functions).
+
+The bench's daemons differ in what they log, so everything here comes from what the lab itself sees:
+fault records, client probes and VIP-owner samples. hbd's own events add the takeover breakdown and
+late-heartbeat warnings. Times in seconds.
+
+  takeover_s       fault -> first answer from the survivor (boot-together: boot -> first answer;
+                   link-cut: fault -> the moment a second node holds the VIP, "split brain after")
+  outage_s         the largest gap between answers (link-cut: the largest gap from the heal on)
+  dual_owner_s     total time two nodes held the VIP
+  false_failovers  VIP acquisitions beyond what the scenario calls for
+  detect_to_answer_s  hbd only: detected (peer.dead/gone) -> first client answer
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from lab.checks import breakdown, outage, takeover_latency
+from lab.history import History
+from lab.ownership import holding_intervals, multi_owner_windows, total_length
+
+Metrics = dict[str, float | int | None]
+
+# VIP acquisitions a scenario calls for (the first one at boot included).
+EXPECTED_ACQUISITIONS = {
+    "power-off": 2,
+    "soft-stop": 2,
+    "link-cut": 2,  # the standby takes the VIP during the cut; the heal settles to one owner
+    "boot-together": 1,
+    "steady": 1,
+    "stress": 1,
+}
+
+
+def acquisitions(history: History) -> list[tuple[float, str]]:
+    """(start, node) of every interval during which a node held the VIP, in time order."""
+    starts = [(a, node) for node, spans in holding_intervals(history).items() for a, _b in spans]
+    return sorted(starts)
+
+
+def dual_owner(history: History) -> tuple[float, float | None]:
+    """(total time with two holders, start of the first such window or None)."""
+    windows = multi_owner_windows(holding_intervals(history))
+    return total_length(windows), (windows[0][0] if windows else None)
+
+
+def _boot_mono(history: History) -> float | None:
+    boot = history.first("boot")
+    if boot is None:
+        return None
+    at = boot.get("at")
+    return float(at) if isinstance(at, int | float) else boot.mono
+
+
+def _first_answer_after(history: History, t0: float) -> float | None:
+    for p in history.probes():
+        if p.mono >= t0 and p.get("ok") and p.get("answer"):
+            return p.mono - t0
+    return None
+
+
+def _largest_gap_after(history: History, t0: float) -> float | None:
+    """The largest gap between answers over [t0, end]; the gap that spans t0 counts from its start."""
+    probes = history.probes()
+    good = [p.mono for p in probes if p.get("ok") and p.get("answer")]
+    if not probes or not good:
+        return None
+    before = [t for t in good if t < t0]
+    times = ([before[-1]] if before else []) + [t for t in good if t >= t0]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    gaps.append(probes[-1].mono - times[-1])  # not recovered by the end of the run
+    return max(gaps) if gaps else 0.0
+
+
+def run_metrics(history: History, scenario: str) -> Metrics:
+    """The metrics of one run of a bench scenario (names as in EXPECTED_ACQUISITIONS)."""
+    if scenario not in EXPECTED_ACQUISITIONS:
+        raise ValueError(f"unknown bench scenario {scenario!r} (known: {', '.join(EXPECTED_ACQUISITIONS)})")
+    dual, first_dual = dual_owner(history)
+    acq = acquisitions(history)
+    m: Metrics = {
+        "takeover_s": None,
+        "outage_s": outage(history, {}).value,
+        "dual_owner_s": dual,
+        "false_failovers": max(0, len(acq) - EXPECTED_ACQUISITIONS[scenario]),
+        "acquisitions": len(acq),
+        "failed_probes": sum(1 for p in history.probes() if not p.get("ok")),
+    }
+    faults = history.faults()
+    if scenario in ("power-off", "soft-stop") and faults:
+        m["takeover_s"] = takeover_latency(history, {}).value
+        parts = breakdown(history, {}).values
+        detected, answered = parts.get("detected_s"), parts.get("answered_s")
+        if isinstance(detected, float) and isinstance(answered, float):
+            m["detect_to_answer_s"] = answered - detected
+            m["detected_s"] = detected
+    elif scenario == "link-cut" and faults:
+        if first_dual is not None:
+            m["takeover_s"] = first_dual - faults[0].mono
+        heal = history.first("fault.heal")
+        if heal is not None:
+            m["outage_s"] = _largest_gap_after(history, heal.mono)
+    elif scenario == "boot-together":
+        t0 = _boot_mono(history)
+        if t0 is not None:
+            m["takeover_s"] = _first_answer_after(history, t0)
+    if scenario in ("steady", "stress"):
+        m["takeover_s"] = None
+    m["late_warnings"] = sum(1 for r in history.select("peer.warn", source="node"))
+    return m
+
+
+def summarize_values(values: list[float]) -> dict[str, Any]:
+    """min / median / p95 / max of a metric over runs (None when there is nothing to summarise)."""
+    from lab.experiment import MetricStats
+
+    if not values:
+        return {"n": 0, "min": None, "median": None, "p95": None, "max": None}
+    s = MetricStats.of(values)
+    return {"n": s.n, "min": s.min, "median": s.median, "p95": s.p95, "max": s.max}
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    """ours / theirs, or None when either is missing or theirs is zero."""
+    if ours is None or theirs is None or theirs <= 0:
+        return None
+    return ours / theirs
