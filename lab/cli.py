@@ -317,6 +317,8 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--runs-dir", default="runs")
     exp.add_argument("-v", "--verbose", action="store_true", help="show every step of every run")
     exp.set_defaults(func=cmd_experiment)
+    # Listed for --help only: main() hands `bench ...` to lab/bench.py's own parser before parsing.
+    sub.add_parser("bench", help="hbd against keepalived, heartbeat 3.0.6, ucarp (hblab bench -h)")
     rep = sub.add_parser("report", help="re-check a recorded run and rewrite its report")
     rep.add_argument("run_dir")
     rep.set_defaults(func=cmd_report)
@@ -324,6 +326,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from lab.bench import main_bench
+
+        return main_bench(argv[1:])
     args = _parser().parse_args(argv)
     if getattr(args, "repeat", 1) is not None and getattr(args, "repeat", 1) < 1:
         print("hblab: --repeat must be at least 1", file=sys.stderr)

@@ -1,0 +1,31 @@
+"""Root lab test: one peer (keepalived) through a single bench power-off in real namespaces."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lab.bench import bench_scenario, select_settings
+from lab.bench_metrics import run_metrics
+from lab.bench_run import BenchRun
+from lab.history import load_history
+from tests.lab.conftest import netns_list
+
+
+@pytest.mark.root
+def test_keepalived_power_off_moves_the_vip(tmp_path: Path) -> None:
+    if shutil.which("keepalived") is None:
+        pytest.skip("keepalived is not installed (apt-get install -y keepalived)")
+    setting = select_settings(["keepalived v3 100ms"])[0]
+    run = BenchRun(bench_scenario("power-off", setting), setting, runs_root=tmp_path, seed=7)
+    result = run.execute()
+    assert result.error is None, result.error
+    assert not [n for n in netns_list() if n.startswith(run.backend.names.prefix)]
+    conf = (result.run_dir / "nodes" / "bob" / "peer" / "keepalived.conf").read_text()
+    assert "advert_int 0.10" in conf
+    m = run_metrics(load_history(result.run_dir), "power-off")
+    # The survivor answered (no bound on how fast: the machine is shared), with no duplicate VIP.
+    assert m["takeover_s"] is not None and m["takeover_s"] > 0
+    assert m["acquisitions"] == 2 and m["false_failovers"] == 0 and m["dual_owner_s"] == 0
