@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -193,6 +194,36 @@ def run_bench(
     return write_outputs(rows, out_dir, reference, order, meta)
 
 
+def resummarize(out_dir: Path) -> list[Path]:
+    """Recompute every run's metrics from its run directory (listed in bench.json) and rewrite the
+    outputs: for a changed metric definition, without running the bench again."""
+    data = json.loads((out_dir / "bench.json").read_text())
+    meta = data["meta"]
+    kinds = {s["label"]: s for s in meta["settings"]}
+    rows: list[dict[str, Any]] = []
+    for cell in data["cells"]:
+        setting = Setting(**{**kinds[cell["label"]], "params": kinds[cell["label"]]["params"]})
+        for run in cell["runs"]:
+            run_dir = Path(run["run_dir"])
+            metrics = run_metrics(load_history(run_dir), cell["scenario"])
+            metrics["late_warnings"] = late_warnings(run_dir, setting, metrics)
+            metrics["run_dir"] = str(run_dir)
+            rows.append(
+                {
+                    "label": cell["label"],
+                    "kind": cell["kind"],
+                    "scenario": cell["scenario"],
+                    "metrics": metrics,
+                }
+            )
+        for error in cell["stats"].get("errors", []):
+            rows.append(
+                {"label": cell["label"], "kind": cell["kind"], "scenario": cell["scenario"], "error": error}
+            )
+    order = [*meta["scenarios"]] + ([STRESS_SCENARIO] if meta.get("stress_minutes") else [])
+    return write_outputs(rows, out_dir, data["reference"], order, meta)
+
+
 def select_settings(only: Sequence[str]) -> list[Setting]:
     if not only:
         return list(DEFAULT_SETTINGS)
@@ -212,9 +243,13 @@ def main_bench(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench/results"))
     p.add_argument("--runs-root", type=Path, default=Path("runs/bench"))
     p.add_argument("--no-install", action="store_true", help="fail instead of installing peers with apt")
+    p.add_argument("--resummarize", action="store_true", help="recompute --out from its recorded runs")
     args = p.parse_args(argv)
     if args.repeat < 0 or args.stress_minutes < 0:
         p.error("--repeat and --stress-minutes must not be negative")
+    if args.resummarize:
+        print("wrote " + ", ".join(str(o) for o in resummarize(args.out)))
+        return 0
     if os.geteuid() != 0:
         print("hblab bench: needs root (network namespaces, apt)", file=sys.stderr)
         return 2

@@ -9,6 +9,9 @@ late-heartbeat warnings. Times in seconds.
   outage_s         the largest gap between answers (link-cut: the largest gap from the heal on)
   dual_owner_s     total time two nodes held the VIP
   false_failovers  VIP acquisitions beyond what the scenario calls for
+  vip_moved_s      power-off/soft-stop: fault -> the survivor holds the VIP (from the owner sampler,
+                   every 2 ms, or hbd's exact ip.added): free of the prober's granularity (a probe
+                   sent to the dead node's MAC waits for its connect timeout, 100 ms)
   detect_to_answer_s  hbd only: detected (peer.dead/gone) -> first client answer
 """
 
@@ -74,6 +77,13 @@ def _largest_gap_after(history: History, t0: float) -> float | None:
     return max(gaps) if gaps else 0.0
 
 
+def _vip_moved(history: History, t0: float, victim: object) -> float | None:
+    for start, node in acquisitions(history):
+        if start >= t0 and node != victim:
+            return start - t0
+    return None
+
+
 def run_metrics(history: History, scenario: str) -> Metrics:
     """The metrics of one run of a bench scenario (names as in EXPECTED_ACQUISITIONS)."""
     if scenario not in EXPECTED_ACQUISITIONS:
@@ -91,6 +101,7 @@ def run_metrics(history: History, scenario: str) -> Metrics:
     faults = history.faults()
     if scenario in ("power-off", "soft-stop") and faults:
         m["takeover_s"] = takeover_latency(history, {}).value
+        m["vip_moved_s"] = _vip_moved(history, faults[0].mono, faults[0].get("node"))
         parts = breakdown(history, {}).values
         detected, answered = parts.get("detected_s"), parts.get("answered_s")
         if isinstance(detected, float) and isinstance(answered, float):

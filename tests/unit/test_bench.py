@@ -172,6 +172,7 @@ def test_power_off_metrics() -> None:
     m = run_metrics(power_off_history().build(), "power-off")
     assert m["takeover_s"] == pytest.approx(0.25, abs=1e-6)
     assert m["detect_to_answer_s"] == pytest.approx(0.10, abs=1e-6)
+    assert m["vip_moved_s"] == pytest.approx(0.2, abs=1e-6)
     assert m["false_failovers"] == 0 and m["dual_owner_s"] == 0
 
 
