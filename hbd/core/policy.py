@@ -84,12 +84,13 @@ def _acquire_or_wait(f: GroupFacts) -> Decision:
         return Decision(Intent.NONE, "")
     if f.peer_state in ("shutdown", "dead"):
         return Decision(Intent.START, "peer released it while shutting down")
-    if f.i_standby:
+    if f.i_standby and not f.peer_failed and not f.peer_standby:
         return Decision(Intent.NONE, "")
-    if f.home_is_me:
-        return Decision(Intent.START, "home node")
-    if f.peer_standby:
-        return Decision(Intent.START, "peer is in standby")
     if f.peer_failed:
         return Decision(Intent.START, "peer failed to start it")
+    if f.home_is_me:
+        # Also when both nodes are in standby: someone must run it, and only the home node may decide alone.
+        return Decision(Intent.START, "home node")
+    if f.peer_standby and not f.i_standby:
+        return Decision(Intent.START, "peer is in standby")
     return Decision(Intent.NONE, "")

@@ -29,7 +29,7 @@ class TwoNodes(RuleBasedStateMachine):
         self.c.power_on("bobek")
         self.checked_dual = 0
 
-    @rule(seconds=st.floats(0.001, 1.5))
+    @rule(seconds=st.floats(0.001, 0.8))
     def tick(self, seconds: float) -> None:
         self.c.run_for(seconds)
 
@@ -85,5 +85,5 @@ class TwoNodes(RuleBasedStateMachine):
             assert len(c.active(spec.key)) == 1, (spec.key, c.holders(spec.key))
 
 
-TwoNodes.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+TwoNodes.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None, report_multiple_bugs=False)
 TestTwoNodes = TwoNodes.TestCase

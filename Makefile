@@ -1,0 +1,57 @@
+# hbd: the daemon, its lab and its bench. Every target installs what it needs on a fresh Debian 12 (as root).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := python3-venv iproute2 socat nftables procps docker.io debootstrap
+REPEAT ?= 3
+PYTEST_ARGS ?=
+
+.PHONY: all setup apt venv demo test unit lint bench clean distclean
+
+all: test
+
+setup: apt venv
+
+# apt only when something is missing, so a second run costs nothing and works offline.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[lab,dev]'
+	touch $@
+
+# The main job: the lab replays the article's test plan on network namespaces and prints the latency table.
+demo: setup
+	$(BIN)/hblab clean
+	$(BIN)/hblab experiment article-test-plan --repeat $(REPEAT)
+
+lint: venv
+	$(BIN)/ruff check .
+
+unit: venv
+	$(BIN)/pytest -q tests/unit tests/property $(PYTEST_ARGS)
+
+# Everything: lint, unit, property, real namespaces, and the Docker backend (the fixtures start dockerd
+# when it is not running and stop exactly what they started).
+test: setup lint
+	$(BIN)/hblab clean
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; $(BIN)/hblab clean >/dev/null 2>&1; exit $$rc
+
+bench: setup
+	$(BIN)/hblab clean
+	$(BIN)/hblab bench
+
+clean:
+	-$(BIN)/hblab clean
+
+distclean: clean
+	rm -rf $(VENV) runs build *.egg-info
