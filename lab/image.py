@@ -426,17 +426,22 @@ def ensure_image(
 
 
 def _remove_stale(image: ImagePlan) -> None:
-    """Drop older node images of this variant (each hbd edit makes one); skipped when a container uses one."""
-    repo = image.node_tag.split(":", 1)[0]
-    listing = subprocess.run(
-        [_docker_cli(), "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    for tag in listing.stdout.split():
-        if tag != image.node_tag:
-            subprocess.run([_docker_cli(), "image", "rm", tag], capture_output=True, check=False)
+    """Drop older images of this variant (each hbd edit makes a node image, each recipe change a base).
+
+    Node images first, so their old bases are no longer needed; `docker image rm` refuses an image a
+    container still uses, which is what we want for a run in progress.
+    """
+    for keep in (image.node_tag, image.base_tag):
+        repo = keep.split(":", 1)[0]
+        listing = subprocess.run(
+            [_docker_cli(), "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for tag in listing.stdout.split():
+            if tag != keep:
+                subprocess.run([_docker_cli(), "image", "rm", tag], capture_output=True, check=False)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
