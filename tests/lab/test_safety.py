@@ -7,6 +7,10 @@ Each scenario runs once and every one of its checks must pass; a few verdicts ar
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,8 +30,19 @@ LINK_CUTS = [
 ]
 
 
-def run(name: str, tmp_path) -> RunResult:
-    result = run_scenario(load_scenario(name), runs_root=tmp_path / "runs")
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A SHORT runs root: hbd's control socket lives in <run dir>/nodes/<node>/state/control.sock and a unix
+    socket path has at most 107 bytes; pytest's own tmp_path is too long for it (`AF_UNIX path too long`)."""
+    root = Path(tempfile.mkdtemp(prefix="s", dir="/tmp"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(name: str, tmp_path: Path) -> RunResult:
+    result = run_scenario(load_scenario(name), runs_root=tmp_path)
     assert result.error is None, f"{result.error} (run dir {result.run_dir})"
     failed = [f"{r.name}: {r.detail}" for r in result.results if not r.ok]
     assert not failed, f"{name}: {failed} (run dir {result.run_dir})"
