@@ -240,3 +240,29 @@ def test_disk_writer_recovers_the_sequence_and_acknowledges_after_writing(tmp_pa
     assert [x["seq"] for x in lines] == list(range(41, 41 + len(lines)))
     assert {a["seq"] for a in acks} <= {x["seq"] for x in lines}
     assert int(pidfile.read_text()) == proc.pid
+
+
+# ------------------------------------------------------------ rendering
+
+
+def test_fencing_renders_stonith_host_and_installs_the_agent(tmp_path):
+    from lab.backends.base import NodeDirs
+    from lab.render import ClusterSecret, RenderError, render_node
+
+    dirs = NodeDirs(tmp_path / "bob")
+    daemon = {"keepalive": "50ms", "deadtime": "300ms", "fencing": "on", "fence_delay": "1s"}
+    serial = {"ttyS0": "/dev/pts/9"}
+    render_node(
+        TWO_NODE, "bob", daemon, dirs, ClusterSecret.fresh(), serial, power_socket="/run/hblab/x/power.sock"
+    )
+    hacf = (dirs.config_dir / "ha.cf").read_text()
+    assert "stonith_host * fence_lab socket=/run/hblab/x/power.sock" in hacf
+    assert "hbd_fence_delay 1" in hacf and "fencing" not in hacf.replace("hbd_fence", "")
+    assert (dirs.root / "bin" / "fence_lab").resolve() == FENCE_LAB
+    with pytest.raises(RenderError, match=r"daemon\.fencing"):
+        render_node(TWO_NODE, "bob", daemon, NodeDirs(tmp_path / "b2"), ClusterSecret.fresh(), serial)
+    render_node(
+        TWO_NODE, "bob", {"keepalive": "50ms"}, NodeDirs(tmp_path / "b3"), ClusterSecret.fresh(), serial
+    )
+    assert "stonith_host" not in (tmp_path / "b3" / "ha.d" / "ha.cf").read_text()
+    assert not (tmp_path / "b3" / "bin").exists()
