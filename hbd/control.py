@@ -6,13 +6,30 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 SCOPES = ("all", "local", "foreign")
 MAX_REQUEST = 64 * 1024
+SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes with the NUL
+
+
+@contextlib.contextmanager
+def _addressable(path: Path) -> Iterator[str]:
+    """A name for `path` that fits sun_path: deep state dirs (the lab's, pytest's) exceed 107 bytes, so bind
+    or connect relative to the socket's directory instead."""
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        yield str(path)
+        return
+    cwd = os.open(".", os.O_RDONLY)
+    try:
+        os.chdir(path.parent)
+        yield path.name
+    finally:
+        os.fchdir(cwd)
+        os.close(cwd)
 
 
 class ControlServer:
@@ -24,7 +41,8 @@ class ControlServer:
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        self._server = await asyncio.start_unix_server(self._serve, path=str(self.path), limit=MAX_REQUEST)
+        with _addressable(self.path) as name:
+            self._server = await asyncio.start_unix_server(self._serve, path=name, limit=MAX_REQUEST)
         os.chmod(self.path, 0o600)
 
     async def close(self) -> None:
@@ -58,7 +76,8 @@ def request(path: Path, payload: dict[str, Any], timeout_s: float = 5.0) -> dict
 
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout_s)
-        sock.connect(str(path))
+        with _addressable(path) as name:
+            sock.connect(name)
         sock.sendall(json.dumps(payload).encode() + b"\n")
         data = b""
         while not data.endswith(b"\n"):

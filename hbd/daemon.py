@@ -188,6 +188,8 @@ class Daemon:
             await control.start()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.feed, ShutdownRequested())
+            for group in self.config.groups:
+                self._spawn(self.runner.probe_idle(group))  # queued ahead of any start of that group
             self.feed(Booted())
             code = await self._exit
         finally:

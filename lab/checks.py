@@ -79,8 +79,9 @@ CHECK_PARAMS: dict[str, dict[str, str]] = {
     "no_failover": {"fault": "str", "nth": "int"},
     "link_down_named": {"link": "str", "node": "str", "within": "duration", "fault": "str", "nth": "int"},
     "breakdown": {"fault": "str", "nth": "int", "by": "str", "max": "duration"},
+    "no_event": {"event": "str", "node": "str"},
 }
-REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {"link_down_named": ("link",)}
+REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {"link_down_named": ("link",), "no_event": ("event",)}
 
 
 # ---------------------------------------------------------------- helpers
@@ -481,6 +482,20 @@ def breakdown(history: History, params: Params) -> CheckResult:
     return CheckResult("breakdown", ok, total, "s", detail, values)
 
 
+def no_event(history: History, params: Params) -> CheckResult:
+    """A node event that must not happen in this scenario (e.g. `peer.dead` after a graceful stop: the
+    takeover must follow the goodbye, not death detection)."""
+    event = str(params["event"])
+    node = params.get("node")
+    found = [r for r in history.select((event,), source="node") if node is None or r.node == node]
+    where = f" on {node}" if node else ""
+    if not found:
+        return CheckResult("no_event", True, 0, "events", f"no {event}{where}")
+    first = found[0]
+    detail = f"{len(found)} x {event}{where}, first at {_at(history, first.mono)}: {first.get('cause', '')}"
+    return CheckResult("no_event", False, len(found), "events", detail.rstrip(": "))
+
+
 CHECKS: dict[str, Checker] = {
     "takeover_latency": takeover_latency,
     "outage": outage,
@@ -490,6 +505,7 @@ CHECKS: dict[str, Checker] = {
     "no_failover": no_failover,
     "link_down_named": link_down_named,
     "breakdown": breakdown,
+    "no_event": no_event,
 }
 
 

@@ -92,6 +92,9 @@ class GroupRunner:
         self.stop_attempts = stop_attempts
         self.stop_retry_delay_s = stop_retry_delay_s
         self._locks: dict[str, asyncio.Lock] = {}
+        # Groups this runner stopped completely: their next start skips the status probes (one fork per
+        # resource on the takeover path). Unknown state (first start, after a failure) still probes.
+        self._known_stopped: set[str] = set()
 
     def _lock(self, group: ResourceGroup) -> asyncio.Lock:
         return self._locks.setdefault(group.key, asyncio.Lock())
@@ -131,11 +134,14 @@ class GroupRunner:
         ctx = self._ctx(group, reason)
         log = _Log()
         touched: list[Resource] = []
+        known_stopped = group.key in self._known_stopped
+        self._known_stopped.discard(group.key)
         for resource in group.resources:
-            status = await self._op(resource, "status", ctx, log)
             touched.append(resource)
-            if status.running:
-                continue
+            if not known_stopped:
+                status = await self._op(resource, "status", ctx, log)
+                if status.running:
+                    continue
             result = await self._op(resource, "start", ctx, log)
             if result.ok:
                 continue
@@ -155,6 +161,24 @@ class GroupRunner:
             )
         return GroupResult(group.key, "start", True, time.monotonic() - started, steps=tuple(log.steps))
 
+    async def probe_idle(self, group: ResourceGroup) -> bool:
+        """At boot, before any decision needs the group: status of every resource. All stopped means the
+        first takeover can skip the probes; anything running is reported (heartbeat's verifyallidle)."""
+        async with self._lock(group):
+            status = await self.status(group, "boot: verify idle")
+            if status.running or status.unknown:
+                self.emit(
+                    "group.not_idle",
+                    "WARN",
+                    group=group.key,
+                    running=list(status.running),
+                    unknown=list(status.unknown),
+                    cause="resources active at boot that this node does not hold yet",
+                )
+                return False
+            self._known_stopped.add(group.key)
+            return True
+
     # -- stop -----------------------------------------------------------------------------------------
     async def stop(self, group: ResourceGroup, reason: str) -> GroupResult:
         async with self._lock(group):
@@ -173,6 +197,7 @@ class GroupRunner:
                     detail,
                     tuple(log.steps),
                 )
+            self._known_stopped.add(group.key)
             return GroupResult(group.key, "stop", True, time.monotonic() - started, steps=tuple(log.steps))
 
     async def _stop_all(
