@@ -52,7 +52,7 @@ class Medium:
 class StonithHost:
     """`stonith_host <host|*> <agent> [name=value ...]`: how to fence a node (used by hbd.fencing)."""
 
-    host: str  # the node this device can fence (heartbeat: the host it runs on; see docs), or "*"
+    host: str  # the node this line applies to (heartbeat's fromhost), or "*" for both
     agent: str
     params: tuple[tuple[str, str], ...] = ()
     where: Where | None = None
