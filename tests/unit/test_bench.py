@@ -179,10 +179,21 @@ def test_power_off_metrics() -> None:
 def test_steady_flap_counts_false_failovers() -> None:
     h = HistoryBuilder()
     h.owners(0.0, 1.0, ["bob"]).owners(1.0, 1.5, ["bobek"]).owners(1.5, 3.0, ["bob"])
-    h.probes(0.0, 3.0, "bob")
+    h.probes(0.1, 3.0, "bob")  # probing starts once bob holds the VIP
     h.node(0.9, "bobek", "peer.warn", peer="bob", gap_s=0.03)
     m = run_metrics(h.build(), "steady")
     assert m["false_failovers"] == 2 and m["takeover_s"] is None and m["late_warnings"] == 1
+
+
+def test_setup_before_the_first_probe_is_not_measured() -> None:
+    # ucarp: both nodes master at boot for a moment, before probing starts; then a clean steady run.
+    h = HistoryBuilder()
+    h.owners(0.0, 0.5, ["bob", "bobek"]).owners(0.5, 1.0, ["bob"]).owners(1.0, 1.2, ["bob", "bobek"])
+    h.owners(1.2, 3.0, ["bob"])
+    h.probes(1.1, 3.0, "bob")
+    m = run_metrics(h.build(), "steady")
+    assert m["dual_owner_s"] == pytest.approx(0.1, abs=1e-6)  # only the part inside the window
+    assert m["false_failovers"] == 0
 
 
 def test_link_cut_split_brain_and_heal_outage() -> None:
