@@ -38,23 +38,31 @@ EXPECTED_ACQUISITIONS = {
 }
 
 
-def window_start(history: History) -> float:
-    """Where measuring begins: the first probe (before it, the nodes were only being set up)."""
+INF = float("inf")
+
+
+def window(history: History) -> tuple[float, float]:
+    """What is measured: first to last probe. Before, the nodes were being set up; after, the lab tears
+    them down one by one (the survivor of a teardown may briefly take the VIP: not a failover)."""
     probes = history.probes()
     if probes:
-        return probes[0].mono
-    return history.start if history.start is not None else 0.0
+        return probes[0].mono, probes[-1].mono
+    return (history.start or 0.0), (history.end or 0.0)
 
 
-def acquisitions(history: History, since: float = float("-inf")) -> list[tuple[float, str]]:
-    """(start, node) of every interval during which a node held the VIP, from `since` on, in time order."""
+def acquisitions(history: History, since: float = -INF, until: float = INF) -> list[tuple[float, str]]:
+    """(start, node) of every interval during which a node held the VIP, started in [since, until]."""
     spans = holding_intervals(history).items()
-    return sorted((a, node) for node, intervals in spans for a, _b in intervals if a >= since)
+    return sorted((a, node) for node, intervals in spans for a, _b in intervals if since <= a <= until)
 
 
-def dual_owner(history: History, since: float = float("-inf")) -> tuple[float, float | None]:
-    """(time with two holders from `since` on, start of the first such window or None)."""
-    windows = [(max(a, since), b) for a, b in multi_owner_windows(holding_intervals(history)) if b > since]
+def dual_owner(history: History, since: float = -INF, until: float = INF) -> tuple[float, float | None]:
+    """(time with two holders within [since, until], start of the first such window or None)."""
+    windows = [
+        (max(a, since), min(b, until))
+        for a, b in multi_owner_windows(holding_intervals(history))
+        if b > since and a < until
+    ]
     return total_length(windows), (windows[0][0] if windows else None)
 
 
@@ -97,9 +105,9 @@ def run_metrics(history: History, scenario: str) -> Metrics:
     """The metrics of one run of a bench scenario (names as in EXPECTED_ACQUISITIONS)."""
     if scenario not in EXPECTED_ACQUISITIONS:
         raise ValueError(f"unknown bench scenario {scenario!r} (known: {', '.join(EXPECTED_ACQUISITIONS)})")
-    t_window = window_start(history)
-    dual, _ = dual_owner(history, t_window)
-    acq = acquisitions(history, t_window)
+    since, until = window(history)
+    dual, _ = dual_owner(history, since, until)
+    acq = acquisitions(history, since, until)
     m: Metrics = {
         "takeover_s": None,
         "outage_s": outage(history, {}).value,
@@ -118,7 +126,7 @@ def run_metrics(history: History, scenario: str) -> Metrics:
             m["detect_to_answer_s"] = answered - detected
             m["detected_s"] = detected
     elif scenario == "link-cut" and faults:
-        _, split = dual_owner(history, faults[0].mono)
+        _, split = dual_owner(history, faults[0].mono, until)
         if split is not None:
             m["takeover_s"] = split - faults[0].mono
         heal = history.first("fault.heal")

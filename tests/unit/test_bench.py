@@ -173,6 +173,14 @@ def test_power_off_metrics() -> None:
     assert m["takeover_s"] == pytest.approx(0.25, abs=1e-6)
     assert m["detect_to_answer_s"] == pytest.approx(0.10, abs=1e-6)
     assert m["vip_moved_s"] == pytest.approx(0.2, abs=1e-6)
+    assert m["false_failovers"] == 0
+
+
+def test_teardown_after_the_last_probe_is_not_measured() -> None:
+    h = HistoryBuilder()
+    h.owners(0.0, 3.0, ["bob"]).owners(3.0, 3.2, ["bobek"])  # bob's namespace went first at teardown
+    h.probes(0.1, 2.9, "bob")
+    m = run_metrics(h.build(), "steady")
     assert m["false_failovers"] == 0 and m["dual_owner_s"] == 0
 
 
