@@ -40,6 +40,7 @@ from hbd.core.events import (
     GroupStopped,
     HeartbeatReceived,
     PeerStatus,
+    PingReplied,
     ShutdownRequested,
     StandbyCommanded,
     TakeoverAsked,
@@ -53,6 +54,7 @@ from hbd.realtime import go_realtime
 from hbd.resources.group import GroupRunner
 from hbd.resources.runner import ScriptRunner
 from hbd.transport.base import Transport, build_transports
+from hbd.transport.ping import Pinger
 from hbd.wire.codec import decode as decode_packet
 from hbd.wire.codec import encode
 from hbd.wire.error import WireError
@@ -144,6 +146,9 @@ class Daemon:
         self.garp_at: dict[str, float] = {}
         self.fencer = Fencer(config.node, config.cluster.stonith_hosts, self._emit_from_resources)
         self.machine: NodeMachine | None = None
+        self.pinger: Pinger | None = None
+        if config.cluster.ping_nodes:
+            self.pinger = Pinger(config.cluster.ping_nodes, lambda ip: self.feed(PingReplied(ip)))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -179,12 +184,16 @@ class Daemon:
             fence_delay_s=cluster.fence_delay_s,
             unclean_start=unclean,
             config_digest=config_digest(self.config),
+            ping_targets=cluster.ping_nodes,
+            deadping_s=cluster.deadping_s,
         )
         control = ControlServer(self.paths.socket, self._control)
         try:
             self.transports = build_transports(cluster.media, cluster.udpport)
             for transport in self.transports:
                 await transport.open(self._on_packet)
+            if self.pinger is not None:
+                await self.pinger.open()
             await control.start()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.feed, ShutdownRequested())
@@ -199,6 +208,8 @@ class Daemon:
             for transport in self.transports:
                 with contextlib.suppress(Exception):
                     await transport.close()
+            if self.pinger is not None:
+                await self.pinger.close()
             for task in list(self._tasks):
                 task.cancel()
             self.log.emit("daemon.stop", generation=self.generation, rejected=self.rejected)
@@ -276,6 +287,8 @@ class Daemon:
         payload = encode(message, self.config.auth)
         for transport in self.transports:
             transport.send(payload)
+        if t == "status" and self.pinger is not None:
+            self.pinger.ping_all()
 
     def _on_packet(self, payload: bytes, link: str) -> None:
         try:
@@ -361,6 +374,8 @@ class Daemon:
             snap["generation"] = self.generation
             snap["rejected_packets"] = dict(self.rejected)
             snap["media"] = {t.name: t.stats for t in self.transports}
+            if self.pinger is not None:
+                snap["ping_nodes"] = self.pinger.stats
             return {"ok": True, "status": snap}
         if cmd in ("standby", "takeover"):
             if scope not in SCOPES:
@@ -392,6 +407,11 @@ def _peer_status(message: Message, generation: int) -> PeerStatus:
         holds=keys("hold"),
         failed=keys("fail"),
         standby=keys("sby"),
+        ping_nodes=_int_or_none(message.get("ping")),
         generation=generation,
         config_digest=message.get("cfg") or "",
     )
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text is not None and text.isdigit() else None

@@ -110,6 +110,13 @@ def media_lines(topology: Topology, node: str) -> list[str]:
     return lines
 
 
+def _ping_address(topology: Topology, name: str) -> str:
+    """A ping node given as a lab node's name stands for that node's first address."""
+    for _seg, end in topology.endpoints_of(name) if name in topology.node_names else ():
+        return str(end.ip.ip)
+    return name
+
+
 def fencing_enabled(daemon: Mapping[str, Any]) -> bool:
     """`daemon: {fencing: on}`: every node fences its peer through fence_lab and the lab's power switch."""
     return daemon.get("fencing") in ("on", True)
@@ -135,6 +142,9 @@ def hacf_source(
         if key in LAB_OPTIONS:
             continue
         origin[len(lines) + 1] = f"daemon.{key}"
+        if key == "ping":
+            lines.append("ping " + " ".join(_ping_address(topology, name) for name in value))
+            continue
         lines.append(f"{HBD_DIRECTIVES.get(key, key)} {directive_value(key, value)}")
     lines += media_lines(topology, node)
     for line in topology.serial_lines:

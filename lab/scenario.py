@@ -71,6 +71,7 @@ DAEMON_KEYS: dict[str, str] = {
     "fence_delay": "duration",
     "resource_timeout": "duration",
     "fencing": "onoff",  # lab option, not a directive: stonith_host * fence_lab (lab/power.py)
+    "ping": "nodes",  # ping nodes: lab node names (their first address) or IPv4 addresses
 }
 
 LINK_HOWS = ("down", "drop", "pull")
@@ -326,6 +327,12 @@ def _daemon(value: Any, p: _Problems) -> dict[str, Any]:
                 p.add(where, f"expected a non-negative integer, got {v!r}")
             else:
                 out[key] = v
+        elif kind == "nodes":
+            names = v if isinstance(v, list) else [v]
+            if not names or not all(isinstance(n, str) and n for n in names):
+                p.add(where, f"expected a node name, an address or a list of them, got {v!r}")
+            else:
+                out[key] = names
         elif kind in ("auto_failback", "onoff"):
             # YAML reads bare on/off as booleans: accept them and store heartbeat's words.
             word = {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else str(v).lower()

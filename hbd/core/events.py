@@ -16,6 +16,7 @@ class PeerStatus:
     holds: frozenset[str] = frozenset()  # groups it runs or is starting/stopping
     failed: frozenset[str] = frozenset()  # groups it could not start
     standby: frozenset[str] = frozenset()  # groups it gives up while we are alive
+    ping_nodes: int | None = None  # ping nodes it reaches (None: none configured or not measured yet)
     generation: int = 0
     config_digest: str = ""
 
@@ -99,6 +100,13 @@ class GroupAnnounced:
 
 
 @dataclass(frozen=True)
+class PingReplied:
+    """A ping node (ha.cf `ping`) answered our echo request."""
+
+    target: str
+
+
+@dataclass(frozen=True)
 class TimerFired:
     """The deadline from `next_deadline()` was reached."""
 
@@ -114,5 +122,6 @@ Event = (
     | GroupStopped
     | FenceFinished
     | GroupAnnounced
+    | PingReplied
     | TimerFired
 )

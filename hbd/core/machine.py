@@ -50,6 +50,7 @@ from hbd.core.events import (
     GroupStopped,
     HeartbeatReceived,
     PeerStatus,
+    PingReplied,
     ShutdownRequested,
     StandbyCommanded,
     TakeoverAsked,
@@ -151,6 +152,8 @@ class NodeMachine:
         fence_delay_s: float = 0.0,
         unclean_start: bool = False,
         config_digest: str = "",
+        ping_targets: tuple[str, ...] = (),
+        deadping_s: float | None = None,
     ) -> None:
         self.node = node
         self.timing = timing
@@ -173,6 +176,13 @@ class NodeMachine:
         self.dead_since: float | None = None
         self.split_brain_since: float | None = None
         self.digest_warned_for: int | None = None
+        self.ping_targets = ping_targets
+        self.deadping_s = deadping_s if deadping_s is not None else timing.deadtime_s
+        self.ping_last: dict[str, float] = {}
+        self.ping_up: set[str] = set()
+        self.ping_standby = False
+        self.ping_count_for_status: int | None = None
+        self.ping_measured = False
 
     # ------------------------------------------------------------------ public API
 
@@ -196,6 +206,9 @@ class NodeMachine:
                 self._group_stopped(event, now, out)
             case GroupAnnounced():
                 self._group_announced(event, now, out)
+            case PingReplied():
+                self._timers(now, out)
+                self._ping_replied(event.target, now, out)
             case FenceFinished():
                 self._fence_finished(event, now, out)
             case StandbyCommanded():
@@ -219,6 +232,9 @@ class NodeMachine:
             times.append(self.peer.link_deadline())
             if self.fence_state is FenceState.WAITING:
                 times.append(self.fence_at)
+            times.extend(self.ping_last[t] + self.deadping_s for t in self.ping_up)
+            if self.ping_targets and not self.ping_measured:
+                times.append(self.started_at + self.deadping_s)
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self, now: float) -> dict[str, Any]:
@@ -301,6 +317,44 @@ class NodeMachine:
             self._peer_dead(now, cause, silence, out)
         if self.fence_state is FenceState.WAITING and self.fence_at is not None and now >= self.fence_at:
             self._fence_now(now, out)
+        for target in sorted(self.ping_up):
+            if now - self.ping_last[target] >= self.deadping_s:
+                self.ping_up.discard(target)
+                cause = f"no echo for {self.deadping_s:g} s"
+                out.append(Emit("ping.down", "WARN", {"target": target, "cause": cause}))
+        if self.ping_targets and now - self._started() >= self.deadping_s:
+            self.ping_measured = True
+        self._update_ping_standby(now, out)
+
+    # ------------------------------------------------------------------ ping nodes (heartbeat's ipfail)
+
+    def _ping_replied(self, target: str, now: float, out: list[Action]) -> None:
+        if target not in self.ping_targets:
+            return
+        self.ping_last[target] = now
+        self.ping_measured = True
+        if target not in self.ping_up:
+            self.ping_up.add(target)
+            out.append(Emit("ping.up", "INFO", {"target": target}))
+        self._update_ping_standby(now, out)
+
+    def _ping_count(self, now: float) -> int | None:
+        """Ping nodes reached; None until it means something (a reply came, or a whole deadping passed)."""
+        return len(self.ping_up) if self.ping_measured else None
+
+    def _update_ping_standby(self, now: float, out: list[Action]) -> None:
+        mine = self._ping_count(now)
+        status = self.peer.status if self.peer.liveness is Liveness.ALIVE else None
+        theirs = status.ping_nodes if status is not None else None
+        worse = mine is not None and theirs is not None and mine < theirs
+        if worse != self.ping_standby:
+            self.ping_standby = worse
+            cause = (
+                f"reaching {mine} ping node(s), the peer reaches {theirs}: standing by"
+                if worse
+                else "ping nodes reachable again"
+            )
+            out.append(Emit("ping.standby" if worse else "ping.standby_over", "WARN", {"cause": cause}))
 
     def _peer_dead(self, now: float, cause: str, silence: float, out: list[Action]) -> None:
         peer = self.peer
@@ -365,6 +419,7 @@ class NodeMachine:
                 )
             )
         self._check_digest(ev.status, out)
+        self._update_ping_standby(now, out)
         if ev.status.state == "dead":
             if peer.liveness is not Liveness.GONE:
                 peer.liveness = Liveness.GONE
@@ -554,10 +609,10 @@ class NodeMachine:
         for g in self.groups.values():
             if g.role not in (Role.STOPPED, Role.ACTIVE, Role.FAILED):
                 continue  # an operation is in flight; decide again when it reports
-            decision = decide(self._facts(g))
+            decision = decide(self._facts(g, now))
             self._apply(g, decision, now, out)
 
-    def _facts(self, g: GroupState) -> GroupFacts:
+    def _facts(self, g: GroupState, now: float) -> GroupFacts:
         peer = self.peer
         status = peer.status if peer.liveness is Liveness.ALIVE else None
         return GroupFacts(
@@ -565,7 +620,7 @@ class NodeMachine:
             home_is_me=g.spec.home == self.node,
             i_hold=g.role in HELD_ROLES,
             i_failed=g.role is Role.FAILED,
-            i_standby=g.standby,
+            i_standby=g.standby or self.ping_standby,
             shutting_down=self.state is NodeState.SHUTTING_DOWN,
             running=self.state is NodeState.RUNNING,
             peer=peer.liveness,
@@ -577,6 +632,7 @@ class NodeMachine:
             peer_failed=status is not None and g.spec.key in status.failed,
             peer_standby=status is not None and g.spec.key in status.standby,
             failback=self.auto_failback,
+            ping_ok=self._ping_count(now) != 0,
         )
 
     def _apply(self, g: GroupState, decision: Decision, now: float, out: list[Action]) -> None:
@@ -606,6 +662,7 @@ class NodeMachine:
             out.append(AnnounceGroup(g.spec.key, "split brain: this node keeps the group"))
 
     def _maybe_send(self, now: float, out: list[Action]) -> None:
+        self.ping_count_for_status = self._ping_count(now)
         fields = self._status_fields()
         due = self.next_send_at is not None and now >= self.next_send_at
         if fields != self.last_sent or due:
@@ -616,7 +673,7 @@ class NodeMachine:
     def _status_fields(self) -> tuple[tuple[str, str], ...]:
         held = sorted(k for k, g in self.groups.items() if g.role in HELD_ROLES)
         failed = sorted(k for k, g in self.groups.items() if g.role is Role.FAILED)
-        standby = sorted(k for k, g in self.groups.items() if g.standby)
+        standby = sorted(k for k, g in self.groups.items() if g.standby or self.ping_standby)
         fields = [
             ("t", "status"),
             ("st", self.state.value),
@@ -627,6 +684,8 @@ class NodeMachine:
         ]
         if self.config_digest:
             fields.append(("cfg", self.config_digest))
+        if self.ping_count_for_status is not None:
+            fields.append(("ping", str(self.ping_count_for_status)))
         return tuple(fields)
 
     def _maybe_exit(self, out: list[Action]) -> None:

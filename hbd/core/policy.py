@@ -39,6 +39,9 @@ class GroupFacts:
     peer_failed: bool
     peer_standby: bool
     failback: bool  # auto_failback on (or legacy: the home node pulls its groups back)
+    # Ping nodes (heartbeat's ipfail): False when we reach none of the configured ones. A node reaching fewer
+    # than its peer puts itself in standby (the machine folds that into `i_standby`), which the peer sees.
+    ping_ok: bool = True
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ def _acquire_or_wait(f: GroupFacts) -> Decision:
     if f.shutting_down or f.i_failed or not f.running:
         return Decision(Intent.NONE, "")
     if f.peer in (Liveness.DEAD, Liveness.UNKNOWN):
+        if not f.ping_ok:
+            return Decision(Intent.NONE, "")  # cut off from every ping node: we are the isolated one
         if f.peer_may_be_taken_over:
             return Decision(Intent.START, "peer dead")
         return Decision(Intent.NONE, "")

@@ -18,6 +18,7 @@ ARTICLE = [
     "link-cut-one-medium",
     "link-cut-all",
     "boot-together",
+    "ping-node-lost",  # issue 4: heartbeat's ipfail case
 ]
 
 pytestmark = [

@@ -18,6 +18,7 @@ from hbd.core.events import (
     GroupStopped,
     HeartbeatReceived,
     PeerStatus,
+    PingReplied,
     TakeoverAsked,
     TimerFired,
 )
@@ -45,12 +46,15 @@ class Cluster:
         op_s: float = 0.02,
         auto_failback: bool = True,
         fail_start: set[tuple[str, str]] | None = None,
+        ping_targets: tuple[str, ...] = (),
     ) -> None:
         self.groups = groups or [GroupSpec("IPaddr::10.0.0.100/24", "bob")]
         self.latency_s = latency_s
         self.op_s = op_s
         self.auto_failback = auto_failback
         self.fail_start = fail_start or set()
+        self.ping_targets = ping_targets
+        self.reaches_ping = {"bob": True, "bobek": True}
         self.now = 0.0
         self.nodes = {"bob": SimNode("bob"), "bobek": SimNode("bobek")}
         self.links_up = {link: True for link in LINKS}
@@ -74,6 +78,7 @@ class Cluster:
             self.groups,
             TIMING,
             auto_failback=self.auto_failback,
+            ping_targets=self.ping_targets,
         )
         node.generation = next(self.generation)  # type: ignore[attr-defined]
         self._deliver(name, Booted())
@@ -162,6 +167,9 @@ class Cluster:
             case SendStatus(fields=fields):
                 status = _status(dict(fields), getattr(node, "generation", 0))
                 self._broadcast(peer, name, status)
+                if self.reaches_ping[name]:  # heartbeat pings its ping nodes with every status message
+                    for target in self.ping_targets:
+                        self._schedule(self.now + self.latency_s, name, PingReplied(target))
             case SendMessage(fields=fields):
                 f = dict(fields)
                 if f.get("t") == "hb_takeover" and any(self.links_up.values()):
@@ -208,5 +216,6 @@ def _status(fields: dict[str, str], generation: int) -> PeerStatus:
         holds=keys("hold"),
         failed=keys("fail"),
         standby=keys("sby"),
+        ping_nodes=int(fields["ping"]) if "ping" in fields else None,
         generation=generation,
     )

@@ -133,3 +133,34 @@ def test_active_active_each_node_runs_its_own_group():
     c.power_off("bobek")
     c.run_for(1.0)
     assert c.active("web") == ["bob"]
+
+
+def test_node_cut_off_from_its_ping_nodes_hands_the_group_to_the_peer():
+    c = booted_pair(ping_targets=("10.0.0.254",))
+    assert c.active(KEY) == ["bob"]
+    c.reaches_ping["bob"] = False
+    c.run_for(1.0)
+    assert c.active(KEY) == ["bobek"]
+    assert c.emitted("bob", "ping.standby")
+    assert c.dual_starts == []
+    c.reaches_ping["bob"] = True
+    c.run_for(1.0)
+    assert c.active(KEY) == ["bob"]  # auto_failback: home again once it reaches the ping node
+
+
+def test_node_that_reaches_no_ping_node_does_not_take_over_a_silent_peer():
+    c = booted_pair(ping_targets=("10.0.0.254",))
+    c.reaches_ping["bobek"] = False
+    c.power_off("bob")
+    c.run_for(2.0)
+    assert c.holders(KEY) == []
+    c.reaches_ping["bobek"] = True
+    c.run_for(1.0)
+    assert c.active(KEY) == ["bobek"]
+
+
+def test_ping_nodes_down_for_both_changes_nothing():
+    c = booted_pair(ping_targets=("10.0.0.254",))
+    c.reaches_ping["bob"] = c.reaches_ping["bobek"] = False
+    c.run_for(2.0)
+    assert c.active(KEY) == ["bob"]
