@@ -1,0 +1,192 @@
+"""Two real hbd processes in two namespaces over a veth pair: ownership, hbctl, forged packets, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hbd.config.model import AuthConfig, AuthKey
+from hbd.wire.codec import encode
+from hbd.wire.message import Message
+from tests.integration.hbl_netns import NetnsPair, inside, netns_pair
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces"),
+]
+
+KEY = "integration-test-secret"
+
+
+class Node:
+    def __init__(self, name: str, ns: str, iface: str, root: Path) -> None:
+        self.name, self.ns, self.iface = name, ns, iface
+        self.config_dir = root / name / "ha.d"
+        self.state_dir = root / name / "state"
+        self.log = root / name / "hbd.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def write_config(self, vip: str) -> None:
+        self.config_dir.mkdir(parents=True)
+        (self.config_dir / "ha.cf").write_text(
+            "node alpha beta\nkeepalive 50ms\ndeadtime 300ms\nwarntime 150ms\ninitdead 1\n"
+            f"auto_failback on\nrealtime off\nbcast {self.iface}\n"
+        )
+        (self.config_dir / "haresources").write_text(f"alpha IPaddr::{vip}/24\n")
+        keys = self.config_dir / "authkeys"
+        keys.write_text(f"auth 1\n1 sha256 {KEY}\n")
+        keys.chmod(0o600)
+
+    def start(self) -> None:
+        argv = ["ip", "netns", "exec", self.ns, sys.executable, "-m", "hbd.cli", "run"]
+        argv += ["--config-dir", str(self.config_dir), "--node", self.name, "--state-dir", str(self.state_dir)]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=log, cwd=Path(__file__).parents[2])
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def hbctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "hbd.control_cli", "--state-dir", str(self.state_dir), *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+
+    def status(self) -> dict:
+        done = self.hbctl("status", "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    def has_ip(self, ip: str) -> bool:
+        out = subprocess.run(["ip", "-n", self.ns, "-4", "-o", "addr"], capture_output=True, text=True).stdout
+        return f" {ip}/" in out
+
+    def events(self) -> list[dict]:
+        path = self.state_dir / "events.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def wait_until(predicate, timeout_s: float = 10.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def cluster(tmp_path_factory) -> Iterator[tuple[NetnsPair, Node, Node, str]]:
+    root = Path(tmp_path_factory.mktemp("hbd", numbered=True))
+    with netns_pair("10.79.0") as pair:
+        vip = "10.79.0.50"
+        alpha = Node("alpha", pair.a, pair.if_a, root)
+        beta = Node("beta", pair.b, pair.if_b, root)
+        for node in (alpha, beta):
+            node.write_config(vip)
+        try:
+            alpha.start()
+            beta.start()
+            wait_until(lambda: alpha.has_ip(vip), what="alpha to hold the VIP")
+            yield pair, alpha, beta, vip
+        finally:
+            for node in (alpha, beta):
+                node.stop(signal.SIGKILL)
+
+
+def test_home_node_owns_the_group_and_status_explains_it(cluster):
+    _pair, alpha, beta, vip = cluster
+    assert not beta.has_ip(vip)
+    wait_until(lambda: beta.status()["groups"][f"IPaddr::{vip}/24"]["held_by"] == "alpha", what="beta's view")
+    status = alpha.status()
+    group = status["groups"][f"IPaddr::{vip}/24"]
+    assert group["role"] == "ACTIVE" and group["cause"] == "home node"
+    assert status["peer"]["liveness"] == "alive"
+    assert status["peer"]["links"][f"bcast:{alpha.iface}"]["up"] is True
+    assert "alpha" in alpha.hbctl("status").stdout
+
+
+def test_standby_and_takeover_move_the_vip(cluster):
+    _pair, alpha, beta, vip = cluster
+    assert alpha.hbctl("standby").returncode == 0
+    wait_until(lambda: beta.has_ip(vip) and not alpha.has_ip(vip), what="the VIP on beta")
+    assert alpha.hbctl("takeover").returncode == 0
+    wait_until(lambda: alpha.has_ip(vip) and not beta.has_ip(vip), what="the VIP back on alpha")
+    assert alpha.hbctl("standby", "nonsense").returncode != 0
+
+
+def test_forged_and_malformed_packets_are_counted_and_change_nothing(cluster):
+    pair, alpha, beta, vip = cluster
+    wrong = AuthConfig(1, (AuthKey(1, "sha256", b"not-the-key"),))
+    forged = encode(
+        Message.of([("t", "status"), ("st", "dead"), ("hold", ""), ("src", "beta"), ("seq", "ffff"), ("hg", "1")]),
+        wrong,
+    )
+    with inside(pair.b):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for payload in (b"\x00garbage", b">>>\nt=status\n<<<\n", forged, os.urandom(1500)):
+            sock.sendto(payload, (pair.ip_a, 694))
+        sock.close()
+    wait_until(lambda: sum(alpha.status()["rejected_packets"].values()) >= 4, what="rejections counted")
+    rejected = alpha.status()["rejected_packets"]
+    assert rejected.get("bad_auth", 0) >= 1 and rejected.get("malformed", 0) >= 1
+    assert alpha.proc is not None and alpha.proc.poll() is None
+    assert alpha.has_ip(vip)
+    assert alpha.status()["peer"]["liveness"] == "alive"  # the forged goodbye was not believed
+    assert [e for e in alpha.events() if e["event"] == "packet.rejected"]
+
+
+def test_kill_9_of_the_active_node_moves_the_vip_to_the_survivor(cluster):
+    pair, alpha, beta, vip = cluster
+    alpha.stop(signal.SIGKILL)
+    # kill -9 leaves the address behind (a crashed daemon releases nothing): power the "machine" off
+    # by removing it, as the lab's power-off does.
+    subprocess.run(["ip", "-n", pair.a, "addr", "flush", "dev", pair.if_a, "to", f"{vip}/32"], check=False)
+    wait_until(lambda: beta.has_ip(vip), what="beta to take over")
+    dead = [e for e in beta.events() if e["event"] == "peer.dead"]
+    assert dead and dead[0]["silence_s"] >= 0.3
+
+
+def test_soft_stop_hands_over_without_death_detection(cluster):
+    _pair, alpha, beta, vip = cluster
+    alpha.stop(signal.SIGTERM)
+    assert alpha.proc is not None and alpha.proc.returncode == 0
+    wait_until(lambda: beta.has_ip(vip), what="beta to take over")
+    assert not alpha.has_ip(vip)
+    events = [e["event"] for e in beta.events()]
+    assert "peer.gone" in events and "peer.dead" not in events
+
+
+def test_a_broken_config_refuses_to_start_and_names_file_and_line(tmp_path):
+    (tmp_path / "ha.cf").write_text("node alpha beta\nkeepalive 2\ndeadtime 1\nbcast eth0\ncrm on\n")
+    (tmp_path / "haresources").write_text("gamma IPaddr::10.0.0.1/24\n")
+    (tmp_path / "authkeys").write_text("auth 1\n1 sha256 k\n")
+    (tmp_path / "authkeys").chmod(0o644)
+    state = tmp_path / "state"
+    argv = [sys.executable, "-m", "hbd.cli", "run", "--config-dir", str(tmp_path), "--node", "alpha"]
+    done = subprocess.run([*argv, "--state-dir", str(state)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert f"{tmp_path}/ha.cf:5:" in done.stderr  # crm on: not supported
+    assert f"{tmp_path}/haresources:1:" in done.stderr  # unknown node gamma
+    assert "authkeys" in done.stderr and "600" in done.stderr
+    assert not state.exists()  # nothing half-done
+    check = subprocess.run(
+        [sys.executable, "-m", "hbd.cli", "check", "--config-dir", str(tmp_path), "--node", "alpha"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert check.returncode == 1 and check.stderr == done.stderr
