@@ -6,15 +6,17 @@ Each attempt writes one line (flushed at least every 50 ms, and at once when the
   {"mono": start of the attempt, "source": "probe", "event": "probe", "ok": bool,
    "answer": node name or null, "rtt_ms": float, "error": reason when not ok}
 The service answers "<node> <label>\n"; `answer` is the node. Attempts are paced on a fixed grid
-(start + k * every) so a slow attempt does not shift every later one; a timed-out attempt simply
-skips the grid points it covered.
+(start + k * every) and overlap: a new attempt starts on every grid point whatever the earlier ones are
+doing, so the first answer after an outage is seen within one interval, not one timeout.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import selectors
 import socket
 import sys
 import time
@@ -24,32 +26,54 @@ from typing import IO, Any
 FLUSH_EVERY_S = 0.05
 
 
-def attempt(host: str, port: int, timeout_s: float) -> dict[str, Any]:
-    mono = time.monotonic()
-    rec: dict[str, Any] = {"mono": mono, "source": "probe", "event": "probe", "ok": False, "answer": None}
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s) as s:
-            s.settimeout(max(timeout_s - (time.monotonic() - mono), 0.001))
-            data = b""
-            while not data.endswith(b"\n") and len(data) < 256:
-                chunk = s.recv(256)
-                if not chunk:
-                    break
-                data += chunk
-        words = data.decode("utf-8", "replace").split()
-        if words:
+class _Attempt:
+    """One non-blocking connect + read; attempts overlap, so a SYN lost to a dead MAC does not hide the
+    moment the service comes back (a sequential prober would be blind for a whole timeout)."""
+
+    def __init__(self, host: str, port: int, timeout_s: float) -> None:
+        self.mono = time.monotonic()
+        self.deadline = self.mono + timeout_s
+        self.data = b""
+        self.connected = False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        self.error: str | None = None
+        code = self.sock.connect_ex((host, port))
+        if code not in (0, errno.EINPROGRESS):
+            self.error = os.strerror(code)
+
+    def record(self, error: str | None = None) -> dict[str, Any]:
+        self.sock.close()
+        rec: dict[str, Any] = {"mono": self.mono, "source": "probe", "event": "probe"}
+        rec.update(ok=False, answer=None)
+        words = self.data.decode("utf-8", "replace").split()
+        error = error or self.error
+        if error is None and words:
             rec["ok"] = True
             rec["answer"] = words[0]
         else:
-            rec["error"] = "empty answer"
-    except TimeoutError:
-        rec["error"] = "timeout"
-    except ConnectionRefusedError:
-        rec["error"] = "refused"
-    except OSError as e:
-        rec["error"] = e.strerror or type(e).__name__
-    rec["rtt_ms"] = round((time.monotonic() - mono) * 1000, 3)
-    return rec
+            rec["error"] = error or "empty answer"
+        rec["rtt_ms"] = round((time.monotonic() - self.mono) * 1000, 3)
+        return rec
+
+    def on_ready(self) -> bool:
+        """Progress the attempt; True when it is finished."""
+        if not self.connected:
+            code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                self.error = "refused" if code == errno.ECONNREFUSED else os.strerror(code)
+                return True
+            self.connected = True
+            return False
+        try:
+            chunk = self.sock.recv(256)
+        except BlockingIOError:
+            return False
+        except OSError as e:
+            self.error = e.strerror or type(e).__name__
+            return True
+        self.data += chunk
+        return not chunk or self.data.endswith(b"\n") or len(self.data) >= 256
 
 
 def run(
@@ -68,13 +92,15 @@ def run(
     last_answer: object = object()
     count = 0
     k = 0
-    while True:
-        now = time.monotonic()
-        if duration_s is not None and now - start >= duration_s:
-            break
-        if until_file is not None and count % 20 == 0 and (until_file.exists() or os.getppid() != parent):
-            break
-        rec = attempt(host, port, timeout_ms / 1000)
+    sel = selectors.DefaultSelector()
+    pending: list[_Attempt] = []
+
+    def finish(a: _Attempt, error: str | None = None) -> None:
+        nonlocal count, last_flush, last_answer
+        if a in pending:
+            pending.remove(a)
+            sel.unregister(a.sock)
+        rec = a.record(error)
         out.write(json.dumps(rec) + "\n")
         count += 1
         now = time.monotonic()
@@ -82,11 +108,37 @@ def run(
             out.flush()
             last_flush = now
             last_answer = rec["answer"]
-        k = max(k + 1, int((now - start) / every) + 1)  # next grid point not yet passed
-        delay = start + k * every - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+
+    stopping = False
+    while not stopping or pending:
+        now = time.monotonic()
+        if not stopping:
+            if duration_s is not None and now - start >= duration_s:
+                stopping = True
+            elif until_file is not None and k % 20 == 0 and (until_file.exists() or os.getppid() != parent):
+                stopping = True
+        if not stopping and now >= start + k * every:
+            a = _Attempt(host, port, timeout_ms / 1000)
+            if a.error is not None:
+                pending.append(a)
+                sel.register(a.sock, selectors.EVENT_WRITE, a)
+                finish(a)
+            else:
+                pending.append(a)
+                sel.register(a.sock, selectors.EVENT_WRITE, a)
+            k = max(k + 1, int((now - start) / every) + 1)  # next grid point not yet passed
+        for a in [a for a in pending if a.deadline <= now]:
+            finish(a, "timeout")
+        wake = min([a.deadline for a in pending] + ([] if stopping else [start + k * every]), default=now)
+        for key, _mask in sel.select(max(wake - time.monotonic(), 0)):
+            a = key.data
+            was_connected = a.connected
+            if a.on_ready():
+                finish(a)
+            elif a.connected and not was_connected:
+                sel.modify(a.sock, selectors.EVENT_READ, a)
     out.flush()
+    sel.close()
     return count
 
 

@@ -48,7 +48,8 @@ class Node:
 
     def start(self) -> None:
         argv = ["ip", "netns", "exec", self.ns, sys.executable, "-m", "hbd.cli", "run"]
-        argv += ["--config-dir", str(self.config_dir), "--node", self.name, "--state-dir", str(self.state_dir)]
+        argv += ["--config-dir", str(self.config_dir), "--node", self.name]
+        argv += ["--state-dir", str(self.state_dir)]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=log, cwd=Path(__file__).parents[2])
 
@@ -129,10 +130,10 @@ def test_standby_and_takeover_move_the_vip(cluster):
 
 
 def test_forged_and_malformed_packets_are_counted_and_change_nothing(cluster):
-    pair, alpha, beta, vip = cluster
+    pair, alpha, _beta, vip = cluster
     wrong = AuthConfig(1, (AuthKey(1, "sha256", b"not-the-key"),))
     forged = encode(
-        Message.of([("t", "status"), ("st", "dead"), ("hold", ""), ("src", "beta"), ("seq", "ffff"), ("hg", "1")]),
+        Message.of([("t", "status"), ("st", "dead"), ("src", "beta"), ("seq", "ffff"), ("hg", "1")]),
         wrong,
     )
     with inside(pair.b):

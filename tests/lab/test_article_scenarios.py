@@ -1,4 +1,4 @@
-"""The article's test plan, each scenario once, on real namespaces with the real daemon: every check passes."""
+"""The article's test plan, each scenario once, on real namespaces with the real daemon: all checks pass."""
 
 from __future__ import annotations
 

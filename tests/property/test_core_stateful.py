@@ -85,5 +85,7 @@ class TwoNodes(RuleBasedStateMachine):
             assert len(c.active(spec.key)) == 1, (spec.key, c.holders(spec.key))
 
 
-TwoNodes.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None, report_multiple_bugs=False)
+TwoNodes.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=25, deadline=None, report_multiple_bugs=False
+)
 TestTwoNodes = TwoNodes.TestCase
