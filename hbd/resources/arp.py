@@ -15,9 +15,11 @@ the other `count - 1` are scheduled on the event loop `interval_s` apart, never 
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 import struct
+import threading
 import time
 
 ETH_P_ARP = 0x0806
@@ -75,8 +77,10 @@ class GarpBurst:
         for frame in self._frames:
             try:
                 self._sock.send(frame)
-            except OSError:  # the interface went away mid-burst, or the queue is full: count, go on
+            except OSError as exc:  # the interface went away mid-burst, or the queue is full: count, go on
                 self.errors += 1
+                if exc.errno in (errno.ENXIO, errno.ENODEV, errno.ENETDOWN):
+                    forget_socket(self.iface)
             else:
                 self.packets_sent += 1
                 if self.first_sent_mono is None:
@@ -93,9 +97,7 @@ class GarpBurst:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
+        self._sock = None  # shared per interface: stays open (see _SOCKETS)
         if not self.done.done():
             self.done.set_result(None)
 
@@ -104,24 +106,50 @@ class GarpBurst:
         self._finish()
 
 
+# One send-only packet socket per interface, kept open: the kernel waits for an RCU grace period when a
+# packet socket is closed (~15 ms measured), which would stall the event loop and its heartbeats.
+_SOCKETS: dict[str, socket.socket] = {}
+
+
+def _packet_socket(iface: str) -> socket.socket:
+    sock = _SOCKETS.get(iface)
+    if sock is None:
+        sock = _open_packet_socket(iface)
+        _SOCKETS[iface] = sock
+    return sock
+
+
+def forget_socket(iface: str) -> None:
+    """Drop a socket whose interface went away (closed off the event loop: the close is slow)."""
+    sock = _SOCKETS.pop(iface, None)
+    if sock is not None:
+        threading.Thread(target=sock.close, name="garp-close", daemon=True).start()
+
+
 def start_garp_burst(iface: str, ip: str, count: int, interval_s: float) -> GarpBurst:
     """Send the first announcement now and schedule the rest. Must run inside the event loop."""
     if count < 1:
         raise ArpError(f"gratuitous ARP count must be at least 1, not {count}")
-    try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP))
-    except OSError as exc:
-        raise ArpError(f"cannot open a packet socket for gratuitous ARP: {exc}") from exc
-    try:
-        sock.setblocking(False)
-        sock.bind((iface, ETH_P_ARP))
-        _, _, _, hatype, mac = sock.getsockname()
-    except OSError as exc:
-        sock.close()
-        raise ArpError(f"cannot send gratuitous ARP on {iface}: {exc}") from exc
+    sock = _packet_socket(iface)
+    _, _, _, hatype, mac = sock.getsockname()
     if hatype != ARPHRD_ETHER or len(mac) != 6:
-        sock.close()
         raise ArpError(f"{iface} is not an Ethernet interface (hardware type {hatype}): no ARP to send")
     burst = GarpBurst(sock, mac, iface, ip, count, interval_s)
     burst._announce()
     return burst
+
+
+def _open_packet_socket(iface: str) -> socket.socket:
+    try:
+        # Protocol 0: a send-only socket. Binding a socket registered for ETH_P_ARP waits for an RCU grace
+        # period in the kernel (15 ms measured here), right on the takeover path.
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+    except OSError as exc:
+        raise ArpError(f"cannot open a packet socket for gratuitous ARP: {exc}") from exc
+    try:
+        sock.setblocking(False)
+        sock.bind((iface, 0))
+    except OSError as exc:
+        sock.close()
+        raise ArpError(f"cannot send gratuitous ARP on {iface}: {exc}") from exc
+    return sock

@@ -14,6 +14,7 @@ All three are idempotent. The link is never set up: in the lab a downed link is 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import socket
@@ -167,6 +168,9 @@ class IpAddrManager:
         self.garp_count = garp_count
         self.garp_interval_s = garp_interval_s
         self.bursts: dict[str, GarpBurst] = {}
+        # Where each address goes, worked out once (at the boot-time status probe or the first start): the
+        # link and address dumps cost ~20 ms of pyroute2 decoding, which a takeover should not pay.
+        self.places: dict[IpSpec, _Placement] = {}
 
     def _garp(self, spec: IpSpec, iface: str, emit: Emit) -> str:
         old = self.bursts.pop(spec.ip, None)
@@ -198,19 +202,23 @@ class IpAddrManager:
     async def start(self, spec: IpSpec, emit: Emit) -> IpOutcome:
         try:
             async with AsyncIPRoute() as ipr:
-                held = await _holders(ipr, spec)
-                if held:
-                    return IpOutcome(RC_OK, f"{spec.ip} already on {held[0][1]}")
-                place = await _place(ipr, spec)
+                place = self.places.get(spec)
+                if place is None:
+                    held = await _holders(ipr, spec)
+                    if held:
+                        return IpOutcome(RC_OK, f"{spec.ip} already on {held[0][1]}")
+                    place = self.places[spec] = await _place(ipr, spec)
                 extra: dict[str, Any] = {"label": spec.label} if spec.label else {}
                 if place.broadcast:
                     extra["broadcast"] = place.broadcast
                 try:
                     await ipr.addr("add", index=place.index, address=spec.ip, prefixlen=place.prefix, **extra)
                 except NetlinkError as exc:
-                    if exc.code != errno.EEXIST:  # lost a race with another adder: the address is there
+                    if exc.code != errno.EEXIST:
                         raise
+                    return IpOutcome(RC_OK, f"{spec.ip} already on {place.iface}")
         except (ValueError, NetlinkError, OSError) as exc:
+            self.places.pop(spec, None)  # the interface may have changed: work it out afresh next time
             return IpOutcome(RC_ERROR, f"cannot add {spec.ip}: {exc}")
         emit("ip.added", "INFO", ip=spec.ip, iface=place.iface, prefix=place.prefix)
         detail = f"{spec.ip}/{place.prefix} added on {place.iface}"
@@ -241,6 +249,9 @@ class IpAddrManager:
         try:
             async with AsyncIPRoute() as ipr:
                 held = await _holders(ipr, spec)
+                if spec not in self.places:
+                    with contextlib.suppress(ValueError):
+                        self.places[spec] = await _place(ipr, spec)
         except (NetlinkError, OSError) as exc:
             return IpOutcome(RC_ERROR, f"cannot read addresses: {exc}")
         if held:
