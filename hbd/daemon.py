@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import signal
@@ -94,6 +95,11 @@ class StatePaths:
         return self.lib_dir / "generation"
 
     @property
+    def peer_generations(self) -> Path:
+        """The newest generation heard from each peer: after our own restart, older ones are replays."""
+        return self.lib_dir / "peer-generations.json"
+
+    @property
     def running_marker(self) -> Path:
         """Present while the daemon runs: found at start, it means the last run did not end cleanly."""
         return self.lib_dir / "running"
@@ -133,7 +139,8 @@ class Daemon:
         self.log = EventLog(paths.events, self.node, logger)
         self.generation = 0
         self.seq = 0
-        self.replay = ReplayGuard()
+        self.replay = ReplayGuard(known_generations=_load_generations(paths.peer_generations))
+        self._saved_generations = self.replay.generations()
         self.transports: list[Transport] = []
         self.rejected: dict[str, int] = {}
         self._reject_logged_at: dict[str, float] = {}
@@ -314,6 +321,8 @@ class Daemon:
             if check.link_fresh:
                 self.feed(HeartbeatReceived(src, link, None))
             return
+        if self._saved_generations.get(src) != generation:
+            self._save_generations()
         t = message.msg_type
         if t == "status":
             self.feed(HeartbeatReceived(src, link, _peer_status(message, generation)))
@@ -326,6 +335,16 @@ class Daemon:
                 self._reject("malformed", link, f"hb_takeover with rsc_hold={scope!r}")
         else:
             self.feed(HeartbeatReceived(src, link, None))
+
+    def _save_generations(self) -> None:
+        """Rare (a peer restarted): a small atomic write is fine on the receive path."""
+        self._saved_generations = self.replay.generations()
+        tmp = self.paths.peer_generations.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(self._saved_generations))
+            tmp.replace(self.paths.peer_generations)
+        except OSError as exc:
+            self.log.emit("daemon.state_write", "WARN", cause=f"cannot save peer generations: {exc}")
 
     def _reject(self, reason: str, link: str, detail: str) -> None:
         """Count every rejected packet; log the first of each reason, then at most every few seconds."""
@@ -386,6 +405,16 @@ class Daemon:
                 self.feed(TakeoverCommanded(scope, bool(request.get("force", False))))
             return {"ok": True}
         return {"ok": False, "error": f"unknown command {cmd!r}"}
+
+
+def _load_generations(path: Path) -> dict[str, int]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
 def _ip_groups(config: Config) -> dict[str, str]:
