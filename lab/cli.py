@@ -103,6 +103,10 @@ def _backend_of(run_id: str) -> object:
     from lab.topology import load_topology
 
     meta = json.loads((run_state_dir(run_id) / "lab.json").read_text())
+    if meta.get("backend") == "docker":
+        from lab.backends.docker import DockerBackend
+
+        return DockerBackend(load_topology(meta["topology"]), run_id, Path(meta["lab_dir"]))
     return NetnsBackend(load_topology(meta["topology"]), run_id, Path(meta["lab_dir"]))
 
 
@@ -178,7 +182,10 @@ def cmd_clean(args: argparse.Namespace) -> int:
     from lab.backends.netns import clean_leftovers
 
     _require_root()
+    from lab.backends.docker import clean_docker
+
     removed = clean_leftovers(include_live=args.all)
+    removed += clean_docker(include_live=args.all)
     for item in removed:
         print(f"removed {item}")
     print("nothing to clean" if not removed else f"{len(removed)} item(s) removed")
@@ -285,6 +292,12 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hblab", description="the hbd lab: topologies, faults, scenarios")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check what this machine offers").set_defaults(func=cmd_doctor)
+    from lab.image import add_arguments as add_image_arguments
+    from lab.image import main_image
+
+    img = sub.add_parser("image", help="build or list the Docker node images (cached by content hash)")
+    add_image_arguments(img)
+    img.set_defaults(func=main_image)
     up = sub.add_parser("up", help="build a topology and leave it running")
     up.add_argument("topology", help="topology name (lab/topologies) or YAML path")
     up.add_argument("--run", help="run id (default: random)")

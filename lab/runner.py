@@ -331,17 +331,23 @@ class ScenarioRun:
     # -- helpers: owner sampler and prober ------------------------------------------------------------
 
     def _start_owner_sampler(self) -> None:
-        if not self.topology.groups or self.backend.name != "netns":
-            return  # the sampler reads namespaces; other backends sample their own way (or not yet)
-        from lab.backends.netns import NetnsBackend
+        if not self.topology.groups:
+            return
+        if self.backend.name == "docker":
+            from lab.backends.docker import DockerBackend
 
-        assert isinstance(self.backend, NetnsBackend)
-        argv = [sys.executable, "-m", "lab.owners", "--out", str(self.run_dir / "owners.jsonl")]
-        argv += ["--until-file", str(self.stop_file)]
+            assert isinstance(self.backend, DockerBackend)
+            argv = self.backend.owner_sampler_argv()
+        else:
+            from lab.backends.netns import NetnsBackend
+
+            assert isinstance(self.backend, NetnsBackend)
+            argv = [sys.executable, "-m", "lab.owners"]
+            for spec in self.topology.servers:
+                argv += ["--node", f"{spec.name}={self.backend.netns(spec.name)}"]
+        argv += ["--out", str(self.run_dir / "owners.jsonl"), "--until-file", str(self.stop_file)]
         for g in self.topology.groups:
             argv += ["--vip", str(g.vip.ip)]
-        for spec in self.topology.servers:
-            argv += ["--node", f"{spec.name}={self.backend.netns(spec.name)}"]
         with open(self.run_dir / "owners.log", "ab") as log:
             proc = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env()
