@@ -26,6 +26,7 @@ def test_keepalived_power_off_moves_the_vip(tmp_path: Path) -> None:
     conf = (result.run_dir / "nodes" / "bob" / "peer" / "keepalived.conf").read_text()
     assert "advert_int 0.10" in conf
     m = run_metrics(load_history(result.run_dir), "power-off")
-    # The survivor answered (no bound on how fast: the machine is shared), with no duplicate VIP.
+    # The survivor answered (no bound on how fast: the machine is shared), took the VIP once while
+    # probing (the boot before it is setup), and the VIP was never held twice.
     assert m["takeover_s"] is not None and m["takeover_s"] > 0
-    assert m["acquisitions"] == 2 and m["false_failovers"] == 0 and m["dual_owner_s"] == 0
+    assert m["acquisitions"] == 1 and m["false_failovers"] == 0 and m["dual_owner_s"] == 0
