@@ -51,7 +51,7 @@ from hbd.core.events import (
 from hbd.core.machine import GroupSpec, NodeMachine, Timing
 from hbd.events_log import EventLog
 from hbd.fencing.fencer import Fencer
-from hbd.realtime import go_realtime
+from hbd.realtime import go_realtime, leave_realtime
 from hbd.resources.group import GroupRunner
 from hbd.resources.runner import ScriptRunner
 from hbd.transport.base import Transport, build_transports
@@ -209,6 +209,8 @@ class Daemon:
             self.feed(Booted())
             code = await self._exit
         finally:
+            if cluster.realtime:
+                leave_realtime()
             if self._timer is not None:
                 self._timer.cancel()
             await control.close()
