@@ -293,11 +293,23 @@ class PowerOff(Fault):
 
     def inject(self, ctx: FaultContext, p: Params) -> dict[str, Any]:
         nodes = _nodes(ctx, p)
-        mono = time.monotonic()
+        requested = time.monotonic()
+        killed: list[float] = []
         for node in nodes:
-            ctx.backend.power_off(node)  # verifies: no process left, no carrier
+            at = ctx.backend.power_off(node)  # verifies: no process left, no carrier
+            if isinstance(at, float):
+                killed.append(at)
             ctx.daemons.forget(node)
-        return ctx.emit("fault.inject", self.name, p.public(), mono=mono, verified_mono=time.monotonic())
+        # The fault happens when the power goes (the first SIGKILL), not when we started looking for pids.
+        mono = min(killed, default=requested)
+        return ctx.emit(
+            "fault.inject",
+            self.name,
+            p.public(),
+            mono=mono,
+            requested_mono=requested,
+            verified_mono=time.monotonic(),
+        )
 
     def heal(self, ctx: FaultContext, p: Params) -> dict[str, Any]:
         return PowerOn().inject(ctx, p, event="fault.heal", fault=self.name)

@@ -129,8 +129,9 @@ class Backend(Protocol):
         """(iface, address/prefix) of every IPv4 address on the node, loopback excluded."""
         ...
 
-    def power_off(self, node: str) -> None:
-        """Every process killed at once, every cable dead from the switch side, runtime addresses gone."""
+    def power_off(self, node: str) -> float | None:
+        """Every process killed at once, every cable dead from the switch side, runtime addresses gone.
+        Returns time.monotonic() of the moment the power went, when the backend knows it."""
         ...
 
     def power_on(self, node: str) -> None:

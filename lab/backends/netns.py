@@ -295,14 +295,18 @@ class NetnsBackend:
             int(p) for p in res.stdout.split() if p.isdigit() and process_state(int(p)) not in (None, "Z")
         ]
 
-    def _kill_namespace(self, ns: str) -> None:
+    def _kill_namespace(self, ns: str) -> float | None:
+        """SIGKILL everything in `ns` until nothing is left; returns when the first signal went out."""
         deadline = time.monotonic() + KILL_WAIT_S
+        first_kill: float | None = None
         while True:
             res = ip("netns", "pids", ns, check=False)
             pids = [int(p) for p in res.stdout.split() if p.isdigit()]
             pids = [p for p in pids if process_state(p) not in (None, "Z")]
             if not pids:
                 break
+            if first_kill is None:
+                first_kill = time.monotonic()
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -311,6 +315,7 @@ class NetnsBackend:
             if time.monotonic() > deadline:
                 raise LabError(f"{ns}: processes {pids} survived SIGKILL for {KILL_WAIT_S} s")
             time.sleep(0.01)
+        return first_kill
 
     # -- links -------------------------------------------------------------------------------------
 
@@ -370,9 +375,10 @@ class NetnsBackend:
 
     # -- power -------------------------------------------------------------------------------------
 
-    def power_off(self, node: str) -> None:
+    def power_off(self, node: str) -> float | None:
+        """Returns the moment the power went (the first SIGKILL), which is what latencies count from."""
         ns = self.netns(node)
-        self._kill_namespace(ns)  # every process at once: hbd, its resources, the service responder
+        killed_at = self._kill_namespace(ns)  # every process at once: hbd, its resources, the responder
         cables = [e.iface for _s, e in self.topology.endpoints_of(node)]
         sw = self.names.switch_netns
         batch = [f"link set {self.names.switch_port(node, i)} down" for i in cables]
@@ -390,6 +396,7 @@ class NetnsBackend:
                 raise LabError(f"power_off {node}: {iface} still has carrier after its cable went down")
         if self.pids(node):
             raise LabError(f"power_off {node}: processes still running: {self.pids(node)}")
+        return killed_at
 
     def power_on(self, node: str) -> None:
         cables = self._cables_down_by_power.pop(node, [e.iface for _s, e in self.topology.endpoints_of(node)])
