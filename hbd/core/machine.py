@@ -318,11 +318,11 @@ class NodeMachine:
         if self.fence_state is FenceState.WAITING and self.fence_at is not None and now >= self.fence_at:
             self._fence_now(now, out)
         for target in sorted(self.ping_up):
-            if now - self.ping_last[target] >= self.deadping_s:
+            if now >= self.ping_last[target] + self.deadping_s:  # the same sum as next_deadline()
                 self.ping_up.discard(target)
                 cause = f"no echo for {self.deadping_s:g} s"
                 out.append(Emit("ping.down", "WARN", {"target": target, "cause": cause}))
-        if self.ping_targets and now - self._started() >= self.deadping_s:
+        if self.ping_targets and now >= self._started() + self.deadping_s:
             self.ping_measured = True
         self._update_ping_standby(now, out)
 

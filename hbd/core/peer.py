@@ -111,7 +111,7 @@ class PeerView:
         """Links that carried nothing for deadtime: mark them down and return them."""
         silent = []
         for link in self.links.values():
-            if link.up and link.last_heard is not None and now - link.last_heard >= self.deadtime_s:
+            if link.up and link.last_heard is not None and now >= link.last_heard + self.deadtime_s:
                 link.up = False
                 silent.append(link)
         return silent

@@ -107,8 +107,12 @@ class Cluster:
         self.run_until(self.now + seconds)
 
     def run_until(self, t: float) -> None:
+        same_instant = 0
         while self._queue and self._queue[0][0] <= t:
             when, _, name, epoch, payload = heapq.heappop(self._queue)
+            same_instant = same_instant + 1 if when == self.now else 0
+            # A deadline that handling does not move is a busy loop in the real daemon: fail, don't hang.
+            assert same_instant < 10_000, f"{name}: timer loop at t={when}"
             self.now = when
             node = self.nodes[name]
             if node.machine is None or epoch != node.epoch:
