@@ -181,7 +181,6 @@ class NodeMachine:
         self.ping_last: dict[str, float] = {}
         self.ping_up: set[str] = set()
         self.ping_standby = False
-        self.ping_count_for_status: int | None = None
         self.ping_measured = False
 
     # ------------------------------------------------------------------ public API
@@ -338,12 +337,12 @@ class NodeMachine:
             out.append(Emit("ping.up", "INFO", {"target": target}))
         self._update_ping_standby(now, out)
 
-    def _ping_count(self, now: float) -> int | None:
+    def _ping_count(self) -> int | None:
         """Ping nodes reached; None until it means something (a reply came, or a whole deadping passed)."""
         return len(self.ping_up) if self.ping_measured else None
 
     def _update_ping_standby(self, now: float, out: list[Action]) -> None:
-        mine = self._ping_count(now)
+        mine = self._ping_count()
         status = self.peer.status if self.peer.liveness is Liveness.ALIVE else None
         theirs = status.ping_nodes if status is not None else None
         worse = mine is not None and theirs is not None and mine < theirs
@@ -609,10 +608,10 @@ class NodeMachine:
         for g in self.groups.values():
             if g.role not in (Role.STOPPED, Role.ACTIVE, Role.FAILED):
                 continue  # an operation is in flight; decide again when it reports
-            decision = decide(self._facts(g, now))
+            decision = decide(self._facts(g))
             self._apply(g, decision, now, out)
 
-    def _facts(self, g: GroupState, now: float) -> GroupFacts:
+    def _facts(self, g: GroupState) -> GroupFacts:
         peer = self.peer
         status = peer.status if peer.liveness is Liveness.ALIVE else None
         return GroupFacts(
@@ -632,7 +631,7 @@ class NodeMachine:
             peer_failed=status is not None and g.spec.key in status.failed,
             peer_standby=status is not None and g.spec.key in status.standby,
             failback=self.auto_failback,
-            ping_ok=self._ping_count(now) != 0,
+            ping_ok=self._ping_count() != 0,
         )
 
     def _apply(self, g: GroupState, decision: Decision, now: float, out: list[Action]) -> None:
@@ -662,7 +661,6 @@ class NodeMachine:
             out.append(AnnounceGroup(g.spec.key, "split brain: this node keeps the group"))
 
     def _maybe_send(self, now: float, out: list[Action]) -> None:
-        self.ping_count_for_status = self._ping_count(now)
         fields = self._status_fields()
         due = self.next_send_at is not None and now >= self.next_send_at
         if fields != self.last_sent or due:
@@ -684,8 +682,9 @@ class NodeMachine:
         ]
         if self.config_digest:
             fields.append(("cfg", self.config_digest))
-        if self.ping_count_for_status is not None:
-            fields.append(("ping", str(self.ping_count_for_status)))
+        reached = self._ping_count()
+        if reached is not None:
+            fields.append(("ping", str(reached)))
         return tuple(fields)
 
     def _maybe_exit(self, out: list[Action]) -> None:
