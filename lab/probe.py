@@ -3,8 +3,9 @@
 `python -m lab.probe --target IP:PORT --every-ms 5 --out FILE (--until-file STOP | --duration-s N)`
 
 Each attempt writes one line (flushed at least every 50 ms, and at once when the answer changes):
-  {"mono": start of the attempt, "source": "probe", "event": "probe", "ok": bool,
-   "answer": node name or null, "rtt_ms": float, "error": reason when not ok}
+  {"mono": when the answer (or the error, or the timeout) came, "sent_mono": start of the attempt,
+   "source": "probe", "event": "probe", "ok": bool, "answer": node name or null, "rtt_ms": float,
+   "error": reason when not ok}
 The service answers "<node> <label>\n"; `answer` is the node. Attempts are paced on a fixed grid
 (start + k * every) and overlap: a new attempt starts on every grid point whatever the earlier ones are
 doing, so the first answer after an outage is seen within one interval, not one timeout.
@@ -44,7 +45,11 @@ class _Attempt:
 
     def record(self, error: str | None = None) -> dict[str, Any]:
         self.sock.close()
-        rec: dict[str, Any] = {"mono": self.mono, "source": "probe", "event": "probe"}
+        # `mono` is when the outcome was known: an attempt sent during the outage may be answered much
+        # later (its SYN waits in the client's ARP queue until the new owner's GARP), and the client was
+        # served at the answer, not at the send.
+        done = time.monotonic()
+        rec: dict[str, Any] = {"mono": done, "source": "probe", "event": "probe", "sent_mono": self.mono}
         rec.update(ok=False, answer=None)
         words = self.data.decode("utf-8", "replace").split()
         error = error or self.error
@@ -53,7 +58,7 @@ class _Attempt:
             rec["answer"] = words[0]
         else:
             rec["error"] = error or "empty answer"
-        rec["rtt_ms"] = round((time.monotonic() - self.mono) * 1000, 3)
+        rec["rtt_ms"] = round((done - self.mono) * 1000, 3)
         return rec
 
     def on_ready(self) -> bool:
