@@ -44,9 +44,22 @@ class NodeAddresses:
         self.ipr.close()
 
 
-def sample(nodes: list[NodeAddresses], vips: list[str]) -> dict[str, list[str]]:
+MAX_PASSES = 20
+
+
+def sample(nodes: list[NodeAddresses], vips: list[str]) -> tuple[float, dict[str, list[str]]]:
+    """(when, owners per VIP). The nodes are read one after the other, and a pass takes several ms on a
+    loaded machine: a handover in the middle of one would show the node that already let go beside the
+    one that just took over. So read again until two passes agree; the state then held at the instant
+    between them for every node."""
     held = {n.node: n.addresses() for n in nodes}
-    return {vip: sorted(node for node, addrs in held.items() if vip in addrs) for vip in vips}
+    for _ in range(MAX_PASSES):
+        between = time.monotonic()
+        again = {n.node: n.addresses() for n in nodes}
+        if again == held:
+            break
+        held = again
+    return between, {vip: sorted(node for node, addrs in held.items() if vip in addrs) for vip in vips}
 
 
 def run(
@@ -69,7 +82,7 @@ def run(
         if until_file is not None and i % 50 == 0 and (until_file.exists() or os.getppid() != parent):
             break
         i += 1
-        owners = sample(nodes, vips)
+        now, owners = sample(nodes, vips)
         for vip in vips:
             if owners[vip] != last.get(vip) or now - last_write[vip] >= KEEP_S:
                 rec = {
