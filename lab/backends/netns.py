@@ -376,15 +376,20 @@ class NetnsBackend:
     # -- power -------------------------------------------------------------------------------------
 
     def power_off(self, node: str) -> float | None:
-        """Returns the moment the power went (the first SIGKILL), which is what latencies count from."""
+        """Returns the moment the power went, which is what latencies count from.
+
+        Everything is frozen first (SIGSTOP), then the cables go dead, then everything is killed: killed
+        one by one, a daemon's child notices its parent's death (PR_SET_PDEATHSIG) and says goodbye, which
+        a machine losing power never does (keepalived did exactly that here)."""
         ns = self.netns(node)
-        killed_at = self._kill_namespace(ns)  # every process at once: hbd, its resources, the responder
+        powered_off_at = self._signal_namespace(ns, signal.SIGSTOP)
         cables = [e.iface for _s, e in self.topology.endpoints_of(node)]
         sw = self.names.switch_netns
         batch = [f"link set {self.names.switch_port(node, i)} down" for i in cables]
         if batch:
             ip("-n", sw, "-batch", "-", input_text="\n".join(batch) + "\n")
         self._cables_down_by_power[node] = cables
+        killed_at = self._kill_namespace(ns)  # hbd, its resources, the responder: nothing survives
         # A machine that lost power forgets its runtime addresses (the VIP); a namespace would keep them.
         static = {(e.iface, str(e.ip)) for _s, e in self.topology.endpoints_of(node)}
         for iface, addr in self.addresses(node):
@@ -396,7 +401,21 @@ class NetnsBackend:
                 raise LabError(f"power_off {node}: {iface} still has carrier after its cable went down")
         if self.pids(node):
             raise LabError(f"power_off {node}: processes still running: {self.pids(node)}")
-        return killed_at
+        return powered_off_at if powered_off_at is not None else killed_at
+
+    def _signal_namespace(self, ns: str, sig: int) -> float | None:
+        """Send `sig` to every live process of `ns`; returns when the first one went out."""
+        res = ip("netns", "pids", ns, check=False)
+        pids = [int(p) for p in res.stdout.split() if p.isdigit()]
+        first: float | None = None
+        for pid in pids:
+            if process_state(pid) in (None, "Z"):
+                continue
+            if first is None:
+                first = time.monotonic()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return first
 
     def power_on(self, node: str) -> None:
         cables = self._cables_down_by_power.pop(node, [e.iface for _s, e in self.topology.endpoints_of(node)])
