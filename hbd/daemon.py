@@ -193,6 +193,7 @@ class Daemon:
             config_digest=config_digest(self.config),
             ping_targets=cluster.ping_nodes,
             deadping_s=cluster.deadping_s,
+            generation=self.generation,
         )
         control = ControlServer(self.paths.socket, self._control)
         try:
@@ -439,6 +440,7 @@ def _peer_status(message: Message, generation: int) -> PeerStatus:
         failed=keys("fail"),
         standby=keys("sby"),
         ping_nodes=_int_or_none(message.get("ping")),
+        heard=_int_or_none(message.get("heard")),
         generation=generation,
         config_digest=message.get("cfg") or "",
     )

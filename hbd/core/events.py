@@ -17,6 +17,7 @@ class PeerStatus:
     failed: frozenset[str] = frozenset()  # groups it could not start
     standby: frozenset[str] = frozenset()  # groups it gives up while we are alive
     ping_nodes: int | None = None  # ping nodes it reaches (None: none configured or not measured yet)
+    heard: int | None = None  # our generation as the sender last heard it (None: it does not see us alive)
     generation: int = 0
     config_digest: str = ""
 

@@ -154,6 +154,7 @@ class NodeMachine:
         config_digest: str = "",
         ping_targets: tuple[str, ...] = (),
         deadping_s: float | None = None,
+        generation: int = 0,
     ) -> None:
         self.node = node
         self.timing = timing
@@ -182,6 +183,7 @@ class NodeMachine:
         self.ping_up: set[str] = set()
         self.ping_standby = False
         self.ping_measured = False
+        self.generation = generation
 
     # ------------------------------------------------------------------ public API
 
@@ -632,6 +634,7 @@ class NodeMachine:
             peer_standby=status is not None and g.spec.key in status.standby,
             failback=self.auto_failback,
             ping_ok=self._ping_count() != 0,
+            peer_knows_me=status is not None and status.heard == self.generation,
         )
 
     def _apply(self, g: GroupState, decision: Decision, now: float, out: list[Action]) -> None:
@@ -682,6 +685,8 @@ class NodeMachine:
         ]
         if self.config_digest:
             fields.append(("cfg", self.config_digest))
+        if self.peer.liveness is Liveness.ALIVE and self.peer.status is not None:
+            fields.append(("heard", str(self.peer.status.generation)))
         reached = self._ping_count()
         if reached is not None:
             fields.append(("ping", str(reached)))

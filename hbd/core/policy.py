@@ -42,6 +42,9 @@ class GroupFacts:
     # Ping nodes (heartbeat's ipfail): False when we reach none of the configured ones. A node reaching fewer
     # than its peer puts itself in standby (the machine folds that into `i_standby`), which the peer sees.
     ping_ok: bool = True
+    # The peer's status was sent after it heard this incarnation of us: without that, a view older than our
+    # boot (a goodbye still in flight from our previous life, say) could make both acquire.
+    peer_knows_me: bool = True
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,8 @@ def _acquire_or_wait(f: GroupFacts) -> Decision:
         return Decision(Intent.NONE, "")
     if f.peer is Liveness.GONE:
         return Decision(Intent.START, "peer shut down")
-    # The peer is alive: acquire only what it visibly does not hold.
-    if f.peer_holds:
+    # The peer is alive: acquire only what it visibly does not hold, in a view that already includes us.
+    if f.peer_holds or not f.peer_knows_me:
         return Decision(Intent.NONE, "")
     if f.peer_state in ("shutdown", "dead"):
         return Decision(Intent.START, "peer released it while shutting down")

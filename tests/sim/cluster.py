@@ -79,8 +79,9 @@ class Cluster:
             TIMING,
             auto_failback=self.auto_failback,
             ping_targets=self.ping_targets,
+            generation=(generation := next(self.generation)),
         )
-        node.generation = next(self.generation)  # type: ignore[attr-defined]
+        node.generation = generation  # type: ignore[attr-defined]
         self._deliver(name, Booted())
 
     def power_off(self, name: str) -> None:
@@ -221,5 +222,6 @@ def _status(fields: dict[str, str], generation: int) -> PeerStatus:
         failed=keys("fail"),
         standby=keys("sby"),
         ping_nodes=int(fields["ping"]) if "ping" in fields else None,
+        heard=int(fields["heard"]) if "heard" in fields else None,
         generation=generation,
     )
