@@ -190,14 +190,17 @@ def _nft_table(kind: str, iface: str) -> str:
     return f"{NFT_TABLE_PREFIX}{kind}_{iface.replace('.', '_')}"
 
 
-def _nft_add(ctx: FaultContext, node: str, table: str, match: str, direction: str) -> None:
-    """A table with input/output chains dropping `match` packets on the interface (direction in/out/both)."""
+def _nft_add(ctx: FaultContext, fault: str, node: str, table: str, match: str, direction: str) -> None:
+    """A table with input/output chains dropping `match` packets on the interface (direction in/out/both);
+    verified: a rule that did not land fails the fault."""
     lines = [f"add table inet {table}"]
     for hook, dir_name, iface_key in (("input", "in", "iifname"), ("output", "out", "oifname")):
         if direction in (dir_name, "both"):
             lines.append(f"add chain inet {table} {hook} {{ type filter hook {hook} priority -10; }}")
             lines.append(f"add rule inet {table} {hook} {iface_key} {match}")
     ctx.backend.exec(node, ["nft", "-f", "-"], input_text="\n".join(lines) + "\n")
+    if not _nft_has(ctx, node, table):
+        raise FaultError(f"{fault}: nft table {table} is not in {node} after adding it")
 
 
 def _nft_has(ctx: FaultContext, node: str, table: str) -> bool:
@@ -227,9 +230,7 @@ def _cut(
     else:
         match = f"udp dport {HEARTBEAT_UDP_PORT} drop" if heartbeat_only else "drop"
         table = _nft_table("drop", iface)
-        _nft_add(ctx, node, table, f'"{iface}" {match}', direction)
-        if not _nft_has(ctx, node, table):
-            raise FaultError(f"{fault}: nft table {table} is not in {node} after adding it")
+        _nft_add(ctx, fault, node, table, f'"{iface}" {match}', direction)
 
 
 def _uncut(ctx: FaultContext, fault: str, node: str, iface: str, how: str) -> None:
@@ -467,9 +468,7 @@ class Loss(Fault):
         mono = time.monotonic()
         # nft refuses `< 100` (numgen values are 0..99): total loss is a plain drop.
         chance = f"numgen random mod 100 < {percent} " if percent < 100 else ""
-        _nft_add(ctx, node, table, f'"{iface}" {chance}drop', direction)
-        if not _nft_has(ctx, node, table):
-            raise FaultError(f"{self.name}: nft table {table} is not in {node} after adding it")
+        _nft_add(ctx, self.name, node, table, f'"{iface}" {chance}drop', direction)
         return ctx.emit(
             "fault.inject",
             self.name,
