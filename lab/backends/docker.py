@@ -57,8 +57,6 @@ SPARE_PREFIX = 28
 NODE_VENV = "/opt/hbd"  # the image's venv (lab/images/Dockerfile)
 SPAWN = "/usr/local/sbin/hbl-spawn"
 STATE_WAIT_S = 10.0
-# Peer daemons run from their own image variant (lab/images/variants.yaml); everything else runs hbd's.
-DAEMON_IMAGE_VARIANT = {"keepalived": "keepalived", "heartbeat": "heartbeat"}
 
 
 def _docker_client() -> Any:
@@ -99,12 +97,24 @@ def _bridge_rule(bridge: str, run_id: str) -> list[str]:
 class DockerBackend:
     name = "docker"
 
-    def __init__(self, topology: Topology, run_id: str, lab_dir: Path, *, image: str | None = None) -> None:
+    def __init__(
+        self,
+        topology: Topology,
+        run_id: str,
+        lab_dir: Path,
+        *,
+        image: str | None = None,
+        variant: str = "hbd",
+    ) -> None:
         self.topology = topology
         self.run_id = run_id
         self.names = RunNames(run_id)
         self.lab_dir = lab_dir.resolve()
         self.image_override = image
+        # The image variant (lab/images/variants.yaml) every node runs from unless `image` names a tag. The
+        # bench sets its setting's daemon (keepalived, heartbeat, ucarp); every variant also carries hbd,
+        # the prober and the service responder, so the client and the servers share one image.
+        self.variant = variant
         self.state_dir = run_state_dir(run_id)
         self.pid_record = PidRecord(self.state_dir / "pids")
         self.serial: dict[str, SerialPair] = {}
@@ -195,16 +205,8 @@ class DockerBackend:
             raise LabError(f"creating topology {self.topology.name} on docker: {e}") from e
 
     def _images(self) -> dict[str, str]:
-        if self.image_override:
-            return {n.name: self.image_override for n in self.topology.nodes}
-        tags: dict[str, str] = {}
-        images: dict[str, str] = {}
-        for node in self.topology.nodes:
-            variant = DAEMON_IMAGE_VARIANT.get(node.daemon, "hbd")
-            if variant not in tags:
-                tags[variant] = ensure_image(variant)
-            images[node.name] = tags[variant]
-        return images
+        tag = self.image_override or ensure_image(self.variant)
+        return {n.name: tag for n in self.topology.nodes}
 
     def _used_subnets(self) -> list[ipaddress.IPv4Network]:
         used = []
