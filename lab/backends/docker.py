@@ -15,10 +15,11 @@ replaces Docker's address in the container with the topology's and renames the i
 name. Docker's isolation rules for internal networks drop bridged traffic outside that spare subnet, so one
 ACCEPT rule per bridge in DOCKER-USER lets frames flow between the members -- and only between them.
 
-Faults are real container operations: power-off = `docker kill` (every process and the network namespace
-gone at once, the VIP with it), power-on = `docker start` (the disk state survives), cable down/pulled =
-the host-side veth of the container's interface set down or taken out of its bridge, node-side down = the
-container's interface, from the host (nsenter into its network namespace).
+Faults are real container operations: power-off = `docker kill`'s SIGKILL to PID 1, sent from the host
+for an exact fault time (every process and the network namespace gone at once, the VIP with it),
+power-on = `docker start` (the disk state survives), cable down/pulled = the host-side veth of the
+container's interface set down or taken out of its bridge, node-side down = the container's interface,
+from the host (nsenter into its network namespace).
 """
 
 from __future__ import annotations
@@ -567,9 +568,17 @@ class DockerBackend:
 
     # -- power -------------------------------------------------------------------------------------
 
-    def power_off(self, node: str) -> None:
+    def power_off(self, node: str) -> float:
+        """`docker kill`'s SIGKILL to PID 1, sent by the lab itself: the kernel kills the whole pid
+        namespace with it, and the returned time is the kill's, not that of an API request that lands
+        tens of milliseconds later (that delay counted as takeover time)."""
+        init = self._init_pid(node)
         container = self._container(node)
-        container.kill()  # SIGKILL to PID 1: the kernel kills the whole pid namespace with it
+        at = time.monotonic()
+        try:
+            os.kill(init, signal.SIGKILL)
+        except ProcessLookupError:
+            container.kill()  # PID 1 went between the lookup and the kill: let Docker finish the job
         deadline = time.monotonic() + STATE_WAIT_S
         while True:
             container.reload()
@@ -580,6 +589,7 @@ class DockerBackend:
             time.sleep(0.01)
         if self.pids(node):
             raise LabError(f"power_off {node}: processes still running: {self.pids(node)}")
+        return at
 
     def power_on(self, node: str) -> None:
         self._start(node)
