@@ -6,6 +6,9 @@ scenario -> setting) so that a noisy machine slows every daemon alike and the ra
 steady-state stress run per setting: both cores saturated by stress-ng and 5 % loss on the crossover for
 `--stress-minutes`. Outputs (bench.md, bench.json, bench.png) go to --out; each run keeps its directory
 under --runs-root. Missing peer packages are installed with apt first (unless --no-install).
+With `--backend docker` every node is a container from the setting's image variant (lab/images/
+variants.yaml: hbl-hbd, hbl-keepalived, hbl-heartbeat, hbl-ucarp), each image built or found once at the
+start and used for the whole bench; nothing but stress-ng (for the stress runs) is needed on the host.
 """
 
 from __future__ import annotations
@@ -57,18 +60,48 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def missing_packages(settings: Sequence[Setting]) -> list[str]:
-    """Debian packages the chosen settings need that are not installed (judged by their executables)."""
+def missing_packages(settings: Sequence[Setting], backend: str = "netns", stress: bool = True) -> list[str]:
+    """Debian packages the chosen settings need on the host that are not installed (judged by their
+    executables). On Docker the daemons come with their images: only stress-ng runs on the host."""
     need: list[str] = []
-    for kind in sorted({s.kind for s in settings} - {"hbd"}):
+    kinds = {s.kind for s in settings} - {"hbd"} if backend == "netns" else set()
+    for kind in sorted(kinds):
         driver = DRIVERS[kind]
         if shutil.which(driver.binary) is None and not Path(driver.binary).exists():
             need += list(driver.packages)
         elif kind == "ucarp" and shutil.which("arping") is None:
             need.append("iputils-arping")
-    if shutil.which("stress-ng") is None:
+    if stress and shutil.which("stress-ng") is None:
         need += list(EXTRA_PACKAGES)
     return need
+
+
+def node_images(settings: Sequence[Setting], say: Any) -> dict[str, str]:
+    """Docker: the image tag of each daemon, built or found once, so every run of a daemon uses the same
+    code even while hbd/ or lab/ are edited during the bench (an edit changes the tag, see lab/image.py)."""
+    from lab.image import ImageError, ensure_image
+
+    images: dict[str, str] = {}
+    for kind in dict.fromkeys(s.kind for s in settings):
+        try:
+            images[kind] = ensure_image(kind, progress=say)
+        except ImageError as e:
+            raise LabError(f"image for {kind}: {e}") from e
+    return images
+
+
+def still_there(images: dict[str, str], say: Any) -> dict[str, str]:
+    """A pinned image removed meanwhile (a build of a newer one drops older tags): build it again."""
+    from lab.image import ImageError, ensure_image, image_exists
+
+    for kind, tag in list(images.items()):
+        if not image_exists(tag):
+            try:
+                images[kind] = ensure_image(kind, progress=say)
+            except ImageError as e:
+                raise LabError(f"image for {kind}: {e}") from e
+            say(f"WARNING: image {tag} was removed; {kind} runs from {images[kind]} from now on")
+    return images
 
 
 def install(packages: Sequence[str], say: Any) -> None:
@@ -108,12 +141,21 @@ def late_warnings(run_dir: Path, setting: Setting, metrics: dict[str, Any]) -> i
 
 
 def run_one(
-    scenario: str, setting: Setting, runs_root: Path, seed: int, stress_s: float | None = None
+    scenario: str,
+    setting: Setting,
+    runs_root: Path,
+    seed: int,
+    stress_s: float | None = None,
+    backend: str = "netns",
+    image: str | None = None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"label": setting.label, "kind": setting.kind, "scenario": scenario, "seed": seed}
     try:
         sc = bench_scenario(scenario, setting, stress_s)
-        result = BenchRun(sc, setting, stress_s=stress_s, runs_root=runs_root, seed=seed).execute()
+        run = BenchRun(
+            sc, setting, stress_s=stress_s, runs_root=runs_root, seed=seed, backend_name=backend, image=image
+        )
+        result = run.execute()
     except (LabError, ScenarioError, OSError, ValueError) as e:
         row["error"] = f"{type(e).__name__}: {e}"
         return row
@@ -155,8 +197,10 @@ def run_bench(
     out_dir: Path,
     runs_root: Path,
     say: Any = say_now,
+    backend: str = "netns",
 ) -> list[Path]:
     rows: list[dict[str, Any]] = []
+    images = node_images(settings, say) if backend == "docker" else {}
     total = repeat * len(scenarios) * len(settings) + (len(settings) if stress_minutes > 0 else 0)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     meta = {
@@ -166,6 +210,8 @@ def run_bench(
         "settings": [dataclasses.asdict(s) for s in settings],
         "scenarios": list(scenarios),
         "cpus": os.cpu_count(),
+        "backend": backend,
+        **({"images": images} if images else {}),
     }
     reference = next((s.label for s in settings if s.kind == "hbd"), settings[0].label)
     order = [*scenarios] + ([STRESS_SCENARIO] if stress_minutes > 0 else [])
@@ -181,16 +227,20 @@ def run_bench(
         say(f"{head} {describe(row)}")
         write_outputs(rows, out_dir, reference, order, meta)  # partial results survive an interruption
 
+    def one(scenario: str, setting: Setting, seed: int, stress_s: float | None = None) -> dict[str, Any]:
+        image = still_there(images, say).get(setting.kind) if images else None
+        return run_one(scenario, setting, runs_root, seed, stress_s, backend=backend, image=image)
+
     for rep in range(repeat):
         for scenario in scenarios:
             for setting in settings:
-                record(run_one(scenario, setting, runs_root, seed=1000 + rep))
+                record(one(scenario, setting, seed=1000 + rep))
     if stress_minutes > 0:
         for setting in settings:
             say(
                 f"stress: {setting.label} for {stress_minutes:g} min (both cores busy, 5 % loss on crossover)"
             )
-            record(run_one(STRESS_SCENARIO, setting, runs_root, seed=1, stress_s=stress_minutes * 60))
+            record(one(STRESS_SCENARIO, setting, seed=1, stress_s=stress_minutes * 60))
     return write_outputs(rows, out_dir, reference, order, meta)
 
 
@@ -242,6 +292,12 @@ def main_bench(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     p.add_argument("--out", type=Path, default=Path("bench/results"))
     p.add_argument("--runs-root", type=Path, default=Path("runs/bench"))
+    p.add_argument(
+        "--backend",
+        choices=("netns", "docker"),
+        default="netns",
+        help="netns (default) or docker: every node a container from its daemon's image",
+    )
     p.add_argument("--no-install", action="store_true", help="fail instead of installing peers with apt")
     p.add_argument("--resummarize", action="store_true", help="recompute --out from its recorded runs")
     args = p.parse_args(argv)
@@ -251,17 +307,23 @@ def main_bench(argv: Sequence[str] | None = None) -> int:
         print("wrote " + ", ".join(str(o) for o in resummarize(args.out)))
         return 0
     if os.geteuid() != 0:
-        print("hblab bench: needs root (network namespaces, apt)", file=sys.stderr)
+        print("hblab bench: needs root (network namespaces or Docker, apt)", file=sys.stderr)
         return 2
     try:
         settings = select_settings(args.only)
-        need = missing_packages(settings)
+        need = missing_packages(settings, args.backend, stress=args.stress_minutes > 0)
         if need:
             if args.no_install:
                 raise LabError(f"missing packages: {' '.join(need)} (apt-get install -y {' '.join(need)})")
             install(need, say_now)
         outputs = run_bench(
-            settings, args.scenarios, args.repeat, args.stress_minutes, args.out, args.runs_root
+            settings,
+            args.scenarios,
+            args.repeat,
+            args.stress_minutes,
+            args.out,
+            args.runs_root,
+            backend=args.backend,
         )
     except LabError as e:
         print(f"hblab bench: {e}", file=sys.stderr)

@@ -9,7 +9,10 @@ What differs from a plain scenario run:
   `wait_for: {event: vip.single}` for one owner held steadily for VIP_SINGLE_STEADY_S: the peers write no
   hbd events, so the bench scenarios wait on what the lab sees;
 - with `stress_s`, injecting the `loss` fault also starts stress-ng on every core for that long (in the
-  client's namespace, so teardown ends it).
+  client's namespace, so teardown ends it; on Docker on the host, whose cores the containers share: the
+  node images carry no stress-ng);
+- on Docker (`backend_name="docker"`) every node runs from the setting's image variant (hbl-keepalived,
+  hbl-heartbeat, hbl-ucarp, hbl-hbd) and the peer drivers are told each node is a machine of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from typing import Any
 from hbd.config.model import ResourceGroup
 from hbd.config.render import render_haresources
 from lab.backends.base import Backend
+from lab.backends.docker import DockerBackend
 from lab.peers.base import PeerDriver, PeerNode, peer_nodes
 from lab.peers.heartbeat import HeartbeatDriver
 from lab.peers.keepalived import KeepalivedDriver
@@ -90,17 +95,28 @@ class BenchRun(ScenarioRun):
         runs_root: Path,
         seed: int | None = None,
         progress: Any = None,
+        backend_name: str = "netns",
+        image: str | None = None,
     ) -> None:
-        super().__init__(scenario, runs_root=runs_root, seed=seed, progress=progress)
+        """`image`: on Docker, the node image tag to use (the bench pins one per daemon for the whole
+        bench); None builds or finds the setting's variant when the topology is created."""
+        super().__init__(
+            scenario, backend_name=backend_name, runs_root=runs_root, seed=seed, progress=progress
+        )
         self.setting = setting
         self.stress_s = stress_s
+        if isinstance(self.backend, DockerBackend):
+            self.backend.variant = setting.kind
+            self.backend.image_override = image
         roots = {n.name: self.backend.node_dirs(n.name).root for n in self.topology.servers}
-        self.peer_nodes = peer_nodes(self.topology, roots)
+        own_machine = isinstance(self.backend, DockerBackend)
+        self.peer_nodes = peer_nodes(self.topology, roots, own_machine=own_machine)
         self.daemons = BenchDaemonSet(self.backend, self.topology, self.log, setting, self.peer_nodes)
         self.fault_ctx.daemons = self.daemons
         self.fault_ctx.keepalive_s = setting.keepalive_s
+        recorded = {"label": setting.label, "kind": setting.kind, "params": setting.params}
         (self.run_dir / "bench-setting.json").write_text(
-            json.dumps({"label": setting.label, "kind": setting.kind, "params": setting.params}) + "\n"
+            json.dumps({**recorded, "backend": self.backend.name, "image": image}) + "\n"
         )
 
     def _render(self) -> None:
@@ -178,6 +194,17 @@ class BenchRun(ScenarioRun):
             raise StepError("stress: the topology has no client node to run stress-ng in")
         cpus = os.cpu_count() or 2
         argv = ["stress-ng", "--cpu", str(cpus), "--timeout", f"{int(duration_s) + 5}s", "--quiet"]
-        pid = self.backend.spawn(client.name, argv, self.run_dir / "stress-ng.log", env=child_env())
-        self.helpers.append(pid)
-        self.log.mark("stress.start", cpus=cpus, duration_s=duration_s, pid=pid)
+        if not isinstance(self.backend, DockerBackend):
+            pid = self.backend.spawn(client.name, argv, self.run_dir / "stress-ng.log", env=child_env())
+            self.helpers.append(pid)
+            self.log.mark("stress.start", cpus=cpus, duration_s=duration_s, pid=pid, where=client.name)
+            return
+        # Containers share the host's cores, so stress-ng on the host loads them as it would in the client;
+        # recorded in the run's pid file, so teardown (and `hblab clean`) end it like the lab's other helpers.
+        if shutil.which("stress-ng") is None:
+            raise StepError("stress: stress-ng is not installed on the host (apt-get install stress-ng)")
+        with open(self.run_dir / "stress-ng.log", "ab") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.backend.pid_record.add(proc.pid, "stress-ng")
+        self.helpers.append(proc)
+        self.log.mark("stress.start", cpus=cpus, duration_s=duration_s, pid=proc.pid, where="host")

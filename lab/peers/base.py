@@ -34,6 +34,9 @@ class PeerNode:
     peer_hb_ip: ipaddress.IPv4Interface
     media_ifaces: tuple[str, ...]  # every interface on a heartbeat segment (LAN and link)
     root: Path  # the node's directory on the host (NodeDirs.root)
+    # The node is a machine of its own (a Docker container: own hostname, filesystem and /run), so a
+    # daemon's fixed paths are its own; False on netns, where every node shares the host's filesystem.
+    own_machine: bool = False
 
     @property
     def peer_dir(self) -> Path:
@@ -41,7 +44,9 @@ class PeerNode:
         return self.root / "peer"
 
 
-def peer_nodes(topology: Topology, roots: Mapping[str, Path]) -> dict[str, PeerNode]:
+def peer_nodes(
+    topology: Topology, roots: Mapping[str, Path], *, own_machine: bool = False
+) -> dict[str, PeerNode]:
     """One PeerNode per server. Needs exactly two servers, a group and a point-to-point heartbeat link."""
     servers = [n.name for n in topology.servers]
     if len(servers) != 2:
@@ -71,6 +76,7 @@ def peer_nodes(topology: Topology, roots: Mapping[str, Path]) -> dict[str, PeerN
             peer_hb_ip=theirs.ip,
             media_ifaces=media,
             root=roots[name],
+            own_machine=own_machine,
         )
     return out
 
@@ -85,7 +91,7 @@ class PeerDriver(Protocol):
         ...
 
     def argv(self, node: PeerNode, settings: Mapping[str, Any]) -> list[str]:
-        """The foreground command that runs the daemon inside the node's namespace."""
+        """The foreground command that runs the daemon inside the node (its namespace or container)."""
         ...
 
 
