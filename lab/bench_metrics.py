@@ -6,7 +6,10 @@ late-heartbeat warnings. Times in seconds.
 
   takeover_s       fault -> first answer from the survivor (boot-together: boot -> first answer;
                    link-cut: fault -> the moment a second node holds the VIP, "split brain after")
-  outage_s         the largest gap between answers (link-cut: the largest gap from the heal on)
+  outage_s         the largest gap between answers (link-cut: the largest gap from the heal on, which
+                   includes the prober's noise over the seconds the run waits for a steady owner)
+  heal_gap_s       link-cut: the gap the heal itself causes, from the last answer of the node that gives
+                   the VIP up to the first answer of the one that keeps it
   dual_owner_s     total time two nodes held the VIP
   false_failovers  VIP acquisitions beyond what the scenario calls for
   vip_moved_s      power-off/soft-stop: fault -> the survivor holds the VIP (from the owner sampler,
@@ -94,6 +97,26 @@ def _largest_gap_after(history: History, t0: float) -> float | None:
     return max(gaps) if gaps else 0.0
 
 
+def _heal_gap(history: History, t0: float) -> float | None:
+    """The largest gap between answers from the heal until the client is answered under the ownership
+    the heal settled on (the first answer after the last change of VIP owners)."""
+    answers = [p.mono for p in history.probes() if p.get("ok") and p.get("answer")]
+    settled = t0
+    previous: tuple[str, ...] | None = None
+    for sample in history.owner_samples():
+        owners = tuple(sorted(sample.get("owners") or ()))
+        if sample.mono >= t0 and previous is not None and owners != previous:
+            settled = sample.mono
+        previous = owners
+    before = [t for t in answers if t < t0]
+    after = [t for t in answers if t >= t0]
+    end = next((t for t in after if t >= settled), None)
+    if not before or end is None:
+        return None
+    times = [before[-1], *(t for t in after if t <= end)]
+    return max(b - a for a, b in itertools.pairwise(times))
+
+
 def _vip_moved(history: History, t0: float, victim: object) -> float | None:
     for start, node in acquisitions(history):
         if start >= t0 and node != victim:
@@ -132,6 +155,7 @@ def run_metrics(history: History, scenario: str) -> Metrics:
         heal = history.first("fault.heal")
         if heal is not None:
             m["outage_s"] = _largest_gap_after(history, heal.mono)
+            m["heal_gap_s"] = _heal_gap(history, heal.mono)
     elif scenario == "boot-together":
         t0 = _boot_mono(history)
         if t0 is not None:

@@ -176,6 +176,7 @@ class NodeMachine:
         self.peer_forced_down = False
         self.dead_since: float | None = None
         self.split_brain_since: float | None = None
+        self.peer_up_at: float | None = None  # when the peer last became alive
         self.digest_warned_for: int | None = None
         self.ping_targets = ping_targets
         self.deadping_s = deadping_s if deadping_s is not None else timing.deadtime_s
@@ -236,6 +237,7 @@ class NodeMachine:
             times.extend(self.ping_last[t] + self.deadping_s for t in self.ping_up)
             if self.ping_targets and not self.ping_measured:
                 times.append(self.started_at + self.deadping_s)
+            times.append(self._split_release_deadline())
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self, now: float) -> dict[str, Any]:
@@ -431,6 +433,7 @@ class NodeMachine:
         if peer.liveness is not Liveness.ALIVE:
             previous = peer.liveness
             peer.liveness = Liveness.ALIVE
+            self.peer_up_at = now
             out.append(Emit("peer.up", "INFO", {"peer": peer.name, "link": ev.link, "was": previous.value}))
             if self.fence_state in (FenceState.WAITING, FenceState.OPERATOR, FenceState.FENCED):
                 self.fence_state = FenceState.NOT_NEEDED
@@ -610,10 +613,24 @@ class NodeMachine:
         for g in self.groups.values():
             if g.role not in (Role.STOPPED, Role.ACTIVE, Role.FAILED):
                 continue  # an operation is in flight; decide again when it reports
-            decision = decide(self._facts(g))
+            decision = decide(self._facts(g, now))
             self._apply(g, decision, now, out)
 
-    def _facts(self, g: GroupState) -> GroupFacts:
+    def _split_release_deadline(self) -> float | None:
+        """When a split brain's loser gives up waiting for the home node to hear it (a one-way cut):
+        a deadtime after the home node came back, while it still has not heard this incarnation."""
+        peer = self.peer
+        if self.split_brain_since is None or peer.liveness is not Liveness.ALIVE or self.peer_up_at is None:
+            return None
+        if peer.status is None or peer.status.heard == self.generation:
+            return None
+        losing = any(
+            g.role is Role.ACTIVE and g.spec.home != self.node and g.spec.key in peer.holds
+            for g in self.groups.values()
+        )
+        return self.peer_up_at + peer.deadtime_s if losing else None
+
+    def _facts(self, g: GroupState, now: float) -> GroupFacts:
         peer = self.peer
         status = peer.status if peer.liveness is Liveness.ALIVE else None
         return GroupFacts(
@@ -635,6 +652,7 @@ class NodeMachine:
             failback=self.auto_failback,
             ping_ok=self._ping_count() != 0,
             peer_knows_me=status is not None and status.heard == self.generation,
+            peer_deaf_to_me=(deaf_at := self._split_release_deadline()) is not None and now >= deaf_at,
         )
 
     def _apply(self, g: GroupState, decision: Decision, now: float, out: list[Action]) -> None:

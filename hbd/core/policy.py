@@ -4,7 +4,8 @@ The protocol is state-based. Every status heartbeat carries the groups the sende
 stopping), cannot run, and gives up (standby). A group only ever moves by *release, then acquire*: a node
 starts a group while the peer is alive only when the peer's newest status shows it does not hold it. The
 only acquisitions without that proof are takeovers from a peer that is dead (fenced, if fencing is set up)
-or gone. If both hold a group after a partition, the home node keeps it and the other stops at once.
+or gone. If both hold a group after a partition, the home node keeps it (and re-announces it) and the other
+stops as soon as the home node's status shows it has heard this node, so clients are never left without one.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class GroupFacts:
     # The peer's status was sent after it heard this incarnation of us: without that, a view older than our
     # boot (a goodbye still in flight from our previous life, say) could make both acquire.
     peer_knows_me: bool = True
+    # The peer has been heard for a whole deadtime and still has not heard us: a one-way cut.
+    peer_deaf_to_me: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ def _keep_or_release(f: GroupFacts) -> Decision:
         return Decision(Intent.NONE, "")
     if f.peer_holds:
         if f.home_is_me:
+            return Decision(Intent.NONE, "")
+        # Clients follow the last gratuitous ARP. The home node re-announces as soon as it hears us, and
+        # its statuses say so (`heard`): releasing before that leaves clients at an address nobody has.
+        if not f.peer_knows_me and not f.peer_deaf_to_me:
             return Decision(Intent.NONE, "")
         return Decision(Intent.STOP, "split brain healed: the home node keeps the group")
     peer_can_take = not f.peer_failed and not f.peer_standby and f.peer_state == "active"

@@ -10,7 +10,16 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from hbd.core.actions import Action, Emit, Exit, SendMessage, SendStatus, StartGroup, StopGroup
+from hbd.core.actions import (
+    Action,
+    AnnounceGroup,
+    Emit,
+    Exit,
+    SendMessage,
+    SendStatus,
+    StartGroup,
+    StopGroup,
+)
 from hbd.core.events import (
     Booted,
     Event,
@@ -35,6 +44,7 @@ class SimNode:
     timer_token: int = 0
     epoch: int = 0  # bumps at every power-off so stale scheduled events are ignored
     events: list[Emit] = field(default_factory=list)
+    actions: list[tuple[float, Action]] = field(default_factory=list)  # group operations, in order
 
 
 class Cluster:
@@ -58,6 +68,7 @@ class Cluster:
         self.now = 0.0
         self.nodes = {"bob": SimNode("bob"), "bobek": SimNode("bobek")}
         self.links_up = {link: True for link in LINKS}
+        self.deaf: set[str] = set()  # nodes that hear nothing while their own packets still go out
         self.all_down_since: float | None = None
         self.last_all_down: float = -1e9
         self._queue: list[tuple[float, int, str, int, Any]] = []
@@ -181,6 +192,15 @@ class Cluster:
                     self._schedule(
                         self.now + self.latency_s, peer, TakeoverAsked(name, f.get("rsc_hold", "all"))
                     )
+            case StartGroup() | StopGroup() | AnnounceGroup():
+                node.actions.append((self.now, action))
+                self._group_op(name, action)
+            case Exit():
+                node.machine = None
+                node.epoch += 1
+
+    def _group_op(self, name: str, action: Action) -> None:
+        match action:
             case StartGroup(group=key):
                 ok = (name, key) not in self.fail_start
                 self._schedule(
@@ -188,11 +208,10 @@ class Cluster:
                 )
             case StopGroup(group=key):
                 self._schedule(self.now + self.op_s, name, GroupStopped(key, True))
-            case Exit():
-                node.machine = None
-                node.epoch += 1
 
     def _broadcast(self, to: str, src: str, status: PeerStatus) -> None:
+        if to in self.deaf:
+            return
         first = True
         for link, up in self.links_up.items():
             if not up:

@@ -215,6 +215,19 @@ def test_link_cut_split_brain_and_heal_outage() -> None:
     assert m["takeover_s"] == pytest.approx(0.3, abs=1e-6)
     assert m["dual_owner_s"] == pytest.approx(0.7, abs=1e-6)
     assert m["outage_s"] == pytest.approx(0.605, abs=1e-3)
+    assert m["heal_gap_s"] == pytest.approx(0.605, abs=1e-3)  # owners settle at 2.5: the gap is the heal's
+
+
+def test_heal_gap_leaves_out_the_noise_after_the_owner_settled() -> None:
+    h = HistoryBuilder()
+    h.owners(0.0, 1.3, ["bob"]).owners(1.3, 2.1, ["bob", "bobek"]).owners(2.1, 6.0, ["bob"])
+    h.fault(1.0, "cut_heartbeat", node="bob")
+    h.records.append({"mono": 2.0, "source": "lab", "event": "fault.heal", "fault": "cut_heartbeat"})
+    h.probes(0.0, 1.3, "bob").probes(1.3, 2.09, "bobek").probes(2.09, 2.11, None).probes(2.11, 4.0, "bob")
+    h.probes(4.0, 4.05, None).probes(4.05, 6.0, "bob")  # a hiccup long after the heal
+    m = run_metrics(h.build(), "link-cut")
+    assert m["outage_s"] == pytest.approx(0.05, abs=6e-3)
+    assert m["heal_gap_s"] == pytest.approx(0.02, abs=6e-3)
 
 
 def test_unknown_scenario() -> None:

@@ -1,5 +1,6 @@
 """The core's decisions in the classic test plan, on a simulated clock (no I/O)."""
 
+from hbd.core.actions import AnnounceGroup, StopGroup
 from hbd.core.events import ShutdownRequested, StandbyCommanded, TakeoverCommanded
 from hbd.core.machine import GroupSpec
 from tests.sim.cluster import TIMING, Cluster
@@ -105,6 +106,43 @@ def test_all_links_cut_is_split_brain_healed_by_home_node_within_a_keepalive():
     # bobek released within one keepalive plus its stop time
     assert c.holders(KEY) == ["bob"]
     assert c.now >= healed_at
+
+
+def _first(c: Cluster, node: str, kind: type, after: float) -> float:
+    return next(t for t, a in c.nodes[node].actions if isinstance(a, kind) and t >= after)
+
+
+def test_split_brain_loser_releases_only_after_the_home_node_re_announced():
+    # Clients follow the last gratuitous ARP: if bobek dropped the address before bob announced it again,
+    # clients would keep sending to bobek's MAC, where nobody has the address any more.
+    c = booted_pair()
+    c.set_links(False)
+    c.run_for(1.0)
+    c.set_links(True)
+    healed_at = c.now
+    c.run_for(0.5)
+    assert c.active(KEY) == ["bob"]
+    announced = _first(c, "bob", AnnounceGroup, healed_at)
+    released = _first(c, "bobek", StopGroup, healed_at)
+    assert announced < released
+    assert released - healed_at < TIMING.keepalive_s + 0.01  # still within about one keepalive
+
+
+def test_split_brain_loser_that_is_never_heard_back_releases_after_a_deadtime():
+    # A one-way cut: bobek hears bob again, bob still hears nothing from bobek, so bob never re-announces.
+    # bobek must not hold on forever: it gives up a deadtime after bob came back.
+    c = booted_pair()
+    c.set_links(False)
+    c.run_for(1.0)
+    c.deaf.add("bob")
+    c.set_links(True)
+    back_at = c.now
+    c.run_for(TIMING.deadtime_s - 0.05)
+    assert sorted(c.holders(KEY)) == ["bob", "bobek"]
+    c.run_for(0.2)
+    assert c.holders(KEY) == ["bob"]
+    released = _first(c, "bobek", StopGroup, back_at)
+    assert TIMING.deadtime_s <= released - back_at < TIMING.deadtime_s + TIMING.keepalive_s + 0.01
 
 
 def test_standby_and_takeover_move_the_group_and_back():
