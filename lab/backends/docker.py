@@ -39,6 +39,7 @@ from typing import Any
 
 from lab import dockerd
 from lab.backends.base import LabError, LinkState, NodeDirs
+from lab.backends.docker_api import ENGINE_SOCKET, RELAY_PORT, NodeDockerApi, make_tls
 from lab.backends.netns import (
     RUN_STATE_ROOT,
     PidRecord,
@@ -56,6 +57,9 @@ LABEL = "hbd.lab"
 SPARE_POOL = ipaddress.IPv4Network("198.18.0.0/15")
 SPARE_PREFIX = 28
 NODE_VENV = "/opt/hbd"  # the image's venv (lab/images/Dockerfile)
+# The lab's fence agent, bind-mounted read-only at its host path: the runner links it into each node's
+# bin/ (lab/render.py install_fence_agent), and the link must lead somewhere inside the node too.
+LAB_FENCE_AGENT = Path(__file__).resolve().parents[1] / "fence_lab"
 SPAWN = "/usr/local/sbin/hbl-spawn"
 STATE_WAIT_S = 10.0
 
@@ -121,6 +125,8 @@ class DockerBackend:
         self.serial: dict[str, SerialPair] = {}
         self._client: Any = None
         self.created = False
+        self.docker_api_wanted = False  # give_nodes_docker_api()
+        self.docker_api: NodeDockerApi | None = None  # set by create() when wanted
 
     # -- names -------------------------------------------------------------------------------------
 
@@ -186,6 +192,9 @@ class DockerBackend:
         )
         self.created = True
         try:
+            if self.docker_api_wanted:
+                api_version = str(self.client.version()["ApiVersion"])
+                self.docker_api = NodeDockerApi(make_tls(self.lab_dir / "docker-api"), api_version)
             images = self._images()
             for node in self.topology.nodes:
                 d = self.node_dirs(node.name)
@@ -295,7 +304,12 @@ class DockerBackend:
             init=True,
             detach=True,
             network=first,
-            volumes=[f"{self.lab_dir}:{self.lab_dir}:rw", *self._serial_mounts(node)],
+            volumes=[
+                f"{self.lab_dir}:{self.lab_dir}:rw",
+                *self._serial_mounts(node),
+                f"{LAB_FENCE_AGENT}:{LAB_FENCE_AGENT}:ro",
+                *self._docker_api_mounts(node),
+            ],
             # IPv6 off: no DAD delays, no router solicitations, only the traffic the lab means to send.
             sysctls={"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"},
         )
@@ -315,6 +329,39 @@ class DockerBackend:
             time.sleep(0.05)
         self._wire(node, container)
         self._link_host_python(node, int(container.attrs["State"]["Pid"]))
+        if self._has_docker_api(node):
+            self._start_docker_api_relay(node, int(container.attrs["State"]["Pid"]))
+
+    # -- the Docker API inside hbd's nodes, for fence_docker (lab/backends/docker_api.py) -------------
+
+    def give_nodes_docker_api(self) -> None:
+        """Before create(): every node that runs hbd gets the engine's socket and, after each start, a
+        loopback-only TLS relay to it, so fence agents that speak the Docker API (Debian's fence_docker)
+        can fence a container. `docker_api` then says how to reach it. The relay lives in the node and
+        dies with it (a power-off); a power-on through the lab starts it again."""
+        if self.created:
+            raise LabError("give_nodes_docker_api() must be called before create()")
+        self.docker_api_wanted = True
+
+    def _has_docker_api(self, node: str) -> bool:
+        return self.docker_api_wanted and self.topology.node(node).daemon == "hbd"
+
+    def _docker_api_mounts(self, node: str) -> list[str]:
+        return [f"{ENGINE_SOCKET}:{ENGINE_SOCKET}:rw"] if self._has_docker_api(node) else []
+
+    def _start_docker_api_relay(self, node: str, init_pid: int) -> None:
+        assert self.docker_api is not None
+        log = self.node_dirs(node).root / "docker-api-relay.log"
+        pid = self.spawn(node, self.docker_api.relay_argv(), log)
+        # Ready once it listens: a fence right after boot must not find the port closed.
+        deadline = time.monotonic() + STATE_WAIT_S
+        probe = ["nsenter", "--target", str(init_pid), "--net", "ss", "-Hltn", f"sport = :{RELAY_PORT}"]
+        while not _run(probe).stdout.strip():
+            if not self.alive(pid):
+                raise LabError(f"node {node}: the Docker API relay exited; see {log}")
+            if time.monotonic() > deadline:
+                raise LabError(f"node {node}: the Docker API relay does not listen; see {log}")
+            time.sleep(0.02)
 
     def _link_host_python(self, node: str, pid: int) -> None:
         """Make the host venv's path lead to the image's venv in the node (the same code, from the wheel).
