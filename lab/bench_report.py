@@ -95,6 +95,9 @@ def to_markdown(
         "median of the peer (below 1: hbd is faster).",
         "",
     ]
+    if meta.get("backend") == "docker":
+        images = ", ".join(f"`{tag}`" for tag in (meta.get("images") or {}).values())
+        lines += [f"Backend docker: every node a container, images {images or '(not recorded)'}.", ""]
     for scenario in scenarios:
         row_cells = [c for (_l, s), c in cells.items() if s == scenario]
         if not row_cells:
