@@ -20,11 +20,8 @@ import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
+from hbd.netlink import NetlinkError, RtNetlink
 from hbd.resources.arp import ArpError, GarpBurst, start_garp_burst
 
 IPADDR_NAMES = ("IPaddr", "IPaddr2")
@@ -111,7 +108,7 @@ class _Placement:
 
 
 def _ifname(index: int) -> str:
-    # A syscall per name instead of a netlink link dump: the dump costs 4-6 ms of pyroute2 decoding.
+    # A syscall per name instead of a netlink link dump.
     try:
         return socket.if_indextoname(index)
     except OSError:
@@ -136,14 +133,7 @@ def is_local(ip: str) -> bool:
     return True
 
 
-async def _addresses(ipr: AsyncIPRoute) -> list[tuple[int, str, int]]:
-    return [
-        (int(m.get("index")), m.get("address"), int(m.get("prefixlen")))
-        async for m in await ipr.get_addr(family=socket.AF_INET)
-    ]
-
-
-async def _place(ipr: AsyncIPRoute, spec: IpSpec) -> _Placement:
+def _place(nl: RtNetlink, spec: IpSpec) -> _Placement:
     """Where `spec` goes: interface, prefix, broadcast. Raises ValueError when it cannot be decided."""
     wanted_index = None
     if spec.iface is not None:
@@ -152,7 +142,8 @@ async def _place(ipr: AsyncIPRoute, spec: IpSpec) -> _Placement:
             raise ValueError(f"interface {spec.iface} does not exist")
     vip = ipaddress.IPv4Address(spec.ip)
     best: tuple[int, int] | None = None  # (prefixlen, index)
-    for index, address, plen in await _addresses(ipr):
+    for a in nl.addresses():
+        index, address, plen = a.index, a.address, a.prefixlen
         if wanted_index is not None and index != wanted_index:
             continue
         if vip in ipaddress.IPv4Network(f"{address}/{plen}", strict=False) and (
@@ -172,10 +163,9 @@ async def _place(ipr: AsyncIPRoute, spec: IpSpec) -> _Placement:
     return _Placement(index, _ifname(index), prefix, broadcast)
 
 
-async def _holders(ipr: AsyncIPRoute, spec: IpSpec) -> list[tuple[int, str, int]]:
+def _holders(nl: RtNetlink, spec: IpSpec) -> list[tuple[int, str, int]]:
     """(index, iface, prefixlen) of every interface carrying the address (only spec.iface, when given)."""
-    found = [(index, plen) for index, address, plen in await _addresses(ipr) if address == spec.ip]
-    held = [(index, _ifname(index), plen) for index, plen in found]
+    held = [(a.index, _ifname(a.index), a.prefixlen) for a in nl.addresses() if a.address == spec.ip]
     return [h for h in held if spec.iface is None or h[1] == spec.iface]
 
 
@@ -187,7 +177,7 @@ class IpAddrManager:
         self.garp_interval_s = garp_interval_s
         self.bursts: dict[str, GarpBurst] = {}
         # Where each address goes, worked out once (at the boot-time status probe or the first start): the
-        # link and address dumps cost ~20 ms of pyroute2 decoding, which a takeover should not pay.
+        # address dump is the slow part of a start, which a takeover should not pay.
         self.places: dict[IpSpec, _Placement] = {}
 
     def _garp(self, spec: IpSpec, iface: str, emit: Emit) -> str:
@@ -219,20 +209,17 @@ class IpAddrManager:
 
     async def start(self, spec: IpSpec, emit: Emit) -> IpOutcome:
         try:
-            async with AsyncIPRoute() as ipr:
+            with RtNetlink() as nl:
                 place = self.places.get(spec)
                 if place is None:
-                    held = await _holders(ipr, spec)
+                    held = _holders(nl, spec)
                     if held:
                         return IpOutcome(RC_OK, f"{spec.ip} already on {held[0][1]}")
-                    place = self.places[spec] = await _place(ipr, spec)
-                extra: dict[str, Any] = {"label": spec.label} if spec.label else {}
-                if place.broadcast:
-                    extra["broadcast"] = place.broadcast
+                    place = self.places[spec] = _place(nl, spec)
                 try:
-                    await ipr.addr("add", index=place.index, address=spec.ip, prefixlen=place.prefix, **extra)
+                    nl.add_address(place.index, spec.ip, place.prefix, place.broadcast, spec.label)
                 except NetlinkError as exc:
-                    if exc.code != errno.EEXIST:
+                    if exc.errno != errno.EEXIST:
                         raise
                     return IpOutcome(RC_OK, f"{spec.ip} already on {place.iface}")
         except (ValueError, NetlinkError, OSError) as exc:
@@ -248,13 +235,13 @@ class IpAddrManager:
             burst.cancel()
         removed: list[str] = []
         try:
-            async with AsyncIPRoute() as ipr:
+            with RtNetlink() as nl:
 
-                async def remove(index: int, iface: str, plen: int) -> None:
+                def remove(index: int, iface: str, plen: int) -> None:
                     try:
-                        await ipr.addr("del", index=index, address=spec.ip, prefixlen=plen)
+                        nl.del_address(index, spec.ip, plen)
                     except NetlinkError as exc:
-                        if exc.code != errno.EADDRNOTAVAIL:  # already gone: that is what we wanted
+                        if exc.errno != errno.EADDRNOTAVAIL:  # already gone: that is what we wanted
                             raise
                         return
                     removed.append(iface)
@@ -262,10 +249,10 @@ class IpAddrManager:
 
                 place = self.places.get(spec)
                 if place is not None:  # where start put it: no address dump before the client loses it
-                    await remove(place.index, place.iface, place.prefix)
+                    remove(place.index, place.iface, place.prefix)
                 if is_local(spec.ip):  # not there, or also elsewhere (an admin's copy): look everywhere
-                    for index, iface, plen in await _holders(ipr, spec):
-                        await remove(index, iface, plen)
+                    for index, iface, plen in _holders(nl, spec):
+                        remove(index, iface, plen)
         except (NetlinkError, OSError) as exc:
             return IpOutcome(RC_ERROR, f"cannot remove {spec.ip}: {exc}")
         return IpOutcome(
@@ -274,11 +261,11 @@ class IpAddrManager:
 
     async def status(self, spec: IpSpec) -> IpOutcome:
         try:
-            async with AsyncIPRoute() as ipr:
-                held = await _holders(ipr, spec)
+            with RtNetlink() as nl:
+                held = _holders(nl, spec)
                 if spec not in self.places:
                     with contextlib.suppress(ValueError):
-                        self.places[spec] = await _place(ipr, spec)
+                        self.places[spec] = _place(nl, spec)
         except (NetlinkError, OSError) as exc:
             return IpOutcome(RC_ERROR, f"cannot read addresses: {exc}")
         if held:
@@ -293,8 +280,8 @@ class IpAddrManager:
         if place is not None and is_local(spec.ip):
             return IpOutcome(RC_OK, f"{spec.ip} announced" + self._garp(spec, place.iface, emit))
         try:
-            async with AsyncIPRoute() as ipr:
-                held = await _holders(ipr, spec)
+            with RtNetlink() as nl:
+                held = _holders(nl, spec)
         except (NetlinkError, OSError) as exc:
             return IpOutcome(RC_ERROR, f"cannot read addresses: {exc}")
         if not held:

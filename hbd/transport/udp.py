@@ -26,9 +26,8 @@ import socket
 import struct
 from typing import ClassVar
 
-from pyroute2 import AsyncIPRoute
-
 from hbd.config.model import Medium
+from hbd.netlink import RtNetlink
 from hbd.transport.base import OnPacket, TransportError, TransportStats, register_transport
 
 log = logging.getLogger(__name__)
@@ -49,15 +48,9 @@ def _ifindex(iface: str) -> int | None:
 
 
 async def _ipv4_addresses(ifindex: int) -> list[tuple[str, int, str | None]]:
-    """(address, prefixlen, broadcast) of every IPv4 address on the interface, via netlink.
-
-    The async client: pyroute2's synchronous IPRoute refuses to run inside a running event loop.
-    """
-    async with AsyncIPRoute() as ipr:
-        return [
-            (m.get("address"), int(m.get("prefixlen")), m.get("broadcast"))
-            async for m in await ipr.get_addr(family=socket.AF_INET, index=ifindex)
-        ]
+    """(address, prefixlen, broadcast) of every IPv4 address on the interface, via netlink."""
+    with RtNetlink() as nl:
+        return [(a.address, a.prefixlen, a.broadcast) for a in nl.addresses(ifindex)]
 
 
 class UdpTransport:
