@@ -1,7 +1,8 @@
 """The lab's power switch: fence agents inside the nodes power lab nodes off, on and query them.
 
 A real cluster's STONITH device is a network power switch or a management board outside the nodes. Here
-the runner serves one on a unix socket (`/run/hblab/<run>/power.sock`). A pathname unix socket lives in
+the runner serves one on a unix socket: `/run/hblab/<run>/power.sock` on netns, `<run dir>/power.sock` on
+Docker (the run dir is bind-mounted at the same path in every container). A pathname unix socket lives in
 the filesystem, not in a network namespace, so `lab/fence_lab` reaches it from inside any node without
 any route out of the lab, and no packet leaves the lab's namespaces.
 
@@ -31,15 +32,16 @@ from lab.backends.base import LabError
 from lab.topology import Topology
 
 SOCKET_NAME = "power.sock"
+SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 REQUEST_MAX_BYTES = 4096
 CLIENT_TIMEOUT_S = 20.0
 ACTIONS = ("off", "on", "reboot", "status", "list", "monitor")
 
 
 class PowerBackend(Protocol):
-    """What the switch needs from the backend (lab.backends.netns.NetnsBackend has all of it)."""
+    """What the switch needs from the backend (NetnsBackend and DockerBackend have all of it)."""
 
-    def power_off(self, node: str) -> None: ...
+    def power_off(self, node: str) -> float | None: ...  # the kill's time.monotonic(), if it knows
 
     def power_on(self, node: str) -> None: ...
 
@@ -102,7 +104,8 @@ class PowerSwitch:
             return self.state(plug)
         if action in ("off", "reboot") and self.state(plug) == "on":
             mono = time.monotonic()
-            self.backend.power_off(plug)  # verifies: no process left, no carrier
+            killed = self.backend.power_off(plug)  # verifies: no process left, no carrier
+            mono = killed if killed is not None else mono
             self.daemons.forget(plug)
             self._mark(
                 "fault.inject",
@@ -141,6 +144,11 @@ class PowerSwitch:
 
     def serve(self, path: Path) -> None:
         """Listen on `path` in a background thread until `close()`."""
+        if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+            raise LabError(
+                f"power switch socket {path} is longer than a unix socket path may be "
+                f"({SOCKET_PATH_MAX} bytes): use a shorter runs directory"
+            )
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

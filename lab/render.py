@@ -117,9 +117,50 @@ def _ping_address(topology: Topology, name: str) -> str:
     return name
 
 
+# `daemon: {fencing: ...}` -> the fence agent every node runs (lab/scenario.py validates the values).
+FENCING_AGENTS = {"on": "fence_lab", "fence_docker": "fence_docker"}
+
+
+def fencing_agent(daemon: Mapping[str, Any]) -> str | None:
+    """The agent a scenario fences with: `on` = fence_lab on the lab's power switch (lab/power.py),
+    `fence_docker` = Debian's fence_docker through the Docker API (docker backend); None = no fencing."""
+    value = daemon.get("fencing")
+    if value is True:
+        value = "on"
+    return FENCING_AGENTS.get(value) if isinstance(value, str) else None
+
+
 def fencing_enabled(daemon: Mapping[str, Any]) -> bool:
-    """`daemon: {fencing: on}`: every node fences its peer through fence_lab and the lab's power switch."""
-    return daemon.get("fencing") in ("on", True)
+    return fencing_agent(daemon) is not None
+
+
+@dataclass(frozen=True)
+class FenceDockerSetup:
+    """What fence_docker needs in every node: how to reach the Docker API (lab.backends.docker_api's
+    `agent_options()`) and which container is each node's plug."""
+
+    options: tuple[tuple[str, str], ...]
+    plugs: Mapping[str, str]  # node -> container name
+
+
+def fence_docker_lines(topology: Topology, setup: FenceDockerSetup) -> list[str]:
+    """One `stonith_host <node> fence_docker ... plug=<peer's container>` line per hbd node.
+
+    hbd passes `plug=<node being fenced>` unless the line names a plug, and fence_docker's plug is a
+    container name (`hbl<run>-<node>`). A line applies to the node it names (heartbeat's `fromhost`) and
+    can name one plug only, so this maps node -> plug only when each node has exactly one peer.
+    """
+    servers = [n.name for n in topology.servers if n.daemon == "hbd"]
+    if len(servers) != 2:
+        raise RenderError(
+            f"daemon.fencing: fence_docker: topology {topology.name} has {len(servers)} hbd nodes; a "
+            "stonith_host line names one container (plug), so only two-node clusters can be mapped"
+        )
+    options = " ".join(f"{name}={value}" for name, value in setup.options)
+    return [
+        f"stonith_host {me} fence_docker {options} plug={setup.plugs[peer]}"
+        for me, peer in zip(servers, reversed(servers), strict=True)
+    ]
 
 
 def hacf_source(
@@ -128,16 +169,26 @@ def hacf_source(
     daemon: Mapping[str, Any],
     serial_paths: Mapping[str, str],
     power_socket: str | None = None,
+    fence_docker: FenceDockerSetup | None = None,
 ) -> tuple[str, dict[int, str]]:
     """The ha.cf text before normalisation, and which scenario key each line came from (for errors)."""
     servers = [n.name for n in topology.servers if n.daemon == "hbd"]
     lines = [f"node {' '.join(servers)}"]
     origin: dict[int, str] = {}
-    if fencing_enabled(daemon):
+    agent = fencing_agent(daemon)
+    if agent == "fence_lab":
         if power_socket is None:
-            raise RenderError("daemon.fencing: on needs the lab's power switch (netns backend)")
+            raise RenderError("daemon.fencing: on needs the lab's power switch (served by `hblab run`)")
         origin[len(lines) + 1] = "daemon.fencing"
         lines.append(f"stonith_host * fence_lab socket={power_socket}")
+    elif agent == "fence_docker":
+        if fence_docker is None:
+            raise RenderError(
+                "daemon.fencing: fence_docker needs the Docker API in the nodes (docker backend)"
+            )
+        for line in fence_docker_lines(topology, fence_docker):
+            origin[len(lines) + 1] = "daemon.fencing"
+            lines.append(line)
     for key, value in daemon.items():
         if key in LAB_OPTIONS:
             continue
@@ -186,11 +237,13 @@ def render_node(
     python: str = sys.executable,
     power_socket: str | None = None,
     shared_disk: Path | None = None,
+    fence_docker: FenceDockerSetup | None = None,
 ) -> None:
     """Write ha.cf, haresources, authkeys, resource.d/hblab-service and its conf for one node.
 
     `serial_paths`: device name (ttyS0) -> the /dev path this node opens for it (from the backend).
     `power_socket`: the lab power switch fence_lab talks to (needed with `daemon: {fencing: on}`).
+    `fence_docker`: the Docker API options and plugs (needed with `daemon: {fencing: fence_docker}`).
     `shared_disk`: the directory every node sees as its shared disk (topologies with `shared_disk:`).
     """
     spec = topology.node(node)
@@ -203,7 +256,7 @@ def render_node(
                 raise RenderError(f"{topology.source}: nodes.{node}.config_dir: {src} is missing")
             shutil.copyfile(src, cfg / name)
     else:
-        text, origin = hacf_source(topology, node, daemon, serial_paths or {}, power_socket)
+        text, origin = hacf_source(topology, node, daemon, serial_paths or {}, power_socket, fence_docker)
         diag = Diagnostics(f"ha.cf of {node}")
         cluster = parse_hacf(text, diag, local_node=node)
         if diag.errors:
@@ -225,7 +278,7 @@ def render_node(
     os.chmod(resource_dir / "hblab-service", 0o755)
     (cfg / "hblab-service.conf").write_text(f"NODE={node}\nSTATE_DIR={dirs.state_dir}\nPYTHON={python}\n")
     (cfg / "nodeinfo").write_text(f"{node}\n")  # netns shares the host's UTS name: name the node explicitly
-    if fencing_enabled(daemon):
+    if fencing_agent(daemon) == "fence_lab":
         install_fence_agent(dirs)
     if topology.shared_disk_group is not None:
         if shared_disk is None:

@@ -27,12 +27,13 @@ from lab import faults
 from lab.backends.base import Backend, LabError
 from lab.duration import parse_duration
 from lab.names import new_run_id
-from lab.render import ClusterSecret, RenderError, fencing_enabled, render_node
-from lab.scenario import Scenario, Step
+from lab.render import ClusterSecret, FenceDockerSetup, RenderError, fencing_agent, render_node
+from lab.scenario import Scenario, ScenarioError, Step, validate_for_backend
 from lab.store import new_run_dir
 from lab.topology import Topology, TopologyError, load_topology
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+FENCE_DOCKER_VARIANT = "fence-agents"  # the node image with Debian's fence-agents (lab/images/variants.yaml)
 BOOT_TOGETHER_LEAD_S = 0.3  # lets every spawn happen before the shared start instant
 PROBE_STOP_WAIT_S = 5.0
 HELPER_START_S = 20.0
@@ -212,6 +213,9 @@ class ScenarioRun:
         progress: Progress | None = None,
         verbose_daemon: bool = False,
     ) -> None:
+        problems = validate_for_backend(scenario, backend_name)
+        if problems:
+            raise ScenarioError(problems)
         self.scenario = scenario
         self.topology = load_topology(scenario.topology)
         self.seed = seed if seed is not None else random.SystemRandom().randrange(1, 2**31)
@@ -219,6 +223,7 @@ class ScenarioRun:
         self.run_dir = new_run_dir(scenario.name, self.seed, runs_root).resolve()
         self.run_id = new_run_id()
         self.backend = make_backend(backend_name, self.topology, self.run_id, self.run_dir)
+        self._prepare_fence_docker()
         self.progress = progress or (lambda _msg: None)
         self.log = RecordLog(self.run_dir / "lab.jsonl")
         self.daemons = DaemonSet(self.backend, self.topology, self.log, verbose_daemon)
@@ -290,6 +295,7 @@ class ScenarioRun:
                 if device is not None:
                     serial_paths[device] = self._serial_device(spec.name, device)
             power_socket = str(self.power_switch.path) if self.power_switch is not None else None
+            fence_docker = self._fence_docker_setup()
             render_node(
                 self.topology,
                 spec.name,
@@ -299,6 +305,7 @@ class ScenarioRun:
                 serial_paths,
                 power_socket=power_socket,
                 shared_disk=self._shared_disk(),
+                fence_docker=fence_docker,
             )
 
     def _shared_disk(self) -> Path | None:
@@ -311,17 +318,43 @@ class ScenarioRun:
 
     def _start_power_switch(self) -> None:
         """With `daemon: {fencing: on}`, serve the lab power switch fence_lab talks to (lab/power.py)."""
-        if not fencing_enabled(self.scenario.daemon):
+        if fencing_agent(self.scenario.daemon) != "fence_lab":
             return
+        # The socket must be a path every node sees: netns nodes share the host's filesystem (the run's
+        # state dir); Docker nodes see the run dir, bind-mounted at the same path.
         state_dir = getattr(self.backend, "state_dir", None)
-        # netns only: its nodes share the host's filesystem, so fence_lab reaches the switch's unix socket.
-        if self.backend.name != "netns" or state_dir is None:
-            raise LabError(f"daemon.fencing: the {self.backend.name} backend has no lab power switch yet")
+        if self.backend.name == "docker":
+            directory = self.run_dir
+        elif self.backend.name == "netns" and state_dir is not None:
+            directory = Path(state_dir)
+        else:
+            raise LabError(f"daemon.fencing: the {self.backend.name} backend has no lab power switch")
         from lab.power import SOCKET_NAME, PowerSwitch
 
-        switch = PowerSwitch(self.backend, self.topology, self.daemons, self.log.write)  # type: ignore[arg-type]
-        switch.serve(Path(state_dir) / SOCKET_NAME)
+        switch = PowerSwitch(self.backend, self.topology, self.daemons, self.log.write)
+        switch.serve(directory / SOCKET_NAME)
         self.power_switch = switch
+
+    def _prepare_fence_docker(self) -> None:
+        """With `daemon: {fencing: fence_docker}` (docker only, checked above): nodes run from the image
+        with Debian's fence-agents and get the Docker API (lab/backends/docker_api.py)."""
+        if fencing_agent(self.scenario.daemon) != "fence_docker":
+            return
+        from lab.backends.docker import DockerBackend
+
+        assert isinstance(self.backend, DockerBackend)
+        self.backend.variant = FENCE_DOCKER_VARIANT
+        self.backend.give_nodes_docker_api()
+
+    def _fence_docker_setup(self) -> FenceDockerSetup | None:
+        """fence_docker's options (the relay in every node) and each node's plug (its container)."""
+        if fencing_agent(self.scenario.daemon) != "fence_docker":
+            return None
+        from lab.backends.docker import DockerBackend
+
+        assert isinstance(self.backend, DockerBackend) and self.backend.docker_api is not None
+        plugs = {n.name: self.backend.container_name(n.name) for n in self.topology.servers}
+        return FenceDockerSetup(self.backend.docker_api.agent_options(), plugs)
 
     def _serial_device(self, node: str, device: str) -> str:
         getter = getattr(self.backend, "serial_device", None)

@@ -70,9 +70,15 @@ DAEMON_KEYS: dict[str, str] = {
     "garp_interval": "duration",
     "fence_delay": "duration",
     "resource_timeout": "duration",
-    "fencing": "onoff",  # lab option, not a directive: stonith_host * fence_lab (lab/power.py)
+    # lab option, not a directive: `on` = fence_lab on the lab's power switch (lab/power.py),
+    # `fence_docker` = Debian's fence_docker through the Docker API (docker backend only)
+    "fencing": "fencing",
     "ping": "nodes",  # ping nodes: lab node names (their first address) or IPv4 addresses
 }
+
+# daemon.fencing values, and the backends each one runs on (None: any)
+FENCING_VALUES = ("on", "off", "fence_docker")
+FENCING_BACKENDS: dict[str, tuple[str, ...]] = {"fence_docker": ("docker",)}
 
 LINK_HOWS = ("down", "drop", "pull")
 DIRECTIONS = ("in", "out", "both")
@@ -341,6 +347,12 @@ def _daemon(value: Any, p: _Problems) -> dict[str, Any]:
                 p.add(where, f"expected one of {', '.join(allowed)}, got {v!r}")
             else:
                 out[key] = word
+        elif kind == "fencing":
+            word = {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else str(v)
+            if word not in FENCING_VALUES:
+                p.add(where, f"expected one of {', '.join(FENCING_VALUES)}, got {v!r}")
+            else:
+                out[key] = word
     seconds = {k: parse_duration(v) for k, v in out.items() if DAEMON_KEYS.get(k) == "duration"}
     ka, dt, wt = seconds.get("keepalive"), seconds.get("deadtime"), seconds.get("warntime")
     if ka is not None and dt is not None and dt <= ka:
@@ -582,6 +594,19 @@ def _check_param(kind: str, value: Any, where: str, p: _Problems) -> None:
             reason = entry.get("reason")
             if not isinstance(reason, str) or not reason.strip():
                 p.add(f"{at}.reason", "required: say why this bad news is expected")
+
+
+def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
+    """Problems running `scenario` on `backend` (fence_docker fences containers: docker only)."""
+    fencing = scenario.daemon.get("fencing")
+    backends = FENCING_BACKENDS.get(fencing) if isinstance(fencing, str) else None
+    if backends is not None and backend not in backends:
+        where = scenario.path or scenario.name
+        return [
+            f"{where}: daemon.fencing: {fencing} needs the {' or '.join(backends)} backend "
+            f"(this run uses {backend}: try --backend {backends[0]})"
+        ]
+    return []
 
 
 def validate_against_topology(
