@@ -76,5 +76,5 @@ def test_tags_are_stable_and_follow_their_inputs() -> None:
 
 
 def test_unknown_variant_lists_the_known_ones() -> None:
-    with pytest.raises(image.ImageError, match="known: hbd, heartbeat, keepalived"):
+    with pytest.raises(image.ImageError, match="known: fence-agents, hbd, heartbeat, keepalived"):
         image.plan("nginx", mirror="http://mirror.example/debian")
