@@ -403,7 +403,7 @@ class Daemon:
 
     async def _fence(self, peer: str, cause: str) -> None:
         result = await self.fencer.fence(peer, cause)
-        self.feed(FenceFinished(peer, result.ok, result.detail))
+        self.feed(FenceFinished(peer, result.ok, result.detail, result.agent))
 
     # ------------------------------------------------------------------ control socket
 

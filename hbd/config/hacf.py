@@ -32,7 +32,7 @@ from hbd.config.directive import (
     where_of,
 )
 from hbd.config.errors import Diagnostics
-from hbd.config.model import AutoFailback, ClusterConfig, StonithHost
+from hbd.config.model import HOST_MAP_PARAM, AutoFailback, ClusterConfig, StonithHost, parse_host_map
 from hbd.config.syntax import (
     FALSE_WORDS,
     BadValue,
@@ -145,10 +145,19 @@ def _parse_stonith_host(state: ParseState, tokens: list[str], line: int, name: s
             if any(k == key for k, _ in params):
                 state.diag.error(line, f"stonith_host: parameter {key} given twice")
                 return
+            if key == HOST_MAP_PARAM:
+                try:
+                    parse_host_map(value)
+                except ValueError as exc:
+                    state.diag.error(line, f"stonith_host: {exc}", "pcmk_host_map=bob:plug1;bobek:plug2")
+                    return
             params.append((key, value))
         else:
             positional += 1
             params.append((f"p{positional}", token))
+    if {"plug", HOST_MAP_PARAM} <= {k for k, _ in params}:
+        state.diag.error(line, f"stonith_host: plug and {HOST_MAP_PARAM} both given", "keep one of them")
+        return
     state.stonith_hosts.append(StonithHost(host, agent, tuple(params), where=where_of(state, line)))
 
 

@@ -57,6 +57,36 @@ class StonithHost:
     params: tuple[tuple[str, str], ...] = ()
     where: Where | None = None
 
+    def plug_for(self, node: str) -> str | None:
+        """The agent's plug for `node`: its entry in `pcmk_host_map` when the line has one (None when
+        the map leaves the node out), else the node name itself."""
+        text = dict(self.params).get(HOST_MAP_PARAM)
+        if text is None:
+            return node
+        return parse_host_map(text).get(node)
+
+
+# Pacemaker's name for a fence device's node -> plug map: `pcmk_host_map=bob:vm-12;bobek:vm-13`.
+HOST_MAP_PARAM = "pcmk_host_map"
+
+
+def parse_host_map(text: str) -> dict[str, str]:
+    """`node:plug;node:plug` (Pacemaker's pcmk_host_map; `;` separates entries because ha.cf splits a line
+    on blanks). Node names are lower-cased like everywhere else. Raises ValueError naming the bad entry."""
+    out: dict[str, str] = {}
+    for entry in text.split(";"):
+        if not entry:
+            continue
+        node, sep, plug = entry.partition(":")
+        if not sep or not node or not plug:
+            raise ValueError(f"{HOST_MAP_PARAM} entry {entry!r} is not node:plug")
+        if node.lower() in out:
+            raise ValueError(f"{HOST_MAP_PARAM} names node {node} twice")
+        out[node.lower()] = plug
+    if not out:
+        raise ValueError(f"{HOST_MAP_PARAM} is empty")
+    return out
+
 
 @dataclass(frozen=True)
 class ClusterConfig:

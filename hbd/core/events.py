@@ -89,6 +89,7 @@ class FenceFinished:
     peer: str
     ok: bool
     detail: str = ""
+    agent: str = ""  # the agent that confirmed the fence; every agent tried, when none did
 
 
 @dataclass(frozen=True)

@@ -550,7 +550,7 @@ class NodeMachine:
             self.fence_attempts = 0
             for g in self.groups.values():
                 g.takeover["fenced"] = now
-            out.append(Emit("fence.ok", "WARN", {"peer": ev.peer, "detail": ev.detail}))
+            out.append(Emit("fence.ok", "WARN", {"peer": ev.peer, "agent": ev.agent, "detail": ev.detail}))
             return
         backoff = min(FENCE_BACKOFF_MAX_S, 2.0 ** min(self.fence_attempts, 5))
         out.append(
@@ -559,6 +559,7 @@ class NodeMachine:
                 "CRITICAL",
                 {
                     "peer": ev.peer,
+                    "agent": ev.agent,
                     "detail": ev.detail,
                     "retry_in_s": backoff,
                     "cause": "unconfirmed fence: not taking over the peer's groups",

@@ -7,7 +7,8 @@ answers exit 0 = on, 2 = off. hbd only takes over after `off` succeeded *and* `s
 ha.cf mapping of heartbeat's `stonith_host <hostfrom> <type> <params...>`: `hostfrom` is the node this line
 applies to (`*` = both; lines for the other node are ignored, as heartbeat does), `type` is the agent's
 program name (looked up in PATH and /usr/sbin), and each `name=value` param is passed on stdin. `plug`
-defaults to the node being fenced.
+defaults to the node being fenced; `pcmk_host_map=node:plug;node:plug` (Pacemaker's) names another plug
+per node, for agents whose plugs are not node names (VM or container names, outlet numbers).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hbd.config.model import StonithHost
+from hbd.config.model import HOST_MAP_PARAM, StonithHost
 
 FENCE_TIMEOUT_S = 30.0
 STATUS_OFF = 2
@@ -31,6 +32,7 @@ Emit = Callable[..., None]
 class FenceResult:
     ok: bool
     detail: str
+    agent: str = ""  # the device's agent that confirmed it; the agents tried, comma-separated, on failure
 
 
 class Fencer:
@@ -46,15 +48,23 @@ class Fencer:
         for device in self.devices:
             result = await self._fence_with(device, peer)
             if result.ok:
-                return result
+                return FenceResult(True, result.detail, device.agent)
             details.append(f"{device.agent}: {result.detail}")
-        return FenceResult(False, "; ".join(details) or "no fence device configured")
+        tried = ", ".join(d.agent for d in self.devices)
+        return FenceResult(False, "; ".join(details) or "no fence device configured", tried)
 
     async def _fence_with(self, device: StonithHost, peer: str) -> FenceResult:
         agent = shutil.which(device.agent) or shutil.which(device.agent, path="/usr/sbin:/sbin")
         if agent is None:
             return FenceResult(False, f"agent {device.agent!r} not found")
-        options = {"plug": peer, **dict(device.params)}
+        plug = device.plug_for(peer)
+        if plug is None:
+            return FenceResult(False, f"{HOST_MAP_PARAM} of this device has no entry for {peer}")
+        # pcmk_* parameters are for the fencer (as in Pacemaker), never passed on to the agent.
+        params = {k: v for k, v in device.params if not k.startswith("pcmk_")}
+        options = (
+            {**params, "plug": plug} if HOST_MAP_PARAM in dict(device.params) else {"plug": plug, **params}
+        )
         rc, out = await _run_agent(agent, {**options, "action": "off"})
         if rc != 0:
             return FenceResult(False, f"action=off exit {rc}: {out}")

@@ -227,3 +227,28 @@ def test_sub_second_timing_is_accepted() -> None:
 def test_garbage_never_crashes() -> None:
     for text in ("\x00\x01", "node", "   \t  ", "#", "mcast", "stonith_host", "keepalive\n" * 3, "ä ö ü"):
         parse(text)
+
+
+def test_stonith_host_pcmk_host_map_names_each_nodes_plug() -> None:
+    line = "stonith_host * fence_docker ip=::1 pcmk_host_map=Bob:c-1;bobek:c-2"
+    cluster = parse_ok(f"node bob\nbcast eth1\n{line}\n")
+    (device,) = cluster.stonith_hosts
+    assert device.plug_for("bob") == "c-1" and device.plug_for("bobek") == "c-2"
+    assert device.plug_for("ken3") is None
+    plain = parse_ok("node bob\nbcast eth1\nstonith_host * fence_lab socket=/x\n").stonith_hosts[0]
+    assert plain.plug_for("bobek") == "bobek"
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("pcmk_host_map=bob", "entry 'bob' is not node:plug"),
+        ("pcmk_host_map=bob:;bobek:x", "entry 'bob:' is not node:plug"),
+        ("pcmk_host_map=bob:a;BOB:b", "names node BOB twice"),
+        ("pcmk_host_map=;", "pcmk_host_map is empty"),
+        ("plug=x pcmk_host_map=bob:a", "plug and pcmk_host_map both given"),
+    ],
+)
+def test_stonith_host_bad_host_map_is_an_error_on_its_line(params: str, message: str) -> None:
+    _cluster, diag = parse(f"node bob\nbcast eth1\nstonith_host * fence_docker {params}\n")
+    assert [(p.line, message in p.message) for p in diag.errors] == [(3, True)], diag.errors
