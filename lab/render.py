@@ -144,23 +144,12 @@ class FenceDockerSetup:
 
 
 def fence_docker_lines(topology: Topology, setup: FenceDockerSetup) -> list[str]:
-    """One `stonith_host <node> fence_docker ... plug=<peer's container>` line per hbd node.
-
-    hbd passes `plug=<node being fenced>` unless the line names a plug, and fence_docker's plug is a
-    container name (`hbl<run>-<node>`). A line applies to the node it names (heartbeat's `fromhost`) and
-    can name one plug only, so this maps node -> plug only when each node has exactly one peer.
-    """
+    """One `stonith_host * fence_docker ... pcmk_host_map=<node>:<container>;...` line: fence_docker's
+    plug is a container name (`hbl<run>-<node>`), not the node name hbd would pass."""
     servers = [n.name for n in topology.servers if n.daemon == "hbd"]
-    if len(servers) != 2:
-        raise RenderError(
-            f"daemon.fencing: fence_docker: topology {topology.name} has {len(servers)} hbd nodes; a "
-            "stonith_host line names one container (plug), so only two-node clusters can be mapped"
-        )
     options = " ".join(f"{name}={value}" for name, value in setup.options)
-    return [
-        f"stonith_host {me} fence_docker {options} plug={setup.plugs[peer]}"
-        for me, peer in zip(servers, reversed(servers), strict=True)
-    ]
+    host_map = ";".join(f"{node}:{setup.plugs[node]}" for node in servers)
+    return [f"stonith_host * fence_docker {options} pcmk_host_map={host_map}"]
 
 
 def hacf_source(

@@ -232,17 +232,16 @@ def test_unknown_fencing_value_is_a_scenario_error() -> None:
         parse_scenario(raw, "bad.yaml")
 
 
-def test_fence_docker_lines_map_each_node_to_its_peers_container() -> None:
+def test_fence_docker_line_maps_every_node_to_its_container() -> None:
     topo = load_topology("two-node")
     setup = FenceDockerSetup(
         (("ip", "127.0.0.1"), ("ipport", "2376")), {"bob": "hblx-bob", "bobek": "hblx-bobek"}
     )
     assert fence_docker_lines(topo, setup) == [
-        "stonith_host bob fence_docker ip=127.0.0.1 ipport=2376 plug=hblx-bobek",
-        "stonith_host bobek fence_docker ip=127.0.0.1 ipport=2376 plug=hblx-bob",
+        "stonith_host * fence_docker ip=127.0.0.1 ipport=2376 pcmk_host_map=bob:hblx-bob;bobek:hblx-bobek",
     ]
     text, origin = hacf_source(topo, "bob", {"fencing": "fence_docker"}, {"ttyS0": "/dev/ttyS0"}, None, setup)
-    assert "stonith_host bob fence_docker" in text and "fence_lab" not in text
+    assert "stonith_host * fence_docker" in text and "fence_lab" not in text
     assert "daemon.fencing" in origin.values()
     with pytest.raises(RenderError, match=r"daemon\.fencing: fence_docker needs the Docker API"):
         hacf_source(topo, "bob", {"fencing": "fence_docker"}, {"ttyS0": "/dev/ttyS0"})
@@ -261,8 +260,8 @@ lans:
 """
 
 
-def test_fence_docker_needs_a_two_node_cluster(tmp_path: Path) -> None:
+def test_fence_docker_maps_every_node_of_a_bigger_cluster(tmp_path: Path) -> None:
     topo = parse_topology(THREE_NODES, tmp_path / "three-node.yaml")
     setup = FenceDockerSetup((), {n.name: f"hblx-{n.name}" for n in topo.servers})
-    with pytest.raises(RenderError, match="only two-node clusters"):
-        fence_docker_lines(topo, setup)
+    (line,) = fence_docker_lines(topo, setup)
+    assert line.endswith("pcmk_host_map=bob:hblx-bob;bobek:hblx-bobek;bobik:hblx-bobik")
