@@ -14,7 +14,7 @@ from typing import Any
 
 from lab.bench_metrics import ratio, summarize_values
 
-TIME_METRICS = ("takeover_s", "vip_moved_s", "outage_s", "dual_owner_s", "detect_to_answer_s")
+TIME_METRICS = ("takeover_s", "vip_moved_s", "outage_s", "heal_gap_s", "dual_owner_s", "detect_to_answer_s")
 COUNT_METRICS = ("false_failovers", "late_warnings")
 TAKEOVER_TITLE = {
     "power-off": "takeover (power-off -> survivor answers)",
@@ -106,22 +106,24 @@ def to_markdown(
         lines += [f"## {scenario}", "", f"takeover = {title}", ""]
         lines.append(
             "| daemon, setting | runs | takeover min | median | p95 | max | outage median | outage max "
-            "| VIP moved median | two VIP holders (max) | false failovers | late-hb warnings "
+            "| heal gap median | heal gap max | VIP moved median | two VIP holders (max) "
+            "| false failovers | late-hb warnings "
             "| detected->answer median "
             "| ratio takeover | ratio outage |"
         )
-        lines.append("|---" * 15 + "|")
+        lines.append("|---" * 17 + "|")
         for cell in row_cells:
             st = cell.stats()
             t, o, d, b = st["takeover_s"], st["outage_s"], st["dual_owner_s"], st["detect_to_answer_s"]
-            v = st["vip_moved_s"]
+            v, h = st["vip_moved_s"], st["heal_gap_s"]
             r = rat.get(scenario, {}).get(cell.label, {})
             late = st["late_warnings"] if cell.values("late_warnings") else "n/a"
             errs = f" ({len(cell.errors)} failed)" if cell.errors else ""
             lines.append(
                 f"| {cell.label} | {st['runs']}{errs} | {_ms(t['min'])} | {_ms(t['median'])} "
                 f"| {_ms(t['p95'])} "
-                f"| {_ms(t['max'])} | {_ms(o['median'])} | {_ms(o['max'])} | {_ms(v['median'])} "
+                f"| {_ms(t['max'])} | {_ms(o['median'])} | {_ms(o['max'])} | {_ms(h['median'])} "
+                f"| {_ms(h['max'])} | {_ms(v['median'])} "
                 f"| {_ms(d['max'])} "
                 f"| {st['false_failovers']} | {late} "
                 f"| {_ms(b['median'])} | {_ratio_text(r.get('takeover'))} | {_ratio_text(r.get('outage'))} |"
