@@ -4,9 +4,6 @@ the container killed), and their own checks pass."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,14 +15,6 @@ from lab.scenario import load_scenario
 pytestmark = pytest.mark.docker
 
 FENCE_SCENARIOS = ["fence-split-brain", "fence-tiebreak-holder", "fence-no-loop"]
-
-
-@pytest.fixture
-def short_runs_root() -> Iterator[Path]:
-    # Unix socket paths (hbd's control socket, the power switch) must fit AF_UNIX's 108 bytes.
-    root = Path(tempfile.mkdtemp(prefix="hbl", dir="/tmp"))
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.parametrize("name", FENCE_SCENARIOS)

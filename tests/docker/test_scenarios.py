@@ -3,9 +3,6 @@ exactly as on netns, must pass its own checks."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,14 +15,6 @@ pytestmark = pytest.mark.docker
 
 PLAN = Path(__file__).resolve().parents[2] / "experiments" / "article-test-plan" / "experiment.yml"
 ARTICLE_SCENARIOS = yaml.safe_load(PLAN.read_text())["scenarios"]
-
-
-@pytest.fixture
-def short_runs_root() -> Iterator[Path]:
-    # hbd's control socket lives in the node's state dir: pytest's tmp paths overflow AF_UNIX's 108 bytes.
-    root = Path(tempfile.mkdtemp(prefix="hbl", dir="/tmp"))
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.mark.parametrize("name", ARTICLE_SCENARIOS)
