@@ -259,10 +259,12 @@ class Daemon:
         deadline = self.machine.next_deadline()
         if deadline is not None:
             # loop.time() is time.monotonic(): the core's `now` and the timer share one clock.
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._timer_fired, deadline)
+            loop = asyncio.get_running_loop()
+            # A deadline already past when armed is due now: lateness counts from the arming.
+            self._timer = loop.call_at(deadline, self._timer_fired, max(deadline, loop.time()))
 
-    def _timer_fired(self, deadline: float) -> None:
-        late = time.monotonic() - deadline
+    def _timer_fired(self, due: float) -> None:
+        late = time.monotonic() - due
         if self.machine is not None and late > self.machine.timing.keepalive_s:
             # Our own loop ran late by a whole keepalive: the peer saw late heartbeats because of this
             # node (CPU starvation, a stalled disk, a frozen VM), not because of the network.
