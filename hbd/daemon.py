@@ -49,7 +49,7 @@ from hbd.core.events import (
     TakeoverCommanded,
     TimerFired,
 )
-from hbd.core.machine import GroupSpec, NodeMachine, Timing
+from hbd.core.machine import GroupSpec, NodeMachine, NodeState, Timing
 from hbd.events_log import EventLog
 from hbd.fencing.fencer import Fencer
 from hbd.realtime import go_realtime, leave_realtime
@@ -239,6 +239,7 @@ class Daemon:
     def feed(self, event: Event) -> None:
         assert self.machine is not None
         now = time.monotonic()
+        self._notice_stall(now)
         actions = self.machine.handle(event, now)
         announcing = any(isinstance(a, AnnounceGroup) for a in actions)
         for action in actions:
@@ -259,17 +260,20 @@ class Daemon:
         deadline = self.machine.next_deadline()
         if deadline is not None:
             # loop.time() is time.monotonic(): the core's `now` and the timer share one clock.
-            loop = asyncio.get_running_loop()
-            # A deadline already past when armed is due now: lateness counts from the arming.
-            self._timer = loop.call_at(deadline, self._timer_fired, max(deadline, loop.time()))
+            self._timer = asyncio.get_running_loop().call_at(deadline, self.feed, TimerFired())
 
-    def _timer_fired(self, due: float) -> None:
-        late = time.monotonic() - due
-        if self.machine is not None and late > self.machine.timing.keepalive_s:
-            # Our own loop ran late by a whole keepalive: the peer saw late heartbeats because of this
-            # node (CPU starvation, a stalled disk, a frozen VM), not because of the network.
-            self.log.emit("daemon.stall", "WARN", late_s=round(late, 4), cause="timer fired late")
-        self.feed(TimerFired())
+    def _notice_stall(self, now: float) -> None:
+        """A status of ours overdue by more than a keepalive when anything at all is handled means this
+        process did not run: the peer saw silence because of this node (CPU starvation, a stalled disk, a
+        frozen VM), not because of the network. Checked on every event, as after a freeze the queued
+        packets are handled before the late timer."""
+        assert self.machine is not None
+        due = self.machine.next_send_at
+        if due is None or self.machine.state is NodeState.STOPPED:
+            return
+        late = now - due
+        if late > self.machine.timing.keepalive_s:
+            self.log.emit("daemon.stall", "WARN", late_s=round(late, 4), cause="this node did not run")
 
     def _do(self, action: Action) -> None:
         match action:

@@ -171,6 +171,18 @@ def test_soft_stop_hands_over_without_death_detection(cluster):
     assert "peer.gone" in events and "peer.dead" not in events
 
 
+def test_a_frozen_daemon_says_so_when_it_runs_again(cluster):
+    # A node that did not run (a frozen VM, a starved CPU) explains the silence its peer saw.
+    _pair, _alpha, beta, _vip = cluster
+    assert beta.proc is not None
+    beta.proc.send_signal(signal.SIGSTOP)
+    time.sleep(0.2)  # 4 keepalives, less than the 300 ms deadtime: no failover
+    beta.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: any(e["event"] == "daemon.stall" for e in beta.events()), what="beta's daemon.stall")
+    (stall,) = [e for e in beta.events() if e["event"] == "daemon.stall"]
+    assert 0.05 < stall["late_s"] < 1.0
+
+
 def test_a_broken_config_refuses_to_start_and_names_file_and_line(tmp_path):
     (tmp_path / "ha.cf").write_text("node alpha beta\nkeepalive 2\ndeadtime 1\nbcast eth0\ncrm on\n")
     (tmp_path / "haresources").write_text("gamma IPaddr::10.0.0.1/24\n")
