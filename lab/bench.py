@@ -78,30 +78,28 @@ def missing_packages(settings: Sequence[Setting], backend: str = "netns", stress
     return need
 
 
+def _image(kind: str, say: Any) -> str:
+    from lab.image import ImageError, ensure_image
+
+    try:
+        return ensure_image(kind, progress=say)
+    except ImageError as e:
+        raise LabError(f"image for {kind}: {e}") from e
+
+
 def node_images(settings: Sequence[Setting], say: Any) -> dict[str, str]:
     """Docker: the image tag of each daemon, built or found once, so every run of a daemon uses the same
     code even while hbd/ or lab/ are edited during the bench (an edit changes the tag, see lab/image.py)."""
-    from lab.image import ImageError, ensure_image
-
-    images: dict[str, str] = {}
-    for kind in dict.fromkeys(s.kind for s in settings):
-        try:
-            images[kind] = ensure_image(kind, progress=say)
-        except ImageError as e:
-            raise LabError(f"image for {kind}: {e}") from e
-    return images
+    return {kind: _image(kind, say) for kind in dict.fromkeys(s.kind for s in settings)}
 
 
 def still_there(images: dict[str, str], say: Any) -> dict[str, str]:
     """A pinned image removed meanwhile (a build of a newer one drops older tags): build it again."""
-    from lab.image import ImageError, ensure_image, image_exists
+    from lab.image import image_exists
 
     for kind, tag in list(images.items()):
         if not image_exists(tag):
-            try:
-                images[kind] = ensure_image(kind, progress=say)
-            except ImageError as e:
-                raise LabError(f"image for {kind}: {e}") from e
+            images[kind] = _image(kind, say)
             say(f"WARNING: image {tag} was removed; {kind} runs from {images[kind]} from now on")
     return images
 

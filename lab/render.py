@@ -130,10 +130,6 @@ def fencing_agent(daemon: Mapping[str, Any]) -> str | None:
     return FENCING_AGENTS.get(value) if isinstance(value, str) else None
 
 
-def fencing_enabled(daemon: Mapping[str, Any]) -> bool:
-    return fencing_agent(daemon) is not None
-
-
 @dataclass(frozen=True)
 class FenceDockerSetup:
     """What fence_docker needs in every node: how to reach the Docker API (lab.backends.docker_api's

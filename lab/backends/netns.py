@@ -290,32 +290,36 @@ class NetnsBackend:
         return process_state(pid) in ("T", "t")
 
     def pids(self, node: str) -> list[int]:
-        res = ip("netns", "pids", self.netns(node), check=False)
-        return [
-            int(p) for p in res.stdout.split() if p.isdigit() and process_state(int(p)) not in (None, "Z")
-        ]
+        return self._live_pids(self.netns(node))
 
     def _kill_namespace(self, ns: str) -> float | None:
         """SIGKILL everything in `ns` until nothing is left; returns when the first signal went out."""
         deadline = time.monotonic() + KILL_WAIT_S
         first_kill: float | None = None
-        while True:
-            res = ip("netns", "pids", ns, check=False)
-            pids = [int(p) for p in res.stdout.split() if p.isdigit()]
-            pids = [p for p in pids if process_state(p) not in (None, "Z")]
-            if not pids:
-                break
+        while (sent := self._signal_namespace(ns, signal.SIGKILL)) is not None:
             if first_kill is None:
-                first_kill = time.monotonic()
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                first_kill = sent
             for child in self.children.values():
                 child.poll()
             if time.monotonic() > deadline:
-                raise LabError(f"{ns}: processes {pids} survived SIGKILL for {KILL_WAIT_S} s")
+                raise LabError(f"{ns}: processes {self._live_pids(ns)} survived SIGKILL for {KILL_WAIT_S} s")
             time.sleep(0.01)
         return first_kill
+
+    def _live_pids(self, ns: str) -> list[int]:
+        res = ip("netns", "pids", ns, check=False)
+        pids = [int(p) for p in res.stdout.split() if p.isdigit()]
+        return [p for p in pids if process_state(p) not in (None, "Z")]
+
+    def _signal_namespace(self, ns: str, sig: int) -> float | None:
+        """Send `sig` to every live process of `ns`; returns when the first one went out (None: nobody)."""
+        first: float | None = None
+        for pid in self._live_pids(ns):
+            if first is None:
+                first = time.monotonic()
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        return first
 
     # -- links -------------------------------------------------------------------------------------
 
@@ -402,20 +406,6 @@ class NetnsBackend:
         if self.pids(node):
             raise LabError(f"power_off {node}: processes still running: {self.pids(node)}")
         return powered_off_at if powered_off_at is not None else killed_at
-
-    def _signal_namespace(self, ns: str, sig: int) -> float | None:
-        """Send `sig` to every live process of `ns`; returns when the first one went out."""
-        res = ip("netns", "pids", ns, check=False)
-        pids = [int(p) for p in res.stdout.split() if p.isdigit()]
-        first: float | None = None
-        for pid in pids:
-            if process_state(pid) in (None, "Z"):
-                continue
-            if first is None:
-                first = time.monotonic()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        return first
 
     def power_on(self, node: str) -> None:
         cables = self._cables_down_by_power.pop(node, [e.iface for _s, e in self.topology.endpoints_of(node)])
