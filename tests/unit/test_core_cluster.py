@@ -202,3 +202,18 @@ def test_ping_nodes_down_for_both_changes_nothing():
     c.reaches_ping["bob"] = c.reaches_ping["bobek"] = False
     c.run_for(2.0)
     assert c.active(KEY) == ["bob"]
+
+
+def test_both_soft_stopped_at_once_and_booted_again_each_group_has_one_owner():
+    # Found by the stateful test (its teardown booted the nodes before their soft stops had finished).
+    groups = [GroupSpec(KEY, "bob"), GroupSpec("web", "bobek")]
+    c = booted_pair(groups=groups)
+    c.send_event("bob", ShutdownRequested())
+    c.send_event("bobek", ShutdownRequested())
+    c.run_for(1.0)
+    assert all(node.machine is None for node in c.nodes.values())
+    c.power_on("bob")
+    c.power_on("bobek")
+    c.run_for(TIMING.initdead_s + 1.0)
+    assert c.active(KEY) == ["bob"] and c.active("web") == ["bobek"]
+    assert c.dual_starts == []
