@@ -429,6 +429,10 @@ class NodeMachine:
                 out.append(Emit("peer.gone", "INFO", {"peer": peer.name, "cause": "peer shut down cleanly"}))
                 for g in self.groups.values():
                     g.takeover = {"peer_gone": now}
+            if self.state is NodeState.INIT:
+                # A goodbye as the first packet: the peer is gone for sure, and no initdead deadline will
+                # ever fire for a GONE peer, so waiting in INIT would mean waiting forever.
+                self._set_state(NodeState.RUNNING, f"{peer.name} said goodbye on {ev.link}", now, out)
             return
         if peer.liveness is not Liveness.ALIVE:
             previous = peer.liveness
