@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lab.backends.base import LabError
-from lab.names import check_run_id, new_run_id
+from lab.spec.names import check_run_id, new_run_id
 
 UP_DAEMON_DEFAULTS = {"keepalive": "50ms", "deadtime": "300ms", "warntime": "150ms", "initdead": "2s"}
 
@@ -100,11 +100,11 @@ def _pick_run(run: str | None) -> str:
 
 def _backend_of(run_id: str) -> object:
     from lab.backends.netns import NetnsBackend, run_state_dir
-    from lab.topology import load_topology
+    from lab.spec.topology import load_topology
 
     meta = json.loads((run_state_dir(run_id) / "lab.json").read_text())
     if meta.get("backend") == "docker":
-        from lab.backends.docker import DockerBackend
+        from lab.backends.docker.backend import DockerBackend
 
         return DockerBackend(load_topology(meta["topology"]), run_id, Path(meta["lab_dir"]))
     return NetnsBackend(load_topology(meta["topology"]), run_id, Path(meta["lab_dir"]))
@@ -114,7 +114,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from lab.backends.netns import NetnsBackend, mark_owner, run_state_dir
     from lab.render import ClusterSecret, render_node
     from lab.runner import DaemonSet, RecordLog
-    from lab.topology import load_topology
+    from lab.spec.topology import load_topology
 
     _require_root()
     topology = load_topology(args.topology)
@@ -182,7 +182,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
     from lab.backends.netns import clean_leftovers
 
     _require_root()
-    from lab.backends.docker import clean_docker
+    from lab.backends.docker.backend import clean_docker
 
     removed = clean_leftovers(include_live=args.all)
     removed += clean_docker(include_live=args.all)
@@ -208,7 +208,7 @@ class Progress:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from lab.runner import run_scenario
-    from lab.scenario import load_scenario
+    from lab.spec.scenario import load_scenario
 
     _require_root()
     scenarios = [load_scenario(s, args.set or ()) for s in args.scenarios]
@@ -245,7 +245,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from lab.experiment import run_experiment
+    from lab.analysis.experiment import run_experiment
     from lab.runner import experiment_runner
 
     _require_root()
@@ -267,10 +267,10 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from lab.analysis.report import write_run_report
     from lab.checks import run_checks
-    from lab.history import load_history
-    from lab.report import write_run_report
-    from lab.scenario import load_scenario
+    from lab.history.records import load_history
+    from lab.spec.scenario import load_scenario
 
     run_dir = Path(args.run_dir)
     meta_path = run_dir / "lab-run.json"
@@ -292,8 +292,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hblab", description="the hbd lab: topologies, faults, scenarios")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="check what this machine offers").set_defaults(func=cmd_doctor)
-    from lab.image import add_arguments as add_image_arguments
-    from lab.image import main_image
+    from lab.backends.docker.image import add_arguments as add_image_arguments
+    from lab.backends.docker.image import main_image
 
     img = sub.add_parser("image", help="build or list the Docker node images (cached by content hash)")
     add_image_arguments(img)
@@ -330,7 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--runs-dir", default="runs")
     exp.add_argument("-v", "--verbose", action="store_true", help="show every step of every run")
     exp.set_defaults(func=cmd_experiment)
-    # Listed for --help only: main() hands `bench ...` to lab/bench.py's own parser before parsing.
+    # Listed for --help only: main() hands `bench ...` to lab/bench/suite.py's own parser before parsing.
     sub.add_parser("bench", help="hbd against keepalived, heartbeat 3.0.6, ucarp (hblab bench -h)")
     rep = sub.add_parser("report", help="re-check a recorded run and rewrite its report")
     rep.add_argument("run_dir")
@@ -341,7 +341,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
-        from lab.bench import main_bench
+        from lab.bench.suite import main_bench
 
         return main_bench(argv[1:])
     args = _parser().parse_args(argv)
@@ -354,8 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("hblab: interrupted (the lab was torn down)", file=sys.stderr)
         return 130
     except Exception as e:
-        from lab.scenario import ScenarioError
-        from lab.topology import TopologyError
+        from lab.spec.scenario import ScenarioError
+        from lab.spec.topology import TopologyError
 
         if isinstance(e, (LabError, ScenarioError, TopologyError, FileNotFoundError)):
             print(f"hblab: {e}", file=sys.stderr)

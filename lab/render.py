@@ -29,11 +29,10 @@ from hbd.config.haresources import parse_haresources
 from hbd.config.model import AuthConfig, AuthKey, Resource, ResourceGroup
 from hbd.config.render import render_authkeys, render_hacf, render_haresources
 from lab.backends.base import NodeDirs
-from lab.duration import DurationError, parse_duration
-from lab.topology import Group, Topology
+from lab.paths import FENCE_AGENT, SERVICE_SCRIPT
+from lab.spec.duration import DurationError, parse_duration
+from lab.spec.topology import Group, Topology
 
-SERVICE_SCRIPT = Path(__file__).parent / "service" / "hblab-service"
-FENCE_AGENT = Path(__file__).parent / "fence_lab"
 # Scenario `daemon:` keys that are lab options, not ha.cf directives.
 LAB_OPTIONS = {"fencing"}
 MCAST_GROUP = "225.0.0.1"
@@ -59,7 +58,7 @@ class ClusterSecret:
         return AuthConfig(active=1, keys=(AuthKey(1, "sha256", self.key),))
 
 
-# Scenario `daemon:` keys that are hbd's own ha.cf directives (lab/scenario.py DAEMON_KEYS).
+# Scenario `daemon:` keys that are hbd's own ha.cf directives (lab/spec/scenario.py DAEMON_KEYS).
 HBD_DIRECTIVES = {
     "builtin_ipaddr": "hbd_builtin_ipaddr",
     "garp_count": "hbd_garp_count",
@@ -117,12 +116,13 @@ def _ping_address(topology: Topology, name: str) -> str:
     return name
 
 
-# `daemon: {fencing: ...}` -> the fence agent every node runs (lab/scenario.py validates the values).
+# `daemon: {fencing: ...}` -> the fence agent every node runs (lab/spec/scenario.py validates the values).
 FENCING_AGENTS = {"on": "fence_lab", "fence_docker": "fence_docker"}
 
 
 def fencing_agent(daemon: Mapping[str, Any]) -> str | None:
-    """The agent a scenario fences with: `on` = fence_lab on the lab's power switch (lab/power.py),
+    """The agent a scenario fences with: `on` = fence_lab on the lab's power switch
+    (lab/faults/power_switch.py),
     `fence_docker` = Debian's fence_docker through the Docker API (docker backend); None = no fencing."""
     value = daemon.get("fencing")
     if value is True:
@@ -132,7 +132,7 @@ def fencing_agent(daemon: Mapping[str, Any]) -> str | None:
 
 @dataclass(frozen=True)
 class FenceDockerSetup:
-    """What fence_docker needs in every node: how to reach the Docker API (lab.backends.docker_api's
+    """What fence_docker needs in every node: how to reach the Docker API (lab.backends.docker.api's
     `agent_options()`) and which container is each node's plug."""
 
     options: tuple[tuple[str, str], ...]
@@ -268,7 +268,7 @@ def render_node(
     if topology.shared_disk_group is not None:
         if shared_disk is None:
             raise RenderError(f"{topology.source}: shared_disk: the backend gave no shared disk directory")
-        from lab.shared_disk import install_disk_resources
+        from lab.history.shared_disk import install_disk_resources
 
         install_disk_resources(resource_dir, cfg, node, dirs.state_dir, shared_disk, python)
 

@@ -1,6 +1,7 @@
 """Run one scenario on one backend: build the topology, boot, probe, inject, record, check, tear down.
 
-Everything the run observes goes into its run directory (lab/store.py): `lab.jsonl` (boots, step marks,
+Everything the run observes goes into its run directory (lab/history/store.py): `lab.jsonl`
+(boots, step marks,
 every fault inject/heal), `probe.jsonl`, `owners.jsonl`, and per node `nodes/<node>/` with `ha.d/`,
 `state/` (the daemon's --state-dir), `events.jsonl` (a link into state/) and `hbd.log`. Teardown
 always happens (finally), also on a failed step or Ctrl-C. Teardown kills the nodes outright rather than
@@ -25,14 +26,14 @@ from typing import Any, TextIO
 
 from lab import faults
 from lab.backends.base import Backend, LabError
-from lab.duration import parse_duration
-from lab.names import new_run_id
+from lab.history.store import new_run_dir
+from lab.paths import PROJECT_ROOT
 from lab.render import ClusterSecret, FenceDockerSetup, RenderError, fencing_agent, render_node
-from lab.scenario import Scenario, ScenarioError, Step, validate_for_backend
-from lab.store import new_run_dir
-from lab.topology import Topology, TopologyError, load_topology
+from lab.spec.duration import parse_duration
+from lab.spec.names import new_run_id
+from lab.spec.scenario import Scenario, ScenarioError, Step, validate_for_backend
+from lab.spec.topology import Topology, TopologyError, load_topology
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FENCE_DOCKER_VARIANT = "fence-agents"  # the node image with Debian's fence-agents (lab/images/variants.yaml)
 BOOT_TOGETHER_LEAD_S = 0.3  # lets every spawn happen before the shared start instant
 PROBE_STOP_WAIT_S = 5.0
@@ -52,7 +53,7 @@ def make_backend(name: str, topology: Topology, run_id: str, lab_dir: Path) -> B
 
         return NetnsBackend(topology, run_id, lab_dir)
     if name == "docker":
-        from lab.backends.docker import DockerBackend
+        from lab.backends.docker.backend import DockerBackend
 
         return DockerBackend(topology, run_id, lab_dir)
     raise LabError(f"unknown backend {name!r} (known: netns, docker)")
@@ -231,7 +232,7 @@ class ScenarioRun:
         self.stop_file = self.run_dir / ".stop"
         self.helpers: list[subprocess.Popen[bytes] | int] = []
         self.action_mark = 0.0  # wait_for only accepts events at or after the last boot/inject/heal
-        self.power_switch: Any = None  # lab.power.PowerSwitch when the scenario fences
+        self.power_switch: Any = None  # lab.faults.power_switch.PowerSwitch when the scenario fences
         keepalive = scenario.daemon.get("keepalive", 1.0)
         self.fault_ctx = faults.FaultContext(
             backend=self.backend,
@@ -284,7 +285,8 @@ class ScenarioRun:
         secret = ClusterSecret.fresh()
         for spec in self.topology.servers:
             dirs = self.backend.node_dirs(spec.name)
-            link = dirs.root / "events.jsonl"  # where lab.history looks; the daemon writes into state/
+            # where lab.history.records looks; the daemon writes into state/
+            link = dirs.root / "events.jsonl"
             if not link.exists() and not link.is_symlink():
                 link.symlink_to(Path("state") / "events.jsonl")
             if spec.daemon != "hbd":
@@ -317,7 +319,8 @@ class ScenarioRun:
         return path
 
     def _start_power_switch(self) -> None:
-        """With `daemon: {fencing: on}`, serve the lab power switch fence_lab talks to (lab/power.py)."""
+        """With `daemon: {fencing: on}`, serve the power switch fence_lab talks to
+        (lab/faults/power_switch.py)."""
         if fencing_agent(self.scenario.daemon) != "fence_lab":
             return
         # The socket must be a path every node sees: netns nodes share the host's filesystem (the run's
@@ -329,7 +332,7 @@ class ScenarioRun:
             directory = Path(state_dir)
         else:
             raise LabError(f"daemon.fencing: the {self.backend.name} backend has no lab power switch")
-        from lab.power import SOCKET_NAME, PowerSwitch
+        from lab.faults.power_switch import SOCKET_NAME, PowerSwitch
 
         switch = PowerSwitch(self.backend, self.topology, self.daemons, self.log.write)
         switch.serve(directory / SOCKET_NAME)
@@ -337,10 +340,10 @@ class ScenarioRun:
 
     def _prepare_fence_docker(self) -> None:
         """With `daemon: {fencing: fence_docker}` (docker only, checked above): nodes run from the image
-        with Debian's fence-agents and get the Docker API (lab/backends/docker_api.py)."""
+        with Debian's fence-agents and get the Docker API (lab/backends/docker/api.py)."""
         if fencing_agent(self.scenario.daemon) != "fence_docker":
             return
-        from lab.backends.docker import DockerBackend
+        from lab.backends.docker.backend import DockerBackend
 
         assert isinstance(self.backend, DockerBackend)
         self.backend.variant = FENCE_DOCKER_VARIANT
@@ -350,7 +353,7 @@ class ScenarioRun:
         """fence_docker's options (the relay in every node) and each node's plug (its container)."""
         if fencing_agent(self.scenario.daemon) != "fence_docker":
             return None
-        from lab.backends.docker import DockerBackend
+        from lab.backends.docker.backend import DockerBackend
 
         assert isinstance(self.backend, DockerBackend) and self.backend.docker_api is not None
         plugs = {n.name: self.backend.container_name(n.name) for n in self.topology.servers}
@@ -367,7 +370,7 @@ class ScenarioRun:
         if not self.topology.groups:
             return
         if self.backend.name == "docker":
-            from lab.backends.docker import DockerBackend
+            from lab.backends.docker.backend import DockerBackend
 
             assert isinstance(self.backend, DockerBackend)
             argv = self.backend.owner_sampler_argv()
@@ -375,7 +378,7 @@ class ScenarioRun:
             from lab.backends.netns import NetnsBackend
 
             assert isinstance(self.backend, NetnsBackend)
-            argv = [sys.executable, "-m", "lab.owners"]
+            argv = [sys.executable, "-m", "lab.node.owners"]
             for spec in self.topology.servers:
                 argv += ["--node", f"{spec.name}={self.backend.netns(spec.name)}"]
         argv += ["--out", str(self.run_dir / "owners.jsonl"), "--until-file", str(self.stop_file)]
@@ -385,7 +388,7 @@ class ScenarioRun:
             proc = subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env()
             )
-        self.backend.pid_record.add(proc.pid, "lab.owners")
+        self.backend.pid_record.add(proc.pid, "lab.node.owners")
         self.helpers.append(proc)
         # Wait for its first sample: a run whose start has no ownership evidence cannot be checked.
         out = self.run_dir / "owners.jsonl"
@@ -402,7 +405,7 @@ class ScenarioRun:
         if not self.topology.groups:
             raise StepError(f"probe: topology {self.topology.name} has no service group")
         group = self.topology.groups[0]
-        argv = [sys.executable, "-m", "lab.probe", "--target", f"{group.vip.ip}:{group.port}"]
+        argv = [sys.executable, "-m", "lab.node.probe", "--target", f"{group.vip.ip}:{group.port}"]
         argv += ["--every-ms", str(args.get("every_ms", 5)), "--out", str(self.run_dir / "probe.jsonl")]
         argv += ["--until-file", str(self.stop_file)]
         pid = self.backend.spawn(client.name, argv, self.run_dir / "probe.log", env=child_env())
@@ -511,16 +514,16 @@ class ScenarioRun:
 
     def _check(self, result: RunResult) -> None:
         from lab.checks import run_checks
-        from lab.history import load_history
+        from lab.history.records import load_history
 
         history = load_history(self.run_dir)
         if self.topology.shared_disk_group is not None:
-            from lab.shared_disk import with_disk_records
+            from lab.history.shared_disk import with_disk_records
 
             history = with_disk_records(history, self.run_dir)
         result.results = list(run_checks(history, self.scenario.expect))
         try:
-            from lab.report import write_run_report
+            from lab.analysis.report import write_run_report
         except ImportError as e:  # the report module is optional for the machinery
             self.progress(f"no report written: {e}")
             return
@@ -550,7 +553,7 @@ def run_scenario(
 def experiment_runner(
     backend_name: str = "netns", runs_root: Path = Path("runs"), progress: Progress | None = None
 ) -> Callable[[Scenario, int], Path]:
-    """The callback lab.experiment.run_experiment wants: (scenario, seed) -> run directory."""
+    """The callback lab.analysis.experiment.run_experiment wants: (scenario, seed) -> run directory."""
 
     def runner(scenario: Scenario, seed: int) -> Path:
         result = run_scenario(

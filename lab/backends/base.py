@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lab.topology import Topology
+from lab.spec.topology import Topology
 
 
 class LabError(Exception):

@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from lab.backends.base import LabError, LinkState, NodeDirs
-from lab.names import RunNames
-from lab.serial import SerialError, SerialPair
-from lab.topology import Topology
+from lab.backends.serial import SerialError, SerialPair
+from lab.spec.names import RunNames
+from lab.spec.topology import Topology
 
 RUN_STATE_ROOT = Path("/run/hblab")
 KILL_WAIT_S = 3.0
@@ -197,7 +197,7 @@ class NetnsBackend:
                 self.state_dir / f"serial-{line.name}.json",
             )
             pid = pair.start(self.lab_dir / f"serial-{line.name}.log")
-            self.pid_record.add(pid, "lab.serial")
+            self.pid_record.add(pid, "lab.backends.serial")
             self.serial[line.name] = pair
 
     def destroy(self) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import dockerd
-from lab.backends.docker import DockerBackend
-from lab.names import new_run_id
-from lab.topology import Topology, load_topology
+from lab.backends.docker import dockerd
+from lab.backends.docker.backend import DockerBackend
+from lab.spec.names import new_run_id
+from lab.spec.topology import Topology, load_topology
 
 
 def _skip_reason() -> str | None:
@@ -42,7 +42,7 @@ def engine() -> Iterator[dockerd.EngineState]:
 
 @pytest.fixture(scope="session")
 def hbd_image(engine: dockerd.EngineState) -> str:
-    from lab.image import ensure_image
+    from lab.backends.docker.image import ensure_image
 
     return ensure_image("hbd")
 

@@ -1,11 +1,11 @@
-"""lab.dockerd never stops an engine it did not start (no root or engine needed for these)."""
+"""lab.backends.docker.dockerd never stops an engine it did not start (no root or engine needed for these)."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from lab import dockerd
+from lab.backends.docker import dockerd
 
 
 def test_pid_file_naming_another_program_stops_nothing(tmp_path: Path) -> None:

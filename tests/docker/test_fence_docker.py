@@ -1,6 +1,6 @@
 """Debian's real fence_docker (fence-agents 4.12) fencing lab containers through the Docker API.
 
-Each hbd node gets the engine's socket and a loopback-only mutual-TLS relay (lab/backends/docker_api.py);
+Each hbd node gets the engine's socket and a loopback-only mutual-TLS relay (lab/backends/docker/api.py);
 fence_docker runs inside the node as hbd runs it. Docker tests need root and the engine; the option
 validation and rendering tests at the end need neither.
 """
@@ -18,14 +18,14 @@ from typing import Any
 import docker
 import pytest
 
-from lab import dockerd
-from lab.backends.docker import DockerBackend
-from lab.backends.docker_api import RELAY_ADDRESS, RELAY_PORT
-from lab.names import new_run_id
+from lab.backends.docker import dockerd
+from lab.backends.docker.api import RELAY_ADDRESS, RELAY_PORT
+from lab.backends.docker.backend import DockerBackend
 from lab.render import FenceDockerSetup, RenderError, fence_docker_lines, hacf_source
 from lab.runner import FENCE_DOCKER_VARIANT, ScenarioRun, run_scenario
-from lab.scenario import ScenarioError, parse_scenario
-from lab.topology import load_topology, parse_topology
+from lab.spec.names import new_run_id
+from lab.spec.scenario import ScenarioError, parse_scenario
+from lab.spec.topology import load_topology, parse_topology
 
 EXIT_ON, EXIT_OFF = 0, 2  # fence-agents' status exit codes
 
@@ -69,7 +69,7 @@ SPLIT_BRAIN: dict[str, Any] = {
 
 @pytest.fixture(scope="session")
 def fence_agents_image(engine: dockerd.EngineState) -> str:
-    from lab.image import ensure_image
+    from lab.backends.docker.image import ensure_image
 
     return ensure_image(FENCE_DOCKER_VARIANT)
 

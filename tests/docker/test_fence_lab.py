@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.power import SOCKET_NAME
+from lab.faults.power_switch import SOCKET_NAME
 from lab.runner import run_scenario
-from lab.scenario import load_scenario
+from lab.spec.scenario import load_scenario
 
 pytestmark = pytest.mark.docker
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import image
+from lab.backends.docker import image
 
 
 def test_shipped_variants_include_the_peer_daemons() -> None:

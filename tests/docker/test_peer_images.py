@@ -6,8 +6,8 @@ from __future__ import annotations
 import docker
 import pytest
 
-from lab import dockerd
-from lab.image import ensure_image
+from lab.backends.docker import dockerd
+from lab.backends.docker.image import ensure_image
 
 pytestmark = pytest.mark.docker
 

@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from lab import dockerd
-from lab.bench import bench_scenario, select_settings
-from lab.bench_metrics import run_metrics
-from lab.bench_run import BenchRun
-from lab.history import load_history
-from lab.image import ensure_image
-from lab.peers.base import peer_nodes
-from lab.peers.heartbeat import HeartbeatDriver
-from lab.topology import load_topology
+from lab.backends.docker import dockerd
+from lab.backends.docker.image import ensure_image
+from lab.bench.metrics import run_metrics
+from lab.bench.peers.base import peer_nodes
+from lab.bench.peers.heartbeat import HeartbeatDriver
+from lab.bench.run import BenchRun
+from lab.bench.suite import bench_scenario, select_settings
+from lab.history.records import load_history
+from lab.spec.topology import load_topology
 
 SETTINGS = ("keepalived v3 100ms", "heartbeat 200ms/1s", "hbd 50/300ms")
 SCENARIOS = ("power-off", "soft-stop")

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lab.runner import run_scenario
-from lab.scenario import load_scenario
+from lab.spec.scenario import load_scenario
 
 pytestmark = pytest.mark.docker
 

@@ -48,9 +48,9 @@ def reach(backend, node: str, ip: str, port: int = 9, timeout_s: float = 1.0) ->
 def lab(tmp_path):
     """A dummy two-node lab (sleep as the daemon) with its daemons booted; destroyed afterwards."""
     from lab.backends.netns import NetnsBackend
-    from lab.names import new_run_id
     from lab.runner import DaemonSet, RecordLog
-    from lab.topology import load_topology
+    from lab.spec.names import new_run_id
+    from lab.spec.topology import load_topology
 
     topo = load_topology(DATA / "dummy-two-node.yaml")
     backend = NetnsBackend(topo, new_run_id(), tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab.runner import run_scenario
-from lab.scenario import load_scenario
+from lab.spec.scenario import load_scenario
 
 ARTICLE = [
     "soft-stop-active",

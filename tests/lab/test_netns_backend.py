@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from lab.backends.netns import NetnsBackend, clean_leftovers, run_state_dir
-from lab.names import new_run_id
-from lab.topology import load_topology
+from lab.spec.names import new_run_id
+from lab.spec.topology import load_topology
 
 from .conftest import DATA, netns_list, reach
 
@@ -84,7 +84,7 @@ def test_clean_removes_an_abandoned_lab(tmp_path):
 import sys, time
 from pathlib import Path
 from lab.backends.netns import NetnsBackend
-from lab.topology import load_topology
+from lab.spec.topology import load_topology
 topo = load_topology({str(DATA / "dummy-two-node.yaml")!r})
 b = NetnsBackend(topo, sys.argv[1], Path(sys.argv[2]))
 b.create()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.bench import bench_scenario, select_settings
-from lab.bench_metrics import run_metrics
-from lab.bench_run import BenchRun
-from lab.history import load_history
+from lab.bench.metrics import run_metrics
+from lab.bench.run import BenchRun
+from lab.bench.suite import bench_scenario, select_settings
+from lab.history.records import load_history
 from tests.lab.conftest import netns_list
 
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from lab.runner import run_scenario
-from lab.scenario import parse_scenario
+from lab.spec.scenario import parse_scenario
 
 from .conftest import DATA, netns_list
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.history import load_history
+from lab.history.records import load_history
+from lab.history.shared_disk import with_disk_records
 from lab.runner import RunResult, run_scenario
-from lab.scenario import load_scenario
-from lab.shared_disk import with_disk_records
+from lab.spec.scenario import load_scenario
 
 from .conftest import netns_list
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.history import History, history_from_records
+from lab.history.records import History, history_from_records
 
 
 class HistoryBuilder:

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from lab.backends.base import LabError
-from lab.bench import DEFAULT_SETTINGS, bench_scenario, select_settings
-from lab.bench_metrics import ratio, run_metrics, summarize_values
-from lab.bench_report import build_cells, ratios, to_markdown
-from lab.peers.base import PeerError, PeerNode, peer_nodes
-from lab.peers.heartbeat import HeartbeatDriver, render_hacf, render_haresources
-from lab.peers.keepalived import advert_text, render_conf, version_for
-from lab.peers.ucarp import UcarpDriver
-from lab.topology import load_topology
+from lab.bench.metrics import ratio, run_metrics, summarize_values
+from lab.bench.peers.base import PeerError, PeerNode, peer_nodes
+from lab.bench.peers.heartbeat import HeartbeatDriver, render_hacf, render_haresources
+from lab.bench.peers.keepalived import advert_text, render_conf, version_for
+from lab.bench.peers.ucarp import UcarpDriver
+from lab.bench.report import build_cells, ratios, to_markdown
+from lab.bench.suite import DEFAULT_SETTINGS, bench_scenario, select_settings
+from lab.spec.topology import load_topology
 from tests.unit.lab_history_builder import HistoryBuilder
 
 

@@ -1,4 +1,4 @@
-"""Safety checks (lab/checks_safety.py) on synthetic histories: each verdict can fail."""
+"""Safety checks (lab/checks/safety.py) on synthetic histories: each verdict can fail."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from lab.checks import CHECKS, run_checks
-from lab.history import History, history_from_records
-from lab.scenario import parse_scenario
+from lab.history.records import History, history_from_records
+from lab.spec.scenario import parse_scenario
 
 
 def one(history: History, **item: Any):

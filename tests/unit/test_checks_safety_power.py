@@ -1,6 +1,7 @@
-"""The lab power switch (lab/power.py) and fence_lab (the fence-agents stdin protocol) against a fake
-backend, the shared-disk plumbing (lab/shared_disk.py, lab/disk_writer.py) and the topology's
-`shared_disk:` key. No root needed: the switch is a unix socket in a temporary directory."""
+"""The lab power switch (lab/faults/power_switch.py) and fence_lab (the fence-agents stdin
+protocol) against a fake backend, the shared-disk plumbing (lab/history/shared_disk.py,
+lab/node/disk_writer.py) and the topology's `shared_disk:` key. No root needed: the switch is a unix
+socket in a temporary directory."""
 
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ from pathlib import Path
 import pytest
 
 from lab.backends.base import LabError
-from lab.history import history_from_records
-from lab.power import PowerSwitch, request
+from lab.faults.power_switch import PowerSwitch, request
+from lab.history.records import history_from_records
+from lab.history.shared_disk import disk_records, with_disk_records
+from lab.paths import DISK_WRITER, FENCE_AGENT
 from lab.render import resource_groups
-from lab.shared_disk import disk_records, with_disk_records
-from lab.topology import TopologyError, load_topology, parse_topology
+from lab.spec.topology import TopologyError, load_topology, parse_topology
 
-FENCE_LAB = Path(__file__).resolve().parents[2] / "lab" / "fence_lab"
-WRITER = Path(__file__).resolve().parents[2] / "lab" / "disk_writer.py"
+FENCE_LAB = FENCE_AGENT
+WRITER = DISK_WRITER
 TWO_NODE = load_topology("two-node")
 
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.duration import DurationError, parse_duration
-from lab.history import load_history
-from lab.store import latest_run, list_runs, new_run_dir, seed_of
+from lab.history.records import load_history
+from lab.history.store import latest_run, list_runs, new_run_dir, seed_of
+from lab.spec.duration import DurationError, parse_duration
 
 
 def write_jsonl(path: Path, objs: list[object], tail: str = "") -> None:

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.checks import run_checks
-from lab.experiment import (
+from lab.analysis.experiment import (
     ExperimentError,
     load_experiment,
     main,
@@ -15,10 +14,11 @@ from lab.experiment import (
     run_metrics,
     summarize,
 )
-from lab.history import load_history
-from lab.report import read_result, write_run_report
-from lab.scenario import Scenario, load_scenario
-from lab.store import new_run_dir
+from lab.analysis.report import read_result, write_run_report
+from lab.checks import run_checks
+from lab.history.records import load_history
+from lab.history.store import new_run_dir
+from lab.spec.scenario import Scenario, load_scenario
 from tests.unit.lab_history_builder import power_off_history
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from lab.checks import run_checks
-from lab.history import History
-from lab.scenario import (
+from lab.history.records import History
+from lab.spec.scenario import (
     ScenarioError,
     list_scenarios,
     load_scenario,

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.names import IFNAME_MAX, RunNames, fit_ifname, new_run_id, run_id_of
 from lab.render import hacf_source, resource_groups
-from lab.topology import TopologyError, available_topologies, load_topology, parse_topology
+from lab.spec.names import IFNAME_MAX, RunNames, fit_ifname, new_run_id, run_id_of
+from lab.spec.topology import TopologyError, available_topologies, load_topology, parse_topology
 
 GOOD = """
 name: t

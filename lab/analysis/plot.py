@@ -1,0 +1,111 @@
+"""PNG figures: a run's timeline (who held the VIP, who answered each probe, when faults hit) and the latency
+distribution of an experiment. matplotlib with the Agg backend: no display needed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lab.history.ownership import holding_intervals
+from lab.history.records import History
+
+# Events worth a marker on a node's lane.
+MARKED_EVENTS = {
+    "peer.dead": "v",
+    "peer.gone": "v",
+    "group.active": "^",
+    "group.release.start": "s",
+    "garp.sent": "d",
+    "splitbrain.detected": "X",
+}
+FAILED_PROBE_COLOUR = "#d62728"
+
+
+def _pyplot():  # noqa: ANN202 - matplotlib.pyplot has no useful type
+    import matplotlib
+
+    matplotlib.use("Agg")  # before pyplot: never try a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _origin(history: History) -> float:
+    faults = history.faults()
+    if faults:
+        return faults[0].mono
+    return history.start or 0.0
+
+
+def plot_timeline(history: History, path: Path, title: str = "") -> Path:
+    """One lane per node (VIP held: bar; daemon events: markers), one lane for the client's probes."""
+    plt = _pyplot()
+    t0 = _origin(history)
+    nodes = list(history.nodes)
+    colours = {node: f"C{i % 10}" for i, node in enumerate(nodes)}
+    intervals = holding_intervals(history)
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.8 * (len(nodes) + 1)))
+    for lane, node in enumerate(nodes):
+        spans = [(a - t0, b - a) for a, b in intervals.get(node, [])]
+        if spans:
+            ax.broken_barh(spans, (lane - 0.3, 0.6), facecolors=colours[node], alpha=0.45)
+        for event, marker in MARKED_EVENTS.items():
+            xs = [r.mono - t0 for r in history.select(event, source="node", node=node)]
+            if xs:
+                ax.scatter(xs, [lane] * len(xs), marker=marker, s=30, color="black", zorder=3, label=event)
+    probe_lane = len(nodes)
+    probes = history.probes()
+    for node in nodes:
+        xs = [p.mono - t0 for p in probes if p.get("ok") and p.get("answer") == node]
+        if xs:
+            ax.scatter(xs, [probe_lane] * len(xs), s=4, color=colours[node], label=f"answered by {node}")
+    failed = [p.mono - t0 for p in probes if not p.get("ok")]
+    if failed:
+        ax.scatter(
+            failed, [probe_lane] * len(failed), s=8, marker="x", color=FAILED_PROBE_COLOUR, label="no answer"
+        )
+    for r in history.select(("fault.inject", "fault.heal"), source="lab"):
+        x = r.mono - t0
+        style = "-" if r.event == "fault.inject" else ":"
+        ax.axvline(x, color="black", linestyle=style, linewidth=0.8)
+        what = str(r.get("fault")) + (f" {r.get('node')}" if r.get("node") else "")
+        what += f" {r.get('link')}" if r.get("link") else ""
+        verb = "" if r.event == "fault.inject" else "heal "
+        ax.annotate(verb + what, (x, probe_lane + 0.45), rotation=0, fontsize=7, ha="left", va="bottom")
+    ax.set_yticks(range(len(nodes) + 1), [f"{n} (VIP)" for n in nodes] + ["client probes"])
+    ax.set_ylim(-0.7, probe_lane + 0.9)
+    ax.set_xlabel("seconds from the first fault" if history.faults() else "seconds from the start")
+    ax.grid(axis="x", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles, strict=True))
+    if unique:
+        ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(title or "timeline", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_distribution(metrics: Mapping[str, Sequence[float]], path: Path, title: str = "") -> Path:
+    """Box plot plus every run as a dot, one row per metric, in milliseconds."""
+    plt = _pyplot()
+    names = [name for name, values in metrics.items() if values]
+    fig, ax = plt.subplots(figsize=(9, 1.0 + 0.5 * max(len(names), 1)))
+    if names:
+        data = [[v * 1000 for v in metrics[name]] for name in names]
+        ax.boxplot(data, orientation="horizontal", widths=0.5, showfliers=False)
+        for row, values in enumerate(data, start=1):
+            ax.scatter(values, [row] * len(values), s=12, alpha=0.6, zorder=3)
+        ax.set_yticks(range(1, len(names) + 1), names)
+    else:
+        ax.text(0.5, 0.5, "no timing metrics", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("milliseconds")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or "distribution", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,210 @@
+"""One bench run: a scenario run (lab/runner.py) whose daemon is hbd or one of the peers.
+
+What differs from a plain scenario run:
+- the daemon on each server is the setting's (hbd, keepalived, heartbeat or ucarp), configured for the
+  same topology; for hbd the haresources moves only the VIP, like the peers;
+- the service responder runs on both servers for the whole run (started before the daemon), so a probe
+  answer names the node that holds the VIP, whatever the daemon;
+- `wait_for: {event: vip.owner, node: N}` waits for N to hold the VIP (from the owner sampler), and
+  `wait_for: {event: vip.single}` for one owner held steadily for VIP_SINGLE_STEADY_S: the peers write no
+  hbd events, so the bench scenarios wait on what the lab sees;
+- with `stress_s`, injecting the `loss` fault also starts stress-ng on every core for that long (in the
+  client's namespace, so teardown ends it; on Docker on the host, whose cores the containers share: the
+  node images carry no stress-ng);
+- on Docker (`backend_name="docker"`) every node runs from the setting's image variant (hbl-keepalived,
+  hbl-heartbeat, hbl-ucarp, hbl-hbd) and the peer drivers are told each node is a machine of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hbd.config.model import ResourceGroup
+from hbd.config.render import render_haresources
+from lab.backends.base import Backend
+from lab.backends.docker.backend import DockerBackend
+from lab.bench.peers.base import PeerDriver, PeerNode, peer_nodes
+from lab.bench.peers.heartbeat import HeartbeatDriver
+from lab.bench.peers.keepalived import KeepalivedDriver
+from lab.bench.peers.ucarp import UcarpDriver
+from lab.render import SERVICE_SCRIPT, resource_groups
+from lab.runner import DaemonSet, RecordLog, ScenarioRun, StepError, child_env
+from lab.spec.scenario import Scenario
+from lab.spec.topology import Topology
+
+DRIVERS: dict[str, PeerDriver] = {d.kind: d for d in (KeepalivedDriver(), HeartbeatDriver(), UcarpDriver())}
+KINDS = ("hbd", *DRIVERS)
+VIP_SINGLE_STEADY_S = 3.0
+SERVICE_LABEL = "www"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One daemon at one setting, as a column of the bench."""
+
+    label: str  # "hbd 10/40ms", "keepalived v3 20ms"
+    kind: str  # hbd | keepalived | heartbeat | ucarp
+    params: dict[str, Any] = field(default_factory=dict)  # hbd: ha.cf directives; peers: driver settings
+    keepalive_s: float = 1.0  # the heartbeat period: faults land at a random phase of it
+    slow_boot: bool = False  # heartbeat: 10 s RQSTDELAY when both start together
+
+
+class BenchDaemonSet(DaemonSet):
+    """The runner's DaemonSet with the setting's daemon, and the responder started before it."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        topology: Topology,
+        log: RecordLog,
+        setting: Setting,
+        nodes: dict[str, PeerNode],
+    ) -> None:
+        super().__init__(backend, topology, log)
+        self.setting = setting
+        self.nodes = nodes
+
+    def argv(self, node: str) -> list[str]:
+        if self.setting.kind == "hbd":
+            return super().argv(node)
+        return DRIVERS[self.setting.kind].argv(self.nodes[node], self.setting.params)
+
+    def boot(self, nodes: list[str], together: bool = False) -> None:
+        for node in nodes:
+            script = self.backend.node_dirs(node).config_dir / "resource.d" / "hblab-service"
+            # The responder detaches (setsid) and stays in the namespace: power-off kills it, teardown too.
+            self.backend.exec(node, [str(script), "8080", SERVICE_LABEL, "start"], timeout_s=30)
+        super().boot(nodes, together)
+
+
+class BenchRun(ScenarioRun):
+    def __init__(
+        self,
+        scenario: Scenario,
+        setting: Setting,
+        *,
+        stress_s: float | None = None,
+        runs_root: Path,
+        seed: int | None = None,
+        progress: Any = None,
+        backend_name: str = "netns",
+        image: str | None = None,
+    ) -> None:
+        """`image`: on Docker, the node image tag to use (the bench pins one per daemon for the whole
+        bench); None builds or finds the setting's variant when the topology is created."""
+        super().__init__(
+            scenario, backend_name=backend_name, runs_root=runs_root, seed=seed, progress=progress
+        )
+        self.setting = setting
+        self.stress_s = stress_s
+        if isinstance(self.backend, DockerBackend):
+            self.backend.variant = setting.kind
+            self.backend.image_override = image
+        roots = {n.name: self.backend.node_dirs(n.name).root for n in self.topology.servers}
+        own_machine = isinstance(self.backend, DockerBackend)
+        self.peer_nodes = peer_nodes(self.topology, roots, own_machine=own_machine)
+        self.daemons = BenchDaemonSet(self.backend, self.topology, self.log, setting, self.peer_nodes)
+        self.fault_ctx.daemons = self.daemons
+        self.fault_ctx.keepalive_s = setting.keepalive_s
+        recorded = {"label": setting.label, "kind": setting.kind, "params": setting.params}
+        (self.run_dir / "bench-setting.json").write_text(
+            json.dumps({**recorded, "backend": self.backend.name, "image": image}) + "\n"
+        )
+
+    def _render(self) -> None:
+        if self.setting.kind == "hbd":
+            super()._render()
+            # Only the VIP moves (the responder runs on both nodes), as with every peer.
+            groups = tuple(
+                ResourceGroup(home=g.home, resources=tuple(r for r in g.resources if r.name == "IPaddr"))
+                for g in resource_groups(self.topology)
+            )
+            for spec in self.topology.servers:
+                cfg = self.backend.node_dirs(spec.name).config_dir
+                (cfg / "haresources").write_text(render_haresources(groups))
+            return
+        secret = os.urandom(12).hex()
+        driver = DRIVERS[self.setting.kind]
+        for spec in self.topology.servers:
+            dirs = self.backend.node_dirs(spec.name)
+            resource_dir = dirs.config_dir / "resource.d"
+            resource_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(SERVICE_SCRIPT, resource_dir / "hblab-service")
+            os.chmod(resource_dir / "hblab-service", 0o755)
+            (dirs.config_dir / "hblab-service.conf").write_text(
+                f"NODE={spec.name}\nSTATE_DIR={dirs.state_dir}\nPYTHON={sys.executable}\n"
+            )
+            driver.render(self.peer_nodes[spec.name], self.setting.params, secret)
+
+    def _do_wait_for(self, args: dict[str, Any]) -> None:
+        event = str(args["event"])
+        if event not in ("vip.owner", "vip.single"):
+            super()._do_wait_for(args)
+            return
+        node = args.get("node")
+        within = float(args.get("within_s") or 0)
+        deadline = time.monotonic() + within
+        path = self.run_dir / "owners.jsonl"
+        offset = 0
+        single_since: tuple[float, str] | None = None
+        while True:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+            end = data.rfind(b"\n")
+            if end >= 0:
+                offset += end + 1
+                for line in data[: end + 1].splitlines():
+                    rec = json.loads(line)
+                    owners = rec.get("owners") or []
+                    if rec.get("mono", 0) < self.action_mark:
+                        continue
+                    if event == "vip.owner" and (node in owners if node else bool(owners)):
+                        self.log.mark("wait_for.ok", wanted=event, node=node, matched_mono=rec["mono"])
+                        return
+                    if event == "vip.single":
+                        if len(owners) != 1 or (single_since and single_since[1] != owners[0]):
+                            single_since = (rec["mono"], owners[0]) if len(owners) == 1 else None
+                        elif single_since is None:
+                            single_since = (rec["mono"], owners[0])
+            if single_since and time.monotonic() - single_since[0] >= VIP_SINGLE_STEADY_S:
+                self.log.mark("wait_for.ok", wanted=event, node=single_since[1], matched_mono=single_since[0])
+                return
+            if time.monotonic() > deadline:
+                what = f"{node} holding the VIP" if event == "vip.owner" else "a single steady VIP owner"
+                raise StepError(f"{what} not seen within {within:g} s{self._daemon_hint(node)}")
+            time.sleep(0.01)
+
+    def _do_inject(self, args: dict[str, Any]) -> None:
+        if self.stress_s and args.get("fault") == "loss":
+            self._start_stress(self.stress_s)
+        super()._do_inject(args)
+
+    def _start_stress(self, duration_s: float) -> None:
+        client = self.topology.client
+        if client is None:
+            raise StepError("stress: the topology has no client node to run stress-ng in")
+        cpus = os.cpu_count() or 2
+        argv = ["stress-ng", "--cpu", str(cpus), "--timeout", f"{int(duration_s) + 5}s", "--quiet"]
+        if not isinstance(self.backend, DockerBackend):
+            pid = self.backend.spawn(client.name, argv, self.run_dir / "stress-ng.log", env=child_env())
+            self.helpers.append(pid)
+            self.log.mark("stress.start", cpus=cpus, duration_s=duration_s, pid=pid, where=client.name)
+            return
+        # Containers share the host's cores, so stress-ng on the host loads them as it would in the client;
+        # recorded in the run's pid file, so teardown (and `hblab clean`) end it like the lab's other helpers.
+        if shutil.which("stress-ng") is None:
+            raise StepError("stress: stress-ng is not installed on the host (apt-get install stress-ng)")
+        with open(self.run_dir / "stress-ng.log", "ab") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.backend.pid_record.add(proc.pid, "stress-ng")
+        self.helpers.append(proc)
+        self.log.mark("stress.start", cpus=cpus, duration_s=duration_s, pid=proc.pid, where="host")

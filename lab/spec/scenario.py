@@ -1,0 +1,648 @@
+"""Scenario files (`lab/scenarios/NAME.yaml`): a topology, daemon timings, a linear script of steps, checks.
+
+Validation collects every problem, each naming the file and the YAML path
+(`power-off.yaml: steps[2].inject.fault: unknown fault 'powr_off' (known: ...)`), and raises them together.
+Step args keep the values as written and add parsed twins with units in their names (`within` -> `within_s`),
+so the runner never parses durations itself and a report can still show what the author wrote.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lab.checks import CHECK_PARAMS, COMMON_PARAMS, REQUIRED_PARAMS
+from lab.paths import SCENARIO_DIR
+from lab.spec.duration import DurationError, parse_duration
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+
+class ScenarioError(ValueError):
+    """Every problem found in one scenario file, one per line."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # boot | wait_for | probe | inject | heal | sleep
+    args: dict[str, Any]
+    where: str  # "file.yaml: steps[3]"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    topology: str
+    daemon: dict[str, Any]  # values as written ("50ms"); auto_failback normalised to "on"/"off"/"legacy"
+    steps: list[Step]
+    expect: list[dict[str, Any]]
+    path: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the parsed YAML, for overrides
+
+    def daemon_seconds(self) -> dict[str, float]:
+        """The daemon timings that are durations, in seconds (`keepalive` -> 0.05)."""
+        return {k: parse_duration(v) for k, v in self.daemon.items() if DAEMON_KEYS.get(k) == "duration"}
+
+
+# ---------------------------------------------------------------- vocabulary
+
+DAEMON_KEYS: dict[str, str] = {
+    "keepalive": "duration",
+    "deadtime": "duration",
+    "warntime": "duration",
+    "initdead": "duration",
+    "deadping": "duration",
+    "auto_failback": "auto_failback",
+    "udpport": "int",
+    "builtin_ipaddr": "onoff",
+    "garp_count": "int",
+    "garp_interval": "duration",
+    "fence_delay": "duration",
+    "resource_timeout": "duration",
+    # lab option, not a directive: `on` = fence_lab on the lab's power switch (lab/faults/power_switch.py),
+    # `fence_docker` = Debian's fence_docker through the Docker API (docker backend only)
+    "fencing": "fencing",
+    "ping": "nodes",  # ping nodes: lab node names (their first address) or IPv4 addresses
+}
+
+# daemon.fencing values, and the backends each one runs on (None: any)
+FENCING_VALUES = ("on", "off", "fence_docker")
+FENCING_BACKENDS: dict[str, tuple[str, ...]] = {"fence_docker": ("docker",)}
+
+LINK_HOWS = ("down", "drop", "pull")
+DIRECTIONS = ("in", "out", "both")
+PHASES = ("random", "none")  # every inject waits a seeded random time in [0, keepalive) unless `none`
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A fault's parameters (name -> kind) as lab/faults/__init__.py accepts them, plus what must be given."""
+
+    params: dict[str, str]
+    required: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()  # at least one of these
+
+
+_LINK = {"link": "link", "node": "node", "iface": "name"}
+FAULTS: dict[str, FaultSpec] = {
+    "soft_stop": FaultSpec({"node": "node", "timeout_s": "positive"}, ("node",)),
+    "power_off": FaultSpec({"node": "node", "nodes": "nodes"}, one_of=("node", "nodes")),
+    "power_on": FaultSpec({"node": "node", "nodes": "nodes", "together": "bool"}, one_of=("node", "nodes")),
+    "link_cut": FaultSpec({**_LINK, "how": "how", "direction": "direction"}, one_of=("link", "iface")),
+    "link_heal": FaultSpec({**_LINK, "how": "how", "direction": "direction"}, one_of=("link", "iface")),
+    "cut_heartbeat": FaultSpec({"node": "node", "how": "how"}),
+    "serial_cut": FaultSpec({"link": "link", "line": "link"}),
+    "serial_heal": FaultSpec({"link": "link", "line": "link"}),
+    "loss": FaultSpec(
+        {**_LINK, "percent": "percent", "direction": "direction"}, ("percent",), ("link", "iface")
+    ),
+    "delay": FaultSpec({**_LINK, "ms": "positive"}, ("ms",), ("link", "iface")),
+    "freeze": FaultSpec({"node": "node", "ms": "positive"}, ("node", "ms")),
+    "boot_together": FaultSpec({"nodes": "nodes"}),
+}
+# `heal: {fault: X}` undoes an earlier `inject: {fault: X}` (soft_stop and power_off: boot again); without
+# parameters it heals every active X with the parameters it was injected with.
+HEALABLE = ("soft_stop", "power_off", "link_cut", "cut_heartbeat", "serial_cut", "loss", "delay", "freeze")
+
+STEP_KINDS = ("boot", "wait_for", "probe", "inject", "heal", "sleep")
+TOP_KEYS = ("name", "description", "topology", "daemon", "steps", "expect")
+
+
+# ---------------------------------------------------------------- loading
+
+
+def scenario_path(path_or_name: str | Path) -> Path:
+    """A bare name means lab/scenarios/NAME.yaml; anything path-like is taken as a path."""
+    text = str(path_or_name)
+    if isinstance(path_or_name, Path) or "/" in text or text.endswith((".yaml", ".yml")):
+        return Path(path_or_name)
+    return SCENARIO_DIR / f"{text}.yaml"
+
+
+def list_scenarios(directory: Path = SCENARIO_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def load_scenario(path_or_name: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    path = scenario_path(path_or_name)
+    if not path.exists():
+        known = ", ".join(list_scenarios()) or "none"
+        raise ScenarioError([f"{path}: no such scenario (known: {known})"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{path}: cannot read: {exc}"]) from None
+    raw = load_yaml(text, path.name)
+    if overrides:
+        raw = apply_overrides(raw, overrides, path.name)
+    return parse_scenario(raw, path.name, path)
+
+
+def with_overrides(scenario: Scenario, overrides: Sequence[str]) -> Scenario:
+    """The same scenario re-validated with `--set` overrides applied (experiments, bench)."""
+    source = scenario.path.name if scenario.path else scenario.name
+    return parse_scenario(apply_overrides(scenario.raw, overrides, source), source, scenario.path)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys: PyYAML silently keeps the last one otherwise."""
+
+
+def _construct_mapping(
+    loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False
+) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([f"{where}: invalid YAML: {problem}"]) from None
+
+
+# ---------------------------------------------------------------- overrides
+
+_OVERRIDE_PATH = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)")
+
+
+def parse_override(text: str) -> tuple[list[str | int], Any]:
+    """`daemon.keepalive=10ms` -> (["daemon", "keepalive"], "10ms"); `steps[3].inject.ms=200`."""
+    if "=" not in text:
+        raise ValueError(f"--set {text!r}: expected PATH=VALUE, e.g. daemon.keepalive=10ms")
+    path_text, value_text = text.split("=", 1)
+    path: list[str | int] = []
+    for part in path_text.strip().split("."):
+        match = _OVERRIDE_PATH.fullmatch(part)
+        if match is None:
+            raise ValueError(f"--set {text!r}: bad path element {part!r}")
+        path.append(match[1])
+        path.extend(int(i) for i in re.findall(r"\[(\d+)\]", match[2]))
+    try:
+        value = yaml.safe_load(value_text) if value_text.strip() else ""
+    except yaml.YAMLError:
+        value = value_text
+    return path, value
+
+
+def apply_overrides(raw: Any, overrides: Sequence[str], source: str = "scenario") -> dict[str, Any]:
+    data = copy.deepcopy(raw) if isinstance(raw, dict) else {}
+    errors: list[str] = []
+    for text in overrides:
+        try:
+            path, value = parse_override(text)
+        except ValueError as exc:
+            errors.append(f"{source}: {exc}")
+            continue
+        target: Any = data
+        for i, key in enumerate(path[:-1]):
+            nxt = path[i + 1]
+            if isinstance(key, int):
+                if not isinstance(target, list) or key >= len(target):
+                    errors.append(f"{source}: --set {text}: {_fmt_path(path[:i])} has no item [{key}]")
+                    break
+                target = target[key]
+            else:
+                if not isinstance(target, dict):
+                    errors.append(f"{source}: --set {text}: {_fmt_path(path[:i])} is not a mapping")
+                    break
+                target = target.setdefault(key, [] if isinstance(nxt, int) else {})
+        else:
+            last = path[-1]
+            if isinstance(last, int):
+                if isinstance(target, list) and last < len(target):
+                    target[last] = value
+                else:
+                    errors.append(f"{source}: --set {text}: {_fmt_path(path[:-1])} has no item [{last}]")
+            elif isinstance(target, dict):
+                target[last] = value
+            else:
+                errors.append(f"{source}: --set {text}: {_fmt_path(path[:-1])} is not a mapping")
+    if errors:
+        raise ScenarioError(errors)
+    return data
+
+
+def _fmt_path(path: Sequence[str | int]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out or "(top)"
+
+
+# ---------------------------------------------------------------- validation
+
+
+class _Problems:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.errors: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.errors.append(f"{self.source}: {path}: {message}" if path else f"{self.source}: {message}")
+
+
+def parse_scenario(raw: Any, source: str = "scenario", path: Path | None = None) -> Scenario:
+    """Validate decoded YAML into a Scenario; raises ScenarioError with every problem found."""
+    p = _Problems(source)
+    if not isinstance(raw, dict):
+        raise ScenarioError(
+            [f"{source}: expected a mapping with {', '.join(TOP_KEYS)}; got {type(raw).__name__}"]
+        )
+    for key in raw:
+        if key not in TOP_KEYS:
+            p.add(str(key), f"unknown key (known: {', '.join(TOP_KEYS)})")
+    name = _string(raw, "name", p, required=True)
+    if name and not NAME_RE.match(name):
+        p.add(
+            "name", f"{name!r} must be lower-case letters, digits, '.', '_' or '-' (it names run directories)"
+        )
+    description = _string(raw, "description", p) or ""
+    topology = _string(raw, "topology", p, required=True)
+    daemon = _daemon(raw.get("daemon", {}), p)
+    steps = _steps(raw.get("steps"), p)
+    expect = _expect(raw.get("expect", []), p)
+    if p.errors:
+        raise ScenarioError(p.errors)
+    return Scenario(
+        name=name or "",
+        description=description,
+        topology=topology or "",
+        daemon=daemon,
+        steps=steps,
+        expect=expect,
+        path=path,
+        raw=copy.deepcopy(raw),
+    )
+
+
+def _string(raw: Mapping[str, Any], key: str, p: _Problems, required: bool = False) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            p.add(key, "required")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        p.add(key, f"expected a non-empty string, got {value!r}")
+        return None
+    return value.strip()
+
+
+def _daemon(value: Any, p: _Problems) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        p.add("daemon", f"expected a mapping like {{keepalive: 50ms}}, got {value!r}")
+        return {}
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        kind = DAEMON_KEYS.get(str(key))
+        where = f"daemon.{key}"
+        if kind is None:
+            p.add(where, f"unknown setting (known: {', '.join(DAEMON_KEYS)})")
+        elif kind == "duration":
+            if _duration(v, where, p) is not None:
+                out[key] = v
+        elif kind == "int":
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                p.add(where, f"expected a non-negative integer, got {v!r}")
+            else:
+                out[key] = v
+        elif kind == "nodes":
+            names = v if isinstance(v, list) else [v]
+            if not names or not all(isinstance(n, str) and n for n in names):
+                p.add(where, f"expected a node name, an address or a list of them, got {v!r}")
+            else:
+                out[key] = names
+        elif kind in ("auto_failback", "onoff"):
+            # YAML reads bare on/off as booleans: accept them and store heartbeat's words.
+            word = {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else str(v).lower()
+            allowed = ("on", "off", "legacy") if kind == "auto_failback" else ("on", "off")
+            if word not in allowed:
+                p.add(where, f"expected one of {', '.join(allowed)}, got {v!r}")
+            else:
+                out[key] = word
+        elif kind == "fencing":
+            word = {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else str(v)
+            if word not in FENCING_VALUES:
+                p.add(where, f"expected one of {', '.join(FENCING_VALUES)}, got {v!r}")
+            else:
+                out[key] = word
+    seconds = {k: parse_duration(v) for k, v in out.items() if DAEMON_KEYS.get(k) == "duration"}
+    ka, dt, wt = seconds.get("keepalive"), seconds.get("deadtime"), seconds.get("warntime")
+    if ka is not None and dt is not None and dt <= ka:
+        p.add("daemon.deadtime", f"must be longer than keepalive ({out['deadtime']} <= {out['keepalive']})")
+    if wt is not None and dt is not None and wt > dt:
+        p.add("daemon.warntime", f"must not exceed deadtime ({out['warntime']} > {out['deadtime']})")
+    return out
+
+
+def _duration(value: Any, where: str, p: _Problems) -> float | None:
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        p.add(where, str(exc))
+        return None
+
+
+def _steps(value: Any, p: _Problems) -> list[Step]:
+    if value is None:
+        p.add("steps", "required: a list of steps (boot, wait_for, probe, inject, heal, sleep)")
+        return []
+    if not isinstance(value, list) or not value:
+        p.add("steps", f"expected a non-empty list, got {value!r}")
+        return []
+    steps: list[Step] = []
+    for i, item in enumerate(value):
+        where = f"steps[{i}]"
+        if not isinstance(item, dict) or len(item) != 1:
+            p.add(
+                where,
+                f"expected one mapping like {{sleep: 1s}} (one of {', '.join(STEP_KINDS)}), got {item!r}",
+            )
+            continue
+        ((kind, body),) = item.items()
+        if kind not in STEP_KINDS:
+            p.add(where, f"unknown step {kind!r} (known: {', '.join(STEP_KINDS)})")
+            continue
+        before = len(p.errors)
+        args = _STEP_PARSERS[kind](body, f"{where}.{kind}", p)
+        if len(p.errors) == before and args is not None:
+            steps.append(Step(kind=kind, args=args, where=f"{p.source}: {where}"))
+    return steps
+
+
+def _node_list(value: Any, where: str, p: _Problems) -> list[str] | None:
+    if not isinstance(value, list) or not value or not all(isinstance(n, str) and n for n in value):
+        p.add(where, f"expected a non-empty list of node names, got {value!r}")
+        return None
+    if len(set(value)) != len(value):
+        p.add(where, f"a node is listed twice: {value!r}")
+        return None
+    return list(value)
+
+
+def _boot(body: Any, where: str, p: _Problems) -> dict[str, Any] | None:
+    if isinstance(body, list):
+        nodes = _node_list(body, where, p)
+        return {"nodes": nodes, "together": False} if nodes else None
+    if isinstance(body, dict):
+        _unknown_keys(body, ("nodes", "together"), where, p)
+        nodes = _node_list(body.get("nodes"), f"{where}.nodes", p)
+        together = body.get("together", False)
+        if not isinstance(together, bool):
+            p.add(f"{where}.together", f"expected true or false, got {together!r}")
+            return None
+        return {"nodes": nodes, "together": together} if nodes else None
+    p.add(where, f"expected a list of nodes or {{nodes: [...], together: true}}, got {body!r}")
+    return None
+
+
+def _wait_for(body: Any, where: str, p: _Problems) -> dict[str, Any] | None:
+    if not isinstance(body, dict):
+        p.add(where, f"expected {{event: NAME, node: NODE, within: DURATION}}, got {body!r}")
+        return None
+    _unknown_keys(body, ("event", "node", "within"), where, p)
+    event = body.get("event")
+    if not isinstance(event, str) or not event:
+        p.add(f"{where}.event", f"required: an event name like group.active, got {event!r}")
+    node = body.get("node")
+    if node is not None and not isinstance(node, str):
+        p.add(f"{where}.node", f"expected a node name, got {node!r}")
+    if "within" not in body:
+        p.add(f"{where}.within", "required: how long to wait before the run fails (e.g. 5s)")
+        return None
+    within_s = _duration(body["within"], f"{where}.within", p)
+    return {**body, "within_s": within_s}
+
+
+def _probe(body: Any, where: str, p: _Problems) -> dict[str, Any] | None:
+    if not isinstance(body, dict):
+        p.add(where, f"expected {{target: vip, every_ms: 5}}, got {body!r}")
+        return None
+    _unknown_keys(body, ("target", "every_ms"), where, p)
+    target = body.get("target", "vip")
+    if target != "vip":
+        p.add(f"{where}.target", f"only 'vip' can be probed, got {target!r}")
+    every = body.get("every_ms", 5)
+    if isinstance(every, bool) or not isinstance(every, int | float) or every <= 0:
+        p.add(f"{where}.every_ms", f"expected a positive number of milliseconds, got {every!r}")
+    return {"target": target, "every_ms": every}
+
+
+def _fault_args(body: Any, where: str, p: _Problems, heal: bool) -> dict[str, Any] | None:
+    if not isinstance(body, dict):
+        p.add(where, f"expected {{fault: NAME, ...}}, got {body!r}")
+        return None
+    fault = body.get("fault")
+    names = HEALABLE if heal else tuple(FAULTS)
+    if fault not in names:
+        what = "fault that can be healed" if heal and fault in FAULTS else "fault"
+        p.add(f"{where}.fault", f"unknown {what} {fault!r} (known: {', '.join(names)})")
+        return None
+    spec = FAULTS[fault]
+    _unknown_keys(body, ("fault", "phase", *spec.params), where, p)
+    if not heal:
+        for req in spec.required:
+            if req not in body:
+                p.add(f"{where}.{req}", f"required by {fault}")
+        if spec.one_of and not any(k in body for k in spec.one_of):
+            p.add(where, f"{fault} needs {' or '.join(spec.one_of)}")
+    args: dict[str, Any] = {"fault": fault}
+    if "phase" in body:
+        if body["phase"] in PHASES:
+            args["phase"] = body["phase"]
+        else:
+            p.add(f"{where}.phase", f"expected one of {', '.join(PHASES)}, got {body['phase']!r}")
+    for key, kind in spec.params.items():
+        if key not in body:
+            continue
+        value = body[key]
+        if _fault_param_ok(kind, value, f"{where}.{key}", p):
+            args[key] = value
+    return args
+
+
+def _fault_param_ok(kind: str, value: Any, where: str, p: _Problems) -> bool:
+    if kind in ("node", "link", "name"):
+        ok = isinstance(value, str) and bool(value)
+        msg = f"expected a {'' if kind == 'name' else kind + ' '}name, got {value!r}"
+    elif kind == "nodes":
+        return _node_list(value, where, p) is not None
+    elif kind == "how":
+        ok = value in LINK_HOWS
+        msg = f"expected one of {', '.join(LINK_HOWS)}, got {value!r}"
+    elif kind == "percent":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 100
+        msg = f"expected a percentage in (0, 100], got {value!r}"
+    elif kind == "direction":
+        ok = value in DIRECTIONS
+        msg = f"expected one of {', '.join(DIRECTIONS)}, got {value!r}"
+    elif kind == "positive":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+        msg = f"expected a positive number, got {value!r}"
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+        msg = f"expected true or false, got {value!r}"
+    else:  # pragma: no cover - FAULTS only uses the kinds above
+        raise AssertionError(kind)
+    if not ok:
+        p.add(where, msg)
+    return ok
+
+
+def _sleep(body: Any, where: str, p: _Problems) -> dict[str, Any] | None:
+    seconds = _duration(body, where, p)
+    return None if seconds is None else {"duration": body, "duration_s": seconds}
+
+
+def _unknown_keys(body: Mapping[str, Any], known: Iterable[str], where: str, p: _Problems) -> None:
+    known = tuple(known)
+    for key in body:
+        if key not in known:
+            p.add(f"{where}.{key}", f"unknown parameter (known: {', '.join(known)})")
+
+
+_STEP_PARSERS = {
+    "boot": _boot,
+    "wait_for": _wait_for,
+    "probe": _probe,
+    "inject": lambda body, where, p: _fault_args(body, where, p, heal=False),
+    "heal": lambda body, where, p: _fault_args(body, where, p, heal=True),
+    "sleep": _sleep,
+}
+
+
+def _expect(value: Any, p: _Problems) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        p.add("expect", f"expected a list of {{check: NAME, ...}}, got {value!r}")
+        return []
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(value):
+        where = f"expect[{i}]"
+        if not isinstance(item, dict):
+            p.add(where, f"expected {{check: NAME, ...}}, got {item!r}")
+            continue
+        check = item.get("check")
+        if check not in CHECK_PARAMS:
+            p.add(f"{where}.check", f"unknown check {check!r} (known: {', '.join(CHECK_PARAMS)})")
+            continue
+        kinds = {**COMMON_PARAMS, **CHECK_PARAMS[check]}
+        _unknown_keys(item, kinds, where, p)
+        for req in REQUIRED_PARAMS.get(check, ()):
+            if req not in item:
+                p.add(f"{where}.{req}", f"required by {check}")
+        for key, v in item.items():
+            if key in kinds:
+                _check_param(kinds[key], v, f"{where}.{key}", p)
+        out.append(dict(item))
+    names = [str(item.get("name") or item.get("check")) for item in out]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        p.add("expect", f"two checks are named {dup!r}: give one a `name:` so results can tell them apart")
+    return out
+
+
+def _check_param(kind: str, value: Any, where: str, p: _Problems) -> None:
+    if kind == "duration":
+        _duration(value, where, p)
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            p.add(where, f"expected a non-negative integer, got {value!r}")
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            p.add(where, f"expected true or false, got {value!r}")
+    elif kind == "str":
+        if not isinstance(value, str) or not value:
+            p.add(where, f"expected a non-empty string, got {value!r}")
+    elif kind == "allow":
+        if not isinstance(value, list):
+            p.add(where, f"expected a list of {{event: NAME, reason: WHY}}, got {value!r}")
+            return
+        for j, entry in enumerate(value):
+            at = f"{where}[{j}]"
+            if not isinstance(entry, dict):
+                p.add(at, f"expected {{event: NAME, reason: WHY}}, got {entry!r}")
+                continue
+            _unknown_keys(entry, ("event", "reason", "node"), at, p)
+            if not isinstance(entry.get("event"), str) or not entry.get("event"):
+                p.add(f"{at}.event", "required: the event name (wildcards allowed) to accept")
+            reason = entry.get("reason")
+            if not isinstance(reason, str) or not reason.strip():
+                p.add(f"{at}.reason", "required: say why this bad news is expected")
+
+
+def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
+    """Problems running `scenario` on `backend` (fence_docker fences containers: docker only)."""
+    fencing = scenario.daemon.get("fencing")
+    backends = FENCING_BACKENDS.get(fencing) if isinstance(fencing, str) else None
+    if backends is not None and backend not in backends:
+        where = scenario.path or scenario.name
+        return [
+            f"{where}: daemon.fencing: {fencing} needs the {' or '.join(backends)} backend "
+            f"(this run uses {backend}: try --backend {backends[0]})"
+        ]
+    return []
+
+
+def validate_against_topology(
+    scenario: Scenario, nodes: Iterable[str], links: Iterable[str], serials: Iterable[str] = ()
+) -> list[str]:
+    """Problems with node and link names the topology does not have (the runner calls this before booting)."""
+    nodes, links, serials = set(nodes), set(links), set(serials)
+    errors: list[str] = []
+
+    def need(names: Iterable[str], known: set[str], what: str, where: str) -> None:
+        for n in names:
+            if n not in known:
+                errors.append(
+                    f"{where}: unknown {what} {n!r} in topology {scenario.topology!r} "
+                    f"(known: {', '.join(sorted(known)) or 'none'})"
+                )
+
+    for step in scenario.steps:
+        a = step.args
+        if step.kind == "boot":
+            need(a["nodes"], nodes, "node", f"{step.where}.boot.nodes")
+        elif step.kind == "wait_for" and a.get("node"):
+            need([a["node"]], nodes, "node", f"{step.where}.wait_for.node")
+        elif step.kind in ("inject", "heal"):
+            at = f"{step.where}.{step.kind}"
+            if "node" in a:
+                need([a["node"]], nodes, "node", f"{at}.node")
+            if "nodes" in a:
+                need(a["nodes"], nodes, "node", f"{at}.nodes")
+            link = a.get("link") or a.get("line")
+            if link:
+                is_serial = a["fault"].startswith("serial_")
+                need(
+                    [link],
+                    serials if is_serial else links,
+                    "serial line" if is_serial else "link",
+                    f"{at}.link",
+                )
+    return errors
