@@ -41,7 +41,6 @@ from hbd.core.events import (
     GroupStarted,
     GroupStopped,
     HeartbeatReceived,
-    PeerStatus,
     PingReplied,
     ShutdownRequested,
     StandbyCommanded,
@@ -49,8 +48,11 @@ from hbd.core.events import (
     TakeoverCommanded,
     TimerFired,
 )
-from hbd.core.machine import GroupSpec, NodeMachine, NodeState, Timing
+from hbd.core.machine import GroupSpec, NodeMachine, Timing
+from hbd.core.status import MESSAGE_TYPE as STATUS
+from hbd.core.status import NodeState, StatusError, decode_status
 from hbd.events_log import EventLog
+from hbd.fencing.agent import agent_dirs
 from hbd.fencing.fencer import Fencer
 from hbd.realtime import go_realtime, leave_realtime
 from hbd.resources.group import GroupRunner
@@ -152,7 +154,12 @@ class Daemon:
         self.runner = GroupRunner(ScriptRunner.from_config(config), config.node, self._emit_from_resources)
         self.ip_groups = _ip_groups(config)
         self.garp_at: dict[str, float] = {}
-        self.fencer = Fencer(config.node, config.cluster.stonith_hosts, self._emit_from_resources)
+        self.fencer = Fencer(
+            config.node,
+            config.cluster.stonith_hosts,
+            self._emit_from_resources,
+            agent_dirs(config.config_dir),
+        )
         self.machine: NodeMachine | None = None
         self.pinger: Pinger | None = None
         if config.cluster.ping_nodes:
@@ -323,7 +330,7 @@ class Daemon:
         payload = encode(message, self.config.auth)
         for transport in self.transports:
             transport.send(payload)
-        if t == "status" and self.pinger is not None:
+        if t == STATUS and self.pinger is not None:
             self.pinger.ping_all()
 
     def _on_packet(self, payload: bytes, link: str) -> None:
@@ -353,8 +360,13 @@ class Daemon:
         if self._saved_generations.get(src) != generation:
             self._save_generations()
         t = message.msg_type
-        if t == "status":
-            self.feed(HeartbeatReceived(src, link, _peer_status(message, generation)))
+        if t == STATUS:
+            try:
+                status = decode_status(dict(message.fields), generation)
+            except StatusError as exc:
+                self._reject("malformed", link, str(exc))
+                return
+            self.feed(HeartbeatReceived(src, link, status))
         elif t == "hb_takeover":
             self.feed(HeartbeatReceived(src, link, None))
             scope = message.get("rsc_hold") or "all"
@@ -455,22 +467,3 @@ def _ip_groups(config: Config) -> dict[str, str]:
                 out[resource.args[0].split("/")[0]] = group.key
     return out
 
-
-def _peer_status(message: Message, generation: int) -> PeerStatus:
-    def keys(name: str) -> frozenset[str]:
-        return frozenset((message.get(name) or "").split())
-
-    return PeerStatus(
-        state=message.get("st") or "active",
-        holds=keys("hold"),
-        failed=keys("fail"),
-        standby=keys("sby"),
-        ping_nodes=_int_or_none(message.get("ping")),
-        heard=_int_or_none(message.get("heard")),
-        generation=generation,
-        config_digest=message.get("cfg") or "",
-    )
-
-
-def _int_or_none(text: str | None) -> int | None:
-    return int(text) if text is not None and text.isdigit() else None

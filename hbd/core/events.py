@@ -7,19 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class PeerStatus:
-    """The state a peer announced in its latest (newest) status heartbeat."""
-
-    state: str  # "init" | "active" | "shutdown" | "dead"
-    holds: frozenset[str] = frozenset()  # groups it runs or is starting/stopping
-    failed: frozenset[str] = frozenset()  # groups it could not start
-    standby: frozenset[str] = frozenset()  # groups it gives up while we are alive
-    ping_nodes: int | None = None  # ping nodes it reaches (None: none configured or not measured yet)
-    heard: int | None = None  # our generation as the sender last heard it (None: it does not see us alive)
-    generation: int = 0
-    config_digest: str = ""
+from hbd.core.status import PeerStatus as PeerStatus  # re-exported: an event carries it
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,6 @@ from hbd.core.events import (
     GroupStarted,
     GroupStopped,
     HeartbeatReceived,
-    PeerStatus,
     PingReplied,
     ShutdownRequested,
     StandbyCommanded,
@@ -59,13 +58,7 @@ from hbd.core.events import (
 )
 from hbd.core.peer import Liveness, PeerView
 from hbd.core.policy import Decision, GroupFacts, Intent, decide
-
-
-class NodeState(enum.Enum):
-    INIT = "init"
-    RUNNING = "active"
-    SHUTTING_DOWN = "shutdown"
-    STOPPED = "dead"
+from hbd.core.status import NodeState, PeerStatus, encode_status
 
 
 class Role(enum.Enum):
@@ -249,7 +242,7 @@ class NodeMachine:
             "peer": {
                 "name": peer.name,
                 "liveness": peer.liveness.value,
-                "announced": peer.status.state if peer.status else None,
+                "announced": peer.status.state.value if peer.status else None,
                 "holds": sorted(peer.holds),
                 "last_heard_s": None if peer.last_status_at is None else round(now - peer.last_status_at, 3),
                 "fence": self.fence_state.value,
@@ -423,7 +416,7 @@ class NodeMachine:
             )
         self._check_digest(ev.status, out)
         self._update_ping_standby(now, out)
-        if ev.status.state == "dead":
+        if ev.status.state is NodeState.STOPPED:
             if peer.liveness is not Liveness.GONE:
                 peer.liveness = Liveness.GONE
                 out.append(Emit("peer.gone", "INFO", {"peer": peer.name, "cause": "peer shut down cleanly"}))
@@ -650,7 +643,7 @@ class NodeMachine:
             peer_may_be_taken_over=(
                 not self.fencing or self.fence_state is FenceState.FENCED or self.peer_forced_down
             ),
-            peer_state=status.state if status else "",
+            peer_state=status.state if status else None,
             peer_holds=status is not None and g.spec.key in status.holds,
             peer_failed=status is not None and g.spec.key in status.failed,
             peer_standby=status is not None and g.spec.key in status.standby,
@@ -665,8 +658,8 @@ class NodeMachine:
             if g.role is Role.FAILED:
                 return
             self._set_role(g, Role.STARTING, decision.cause, now)
-            if decision.cause not in ("peer dead", "peer shut down"):
-                g.takeover = {}
+            if not decision.takeover:
+                g.takeover = {}  # not taking over from a dead or departed peer: no detection marks to keep
             g.takeover["acquire_start"] = now
             out.append(Emit("group.acquire.start", "INFO", {"group": g.spec.key, "cause": decision.cause}))
             out.append(StartGroup(g.spec.key, decision.cause))
@@ -695,25 +688,19 @@ class NodeMachine:
             self.next_send_at = now + self.timing.keepalive_s
 
     def _status_fields(self) -> tuple[tuple[str, str], ...]:
-        held = sorted(k for k, g in self.groups.items() if g.role in HELD_ROLES)
-        failed = sorted(k for k, g in self.groups.items() if g.role is Role.FAILED)
-        standby = sorted(k for k, g in self.groups.items() if g.standby or self.ping_standby)
-        fields = [
-            ("t", "status"),
-            ("st", self.state.value),
-            ("dt", format(int(self.timing.deadtime_s * 1000), "x")),
-            ("hold", " ".join(held)),
-            ("fail", " ".join(failed)),
-            ("sby", " ".join(standby)),
-        ]
-        if self.config_digest:
-            fields.append(("cfg", self.config_digest))
-        if self.peer.liveness is Liveness.ALIVE and self.peer.status is not None:
-            fields.append(("heard", str(self.peer.status.generation)))
-        reached = self._ping_count()
-        if reached is not None:
-            fields.append(("ping", str(reached)))
-        return tuple(fields)
+        peer_status = self.peer.status if self.peer.liveness is Liveness.ALIVE else None
+        mine = PeerStatus(
+            state=self.state,
+            holds=frozenset(k for k, g in self.groups.items() if g.role in HELD_ROLES),
+            failed=frozenset(k for k, g in self.groups.items() if g.role is Role.FAILED),
+            standby=frozenset(k for k, g in self.groups.items() if g.standby or self.ping_standby),
+            ping_nodes=self._ping_count(),
+            heard=peer_status.generation if peer_status is not None else None,
+            generation=self.generation,
+            config_digest=self.config_digest,
+            deadtime_ms=int(self.timing.deadtime_s * 1000),
+        )
+        return encode_status(mine)
 
     def _maybe_exit(self, out: list[Action]) -> None:
         if self.state is not NodeState.SHUTTING_DOWN:

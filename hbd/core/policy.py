@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 
 from hbd.core.peer import Liveness
+from hbd.core.status import NodeState
 
 
 class Intent(enum.Enum):
@@ -35,7 +36,7 @@ class GroupFacts:
     running: bool  # past initdead or peer heard: allowed to acquire at all
     peer: Liveness
     peer_may_be_taken_over: bool  # dead and (fenced, or no fencing configured, or operator forced)
-    peer_state: str  # the peer's announced state ("" if unknown)
+    peer_state: NodeState | None  # the peer's announced state (None if unknown)
     peer_holds: bool
     peer_failed: bool
     peer_standby: bool
@@ -53,7 +54,8 @@ class GroupFacts:
 @dataclass(frozen=True)
 class Decision:
     intent: Intent
-    cause: str
+    cause: str  # human words for events and logs; nothing may branch on them
+    takeover: bool = False  # acquiring from a dead or departed peer (the takeover's timing marks apply)
 
 
 def decide(f: GroupFacts) -> Decision:
@@ -75,7 +77,7 @@ def _keep_or_release(f: GroupFacts) -> Decision:
         if not f.peer_knows_me and not f.peer_deaf_to_me:
             return Decision(Intent.NONE, "")
         return Decision(Intent.STOP, "split brain healed: the home node keeps the group")
-    peer_can_take = not f.peer_failed and not f.peer_standby and f.peer_state == "active"
+    peer_can_take = not f.peer_failed and not f.peer_standby and f.peer_state is NodeState.RUNNING
     if f.i_standby and peer_can_take:
         return Decision(Intent.STOP, "standby: handing the group to the peer")
     if f.failback and not f.home_is_me and peer_can_take:
@@ -90,14 +92,14 @@ def _acquire_or_wait(f: GroupFacts) -> Decision:
         if not f.ping_ok:
             return Decision(Intent.NONE, "")  # cut off from every ping node: we are the isolated one
         if f.peer_may_be_taken_over:
-            return Decision(Intent.START, "peer dead")
+            return Decision(Intent.START, "peer dead", takeover=True)
         return Decision(Intent.NONE, "")
     if f.peer is Liveness.GONE:
-        return Decision(Intent.START, "peer shut down")
+        return Decision(Intent.START, "peer shut down", takeover=True)
     # The peer is alive: acquire only what it visibly does not hold, in a view that already includes us.
     if f.peer_holds or not f.peer_knows_me:
         return Decision(Intent.NONE, "")
-    if f.peer_state in ("shutdown", "dead"):
+    if f.peer_state in (NodeState.SHUTTING_DOWN, NodeState.STOPPED):
         return Decision(Intent.START, "peer released it while shutting down")
     if f.i_standby and not f.peer_failed and not f.peer_standby:
         return Decision(Intent.NONE, "")

@@ -32,6 +32,7 @@ from hbd.core.events import (
     TimerFired,
 )
 from hbd.core.machine import HELD_ROLES, GroupSpec, NodeMachine, Timing
+from hbd.core.status import decode_status
 
 TIMING = Timing(keepalive_s=0.05, deadtime_s=0.3, warntime_s=0.15, initdead_s=2.0)
 LINKS = ("bcast:eth1", "ucast:eth0")
@@ -181,7 +182,7 @@ class Cluster:
             case Emit():
                 node.events.append(action)
             case SendStatus(fields=fields):
-                status = _status(dict(fields), getattr(node, "generation", 0))
+                status = decode_status(dict(fields), getattr(node, "generation", 0))
                 self._broadcast(peer, name, status)
                 if self.reaches_ping[name]:  # heartbeat pings its ping nodes with every status message
                     for target in self.ping_targets:
@@ -229,18 +230,3 @@ class Cluster:
                 self.dual_starts.append((self.now, spec.key))
             elif not both:
                 self._dual.discard(spec.key)
-
-
-def _status(fields: dict[str, str], generation: int) -> PeerStatus:
-    def keys(name: str) -> frozenset[str]:
-        return frozenset(fields.get(name, "").split())
-
-    return PeerStatus(
-        state=fields["st"],
-        holds=keys("hold"),
-        failed=keys("fail"),
-        standby=keys("sby"),
-        ping_nodes=int(fields["ping"]) if "ping" in fields else None,
-        heard=int(fields["heard"]) if "heard" in fields else None,
-        generation=generation,
-    )

@@ -3,6 +3,7 @@
 from hbd.core.actions import Emit, FencePeer, StartGroup
 from hbd.core.events import Booted, FenceFinished, HeartbeatReceived, PeerStatus, TimerFired
 from hbd.core.machine import GroupSpec, NodeMachine, Timing
+from hbd.core.status import NodeState
 
 T = Timing(keepalive_s=0.05, deadtime_s=0.3, warntime_s=0.15, initdead_s=2.0)
 KEY = "IPaddr::10.0.0.100/24"
@@ -11,7 +12,8 @@ KEY = "IPaddr::10.0.0.100/24"
 def standby_with_peer_holding(**kw) -> NodeMachine:
     m = NodeMachine("bobek", "bob", [GroupSpec(KEY, "bob")], T, auto_failback=True, fencing=True, **kw)
     m.handle(Booted(), 0.0)
-    m.handle(HeartbeatReceived("bob", "bcast:eth1", PeerStatus("active", holds=frozenset({KEY}))), 0.01)
+    holding = PeerStatus(NodeState.RUNNING, holds=frozenset({KEY}))
+    m.handle(HeartbeatReceived("bob", "bcast:eth1", holding), 0.01)
     return m
 
 
@@ -70,7 +72,7 @@ def test_peer_heard_again_cancels_a_pending_fence():
     run_timers(m, 0.4)
     out = []
     t = 0.45
-    alive = PeerStatus("active", holds=frozenset({KEY}))
+    alive = PeerStatus(NodeState.RUNNING, holds=frozenset({KEY}))
     while t < 2.0:  # bob is back and keeps talking
         out += m.handle(HeartbeatReceived("bob", "bcast:eth1", alive), t)
         out += run_timers(m, t + 0.05)

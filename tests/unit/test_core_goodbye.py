@@ -10,7 +10,7 @@ from hbd.core.machine import GroupSpec, NodeMachine, NodeState
 from tests.sim.cluster import TIMING
 
 KEY = "IPaddr::10.0.0.100/24"
-GOODBYE = PeerStatus(state="dead", generation=7)
+GOODBYE = PeerStatus(state=NodeState.STOPPED, generation=7)
 
 
 def machine(home: str) -> NodeMachine:
