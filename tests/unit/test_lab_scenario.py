@@ -6,6 +6,7 @@ import pytest
 
 from lab.checks import run_checks
 from lab.history.records import History
+from lab.paths import TOPOLOGY_DIR
 from lab.spec.scenario import (
     ScenarioError,
     list_scenarios,
@@ -174,12 +175,9 @@ def test_the_article_test_plan_is_shipped_and_valid():
 
 
 def test_article_scenarios_name_only_nodes_and_links_of_two_node():
-    topo = Path(__file__).resolve().parents[2] / "lab" / "topologies" / "two-node.yaml"
-    if not topo.exists():
-        pytest.skip("lab/topologies/two-node.yaml not there yet")
     import yaml
 
-    data = yaml.safe_load(topo.read_text())
+    data = yaml.safe_load((TOPOLOGY_DIR / "two-node.yaml").read_text())
     nodes = list(data["nodes"])
     links = list(data.get("lans", {})) + list(data.get("links", {}))
     for name in ARTICLE_PLAN:
