@@ -172,7 +172,7 @@ class Cluster:
             deadline = node.machine.next_deadline()
             node.timer_token += 1
             if deadline is not None:
-                assert deadline >= self.now - 1e-9, f"{name}: next_deadline {deadline} is in the past (now {self.now})"
+                assert deadline >= self.now - 1e-9, f"{name}: deadline {deadline} before now {self.now}"
                 self._schedule(max(deadline, self.now), name, ("timer", node.timer_token))
 
     def _do(self, name: str, action: Action) -> None:
