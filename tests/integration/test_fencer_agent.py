@@ -23,7 +23,7 @@ def _agent(tmp_path: Path, status_rc: int = 2) -> str:
     path = tmp_path / "fence_test"
     path.write_text(AGENT.replace("${STATUS_RC:-2}", str(status_rc)))
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
+    return path.name  # found by name in the fencer's search directories (tmp_path here)
 
 
 def _calls(tmp_path: Path) -> list[dict[str, str]]:
@@ -33,7 +33,7 @@ def _calls(tmp_path: Path) -> list[dict[str, str]]:
 
 def test_off_then_status_with_the_mapped_plug_and_no_pcmk_options(tmp_path: Path) -> None:
     device = StonithHost("*", _agent(tmp_path), (("ip", "127.0.0.1"), ("pcmk_host_map", "bobek:hbl1-bobek")))
-    result = asyncio.run(Fencer("bob", [device], lambda *a, **k: None).fence("bobek", "test"))
+    result = asyncio.run(Fencer("bob", [device], lambda *a, **k: None, [tmp_path]).fence("bobek", "test"))
     assert result.ok, result.detail
     assert result.agent == device.agent
     calls = _calls(tmp_path)
@@ -44,13 +44,13 @@ def test_off_then_status_with_the_mapped_plug_and_no_pcmk_options(tmp_path: Path
 
 def test_a_peer_missing_from_the_map_is_not_fenced(tmp_path: Path) -> None:
     device = StonithHost("*", _agent(tmp_path), (("pcmk_host_map", "ken3:outlet-4"),))
-    result = asyncio.run(Fencer("bob", [device], lambda *a, **k: None).fence("bobek", "test"))
+    result = asyncio.run(Fencer("bob", [device], lambda *a, **k: None, [tmp_path]).fence("bobek", "test"))
     assert not result.ok and "no entry for bobek" in result.detail
     assert not (tmp_path / "calls").exists()
 
 
 def test_off_without_a_confirming_status_is_a_failure(tmp_path: Path) -> None:
     device = StonithHost("*", _agent(tmp_path, status_rc=0), ())
-    result = asyncio.run(Fencer("bob", [device], lambda *a, **k: None).fence("bobek", "test"))
+    result = asyncio.run(Fencer("bob", [device], lambda *a, **k: None, [tmp_path]).fence("bobek", "test"))
     assert not result.ok and "not off" in result.detail
     assert [c["plug"] for c in _calls(tmp_path)] == ["bobek", "bobek"]
