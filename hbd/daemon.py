@@ -51,6 +51,16 @@ from hbd.core.events import (
 from hbd.core.machine import GroupSpec, NodeMachine, Timing
 from hbd.core.status import MESSAGE_TYPE as STATUS
 from hbd.core.status import NodeState, StatusError, decode_status
+from hbd.event_names import (
+    DAEMON_BUG,
+    DAEMON_REALTIME,
+    DAEMON_STALL,
+    DAEMON_START,
+    DAEMON_STATE_WRITE,
+    DAEMON_STOP,
+    GARP_SENT,
+    PACKET_REJECTED,
+)
 from hbd.events_log import EventLog
 from hbd.fencing.agent import agent_dirs
 from hbd.fencing.fencer import Fencer
@@ -178,7 +188,7 @@ class Daemon:
         self.generation = next_generation(self.paths.generation)
         cluster = self.config.cluster
         self.log.emit(
-            "daemon.start",
+            DAEMON_START,
             generation=self.generation,
             pid=os.getpid(),
             unclean_start=unclean,
@@ -188,7 +198,7 @@ class Daemon:
         if cluster.realtime:
             problem = go_realtime()
             if problem:
-                self.log.emit("daemon.realtime", "WARN", cause=problem)
+                self.log.emit(DAEMON_REALTIME, "WARN", cause=problem)
         self.machine = NodeMachine(
             self.node,
             self.peer,
@@ -234,7 +244,7 @@ class Daemon:
                 await self.pinger.close()
             for task in list(self._tasks):
                 task.cancel()
-            self.log.emit("daemon.stop", generation=self.generation, rejected=self.rejected)
+            self.log.emit(DAEMON_STOP, generation=self.generation, rejected=self.rejected)
             self.log.close()
             with contextlib.suppress(FileNotFoundError):
                 self.paths.pidfile.unlink()
@@ -280,7 +290,7 @@ class Daemon:
             return
         late = now - due
         if late > self.machine.timing.keepalive_s:
-            self.log.emit("daemon.stall", "WARN", late_s=round(late, 4), cause="this node did not run")
+            self.log.emit(DAEMON_STALL, "WARN", late_s=round(late, 4), cause="this node did not run")
 
     def _do(self, action: Action) -> None:
         match action:
@@ -309,7 +319,7 @@ class Daemon:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
-            self.log.emit("daemon.bug", "CRITICAL", cause=f"{type(exc).__name__}: {exc}")
+            self.log.emit(DAEMON_BUG, "CRITICAL", cause=f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ sending and receiving
 
@@ -385,7 +395,7 @@ class Daemon:
             tmp.write_text(json.dumps(self._saved_generations))
             tmp.replace(self.paths.peer_generations)
         except OSError as exc:
-            self.log.emit("daemon.state_write", "WARN", cause=f"cannot save peer generations: {exc}")
+            self.log.emit(DAEMON_STATE_WRITE, "WARN", cause=f"cannot save peer generations: {exc}")
 
     def _reject(self, reason: str, link: str, detail: str) -> None:
         """Count every rejected packet; log the first of each reason, then at most every few seconds."""
@@ -395,12 +405,12 @@ class Daemon:
         last = self._reject_logged_at.get(reason)
         if last is None or now - last >= REJECT_LOG_EVERY_S:
             self._reject_logged_at[reason] = now
-            self.log.emit("packet.rejected", "WARN", reason=reason, link=link, count=count, cause=detail)
+            self.log.emit(PACKET_REJECTED, "WARN", reason=reason, link=link, count=count, cause=detail)
 
     # ------------------------------------------------------------------ resources and fencing
 
     def _emit_from_resources(self, event: str, level: str = "INFO", **fields: Any) -> None:
-        if event == "garp.sent" and fields.get("ip") in self.ip_groups:
+        if event == GARP_SENT and fields.get("ip") in self.ip_groups:
             self.garp_at[self.ip_groups[fields["ip"]]] = float(fields.get("first_mono") or time.monotonic())
         self.log.emit(event, level, **fields)
 

@@ -59,6 +59,37 @@ from hbd.core.events import (
 from hbd.core.peer import Liveness, PeerView
 from hbd.core.policy import Decision, GroupFacts, Intent, decide
 from hbd.core.status import NodeState, PeerStatus, encode_status
+from hbd.event_names import (
+    CONFIG_MISMATCH,
+    FENCE_FAILED,
+    FENCE_OK,
+    FENCE_OPERATOR_OVERRIDE,
+    FENCE_START,
+    FENCE_WAIT_OPERATOR,
+    GROUP_ACQUIRE_START,
+    GROUP_ACTIVE,
+    GROUP_FAILED,
+    GROUP_RELEASE_START,
+    GROUP_RELEASED,
+    LINK_DOWN,
+    LINK_UP,
+    NODE_STANDBY,
+    NODE_STATE,
+    NODE_STOPPED,
+    NODE_TAKEOVER,
+    PACKET_REJECTED,
+    PEER_DEAD,
+    PEER_GONE,
+    PEER_UP,
+    PEER_WARN,
+    PING_DOWN,
+    PING_STANDBY,
+    PING_STANDBY_OVER,
+    PING_UP,
+    SPLITBRAIN_DETECTED,
+    SPLITBRAIN_HEALED,
+    TAKEOVER_BREAKDOWN,
+)
 
 
 class Role(enum.Enum):
@@ -292,7 +323,7 @@ class NodeMachine:
         for link in peer.links_gone_silent(now):
             out.append(
                 Emit(
-                    "link.down",
+                    LINK_DOWN,
                     "WARN",
                     {
                         "peer": peer.name,
@@ -317,7 +348,7 @@ class NodeMachine:
             if now >= self.ping_last[target] + self.deadping_s:  # the same sum as next_deadline()
                 self.ping_up.discard(target)
                 cause = f"no echo for {self.deadping_s:g} s"
-                out.append(Emit("ping.down", "WARN", {"target": target, "cause": cause}))
+                out.append(Emit(PING_DOWN, "WARN", {"target": target, "cause": cause}))
         if self.ping_targets and now >= self._started() + self.deadping_s:
             self.ping_measured = True
         self._update_ping_standby(now, out)
@@ -331,7 +362,7 @@ class NodeMachine:
         self.ping_measured = True
         if target not in self.ping_up:
             self.ping_up.add(target)
-            out.append(Emit("ping.up", "INFO", {"target": target}))
+            out.append(Emit(PING_UP, "INFO", {"target": target}))
         self._update_ping_standby(now, out)
 
     def _ping_count(self) -> int | None:
@@ -350,7 +381,7 @@ class NodeMachine:
                 if worse
                 else "ping nodes reachable again"
             )
-            out.append(Emit("ping.standby" if worse else "ping.standby_over", "WARN", {"cause": cause}))
+            out.append(Emit(PING_STANDBY if worse else PING_STANDBY_OVER, "WARN", {"cause": cause}))
 
     def _peer_dead(self, now: float, cause: str, silence: float, out: list[Action]) -> None:
         peer = self.peer
@@ -359,7 +390,7 @@ class NodeMachine:
         self.dead_since = now
         out.append(
             Emit(
-                "peer.dead",
+                PEER_DEAD,
                 "WARN",
                 {
                     "peer": peer.name,
@@ -380,7 +411,7 @@ class NodeMachine:
             if self.fence_state is FenceState.OPERATOR and was_unknown:
                 out.append(
                     Emit(
-                        "fence.wait_operator",
+                        FENCE_WAIT_OPERATOR,
                         "CRITICAL",
                         {
                             "peer": peer.name,
@@ -397,19 +428,19 @@ class NodeMachine:
         peer = self.peer
         if ev.peer != peer.name:
             out.append(
-                Emit("packet.rejected", "WARN", {"reason": "unknown_node", "link": ev.link, "src": ev.peer})
+                Emit(PACKET_REJECTED, "WARN", {"reason": "unknown_node", "link": ev.link, "src": ev.peer})
             )
             return
         came_up, _gap = peer.heard(ev.link, now)
         if came_up:
-            out.append(Emit("link.up", "INFO", {"peer": peer.name, "link": ev.link}))
+            out.append(Emit(LINK_UP, "INFO", {"peer": peer.name, "link": ev.link}))
         if ev.status is None:
             return
         gap = peer.status_arrived(ev.status, now)
         if gap is not None and gap > self.timing.warntime_s:
             out.append(
                 Emit(
-                    "peer.warn",
+                    PEER_WARN,
                     "WARN",
                     {"peer": peer.name, "gap_s": round(gap, 4), "link": ev.link, "cause": "late heartbeat"},
                 )
@@ -419,7 +450,7 @@ class NodeMachine:
         if ev.status.state is NodeState.STOPPED:
             if peer.liveness is not Liveness.GONE:
                 peer.liveness = Liveness.GONE
-                out.append(Emit("peer.gone", "INFO", {"peer": peer.name, "cause": "peer shut down cleanly"}))
+                out.append(Emit(PEER_GONE, "INFO", {"peer": peer.name, "cause": "peer shut down cleanly"}))
                 for g in self.groups.values():
                     g.takeover = {"peer_gone": now}
             if self.state is NodeState.INIT:
@@ -431,7 +462,7 @@ class NodeMachine:
             previous = peer.liveness
             peer.liveness = Liveness.ALIVE
             self.peer_up_at = now
-            out.append(Emit("peer.up", "INFO", {"peer": peer.name, "link": ev.link, "was": previous.value}))
+            out.append(Emit(PEER_UP, "INFO", {"peer": peer.name, "link": ev.link, "was": previous.value}))
             if self.fence_state in (FenceState.WAITING, FenceState.OPERATOR, FenceState.FENCED):
                 self.fence_state = FenceState.NOT_NEEDED
                 self.fence_at = None
@@ -441,7 +472,7 @@ class NodeMachine:
                 self.split_brain_since = self.dead_since or now
                 out.append(
                     Emit(
-                        "splitbrain.detected",
+                        SPLITBRAIN_DETECTED,
                         "ERROR",
                         {"peer": peer.name, "groups": both, "cause": "both nodes hold these groups"},
                     )
@@ -456,7 +487,7 @@ class NodeMachine:
             self.digest_warned_for = status.generation
             out.append(
                 Emit(
-                    "config.mismatch",
+                    CONFIG_MISMATCH,
                     "ERROR",
                     {
                         "peer": self.peer.name,
@@ -469,20 +500,16 @@ class NodeMachine:
     def _group_started(self, ev: GroupStarted, now: float, out: list[Action]) -> None:
         g = self._group(ev.group)
         if ev.ok:
+            duration = now - g.since  # since the start began (STARTING)
             self._set_role(g, Role.ACTIVE, g.cause, now)
             g.takeover["resources_started"] = now
-            out.append(
-                Emit(
-                    "group.active",
-                    "INFO",
-                    {"group": g.spec.key, "cause": g.cause, **self._stage_times(g, now)},
-                )
-            )
+            fields = {"group": g.spec.key, "duration_s": round(duration, 4), "cause": g.cause}
+            out.append(Emit(GROUP_ACTIVE, "INFO", {**fields, **self._stage_times(g, now)}))
         else:
             self._set_role(g, Role.FAILED, f"start failed: {ev.detail}", now)
             out.append(
                 Emit(
-                    "group.failed",
+                    GROUP_FAILED,
                     "ERROR",
                     {"group": g.spec.key, "op": "start", "resource": ev.resource, "detail": ev.detail},
                 )
@@ -491,12 +518,14 @@ class NodeMachine:
     def _group_stopped(self, ev: GroupStopped, now: float, out: list[Action]) -> None:
         g = self._group(ev.group)
         if ev.ok:
+            duration = now - g.since  # since the stop began (STOPPING)
             self._set_role(g, Role.STOPPED, g.cause, now)
-            out.append(Emit("group.released", "INFO", {"group": g.spec.key, "cause": g.cause}))
+            fields = {"group": g.spec.key, "duration_s": round(duration, 4), "cause": g.cause}
+            out.append(Emit(GROUP_RELEASED, "INFO", fields))
             if self.split_brain_since is not None and not self._both_hold():
                 out.append(
                     Emit(
-                        "splitbrain.healed",
+                        SPLITBRAIN_HEALED,
                         "WARN",
                         {
                             "peer": self.peer.name,
@@ -510,7 +539,7 @@ class NodeMachine:
             self._set_role(g, Role.STOP_FAILED, f"stop failed: {ev.detail}", now)
             out.append(
                 Emit(
-                    "group.failed",
+                    GROUP_FAILED,
                     "CRITICAL",
                     {"group": g.spec.key, "op": "stop", "resource": ev.resource, "detail": ev.detail},
                 )
@@ -523,7 +552,7 @@ class NodeMachine:
         g.takeover["garp_sent"] = ev.at
         marks = dict(g.takeover)
         out.append(
-            Emit("takeover.breakdown", "INFO", {"group": g.spec.key, **marks, **self._stage_times(g, now)})
+            Emit(TAKEOVER_BREAKDOWN, "INFO", {"group": g.spec.key, **marks, **self._stage_times(g, now)})
         )
 
     def _stage_times(self, g: GroupState, now: float) -> dict[str, float]:
@@ -547,12 +576,12 @@ class NodeMachine:
             self.fence_attempts = 0
             for g in self.groups.values():
                 g.takeover["fenced"] = now
-            out.append(Emit("fence.ok", "WARN", {"peer": ev.peer, "agent": ev.agent, "detail": ev.detail}))
+            out.append(Emit(FENCE_OK, "WARN", {"peer": ev.peer, "agent": ev.agent, "detail": ev.detail}))
             return
         backoff = min(FENCE_BACKOFF_MAX_S, 2.0 ** min(self.fence_attempts, 5))
         out.append(
             Emit(
-                "fence.failed",
+                FENCE_FAILED,
                 "CRITICAL",
                 {
                     "peer": ev.peer,
@@ -573,14 +602,14 @@ class NodeMachine:
         self.fence_state = FenceState.FENCING
         self.fence_at = None
         self.fence_attempts += 1
-        out.append(Emit("fence.start", "WARN", {"peer": self.peer.name, "attempt": self.fence_attempts}))
+        out.append(Emit(FENCE_START, "WARN", {"peer": self.peer.name, "attempt": self.fence_attempts}))
         out.append(FencePeer(self.peer.name, f"{self.peer.name} stopped answering"))
 
     def _standby(self, scope: str, now: float, out: list[Action], cause: str) -> None:
         keys = self._scope(scope)
         for key in keys:
             self.groups[key].standby = True
-        out.append(Emit("node.standby", "INFO", {"scope": scope, "groups": keys, "cause": cause}))
+        out.append(Emit(NODE_STANDBY, "INFO", {"scope": scope, "groups": keys, "cause": cause}))
 
     def _takeover_commanded(self, ev: TakeoverCommanded, now: float, out: list[Action]) -> None:
         keys = self._scope(ev.scope)
@@ -594,7 +623,7 @@ class NodeMachine:
             self.fence_state = FenceState.NOT_NEEDED
             out.append(
                 Emit(
-                    "fence.operator_override",
+                    FENCE_OPERATOR_OVERRIDE,
                     "WARN",
                     {
                         "peer": self.peer.name,
@@ -603,7 +632,7 @@ class NodeMachine:
                 )
             )
         out.append(SendMessage((("t", "hb_takeover"), ("rsc_hold", ev.scope))))
-        out.append(Emit("node.takeover", "INFO", {"scope": ev.scope, "groups": keys, "force": ev.force}))
+        out.append(Emit(NODE_TAKEOVER, "INFO", {"scope": ev.scope, "groups": keys, "force": ev.force}))
 
     # ------------------------------------------------------------------ reconciliation
 
@@ -661,11 +690,11 @@ class NodeMachine:
             if not decision.takeover:
                 g.takeover = {}  # not taking over from a dead or departed peer: no detection marks to keep
             g.takeover["acquire_start"] = now
-            out.append(Emit("group.acquire.start", "INFO", {"group": g.spec.key, "cause": decision.cause}))
+            out.append(Emit(GROUP_ACQUIRE_START, "INFO", {"group": g.spec.key, "cause": decision.cause}))
             out.append(StartGroup(g.spec.key, decision.cause))
         elif decision.intent is Intent.STOP and g.role is Role.ACTIVE:
             self._set_role(g, Role.STOPPING, decision.cause, now)
-            out.append(Emit("group.release.start", "INFO", {"group": g.spec.key, "cause": decision.cause}))
+            out.append(Emit(GROUP_RELEASE_START, "INFO", {"group": g.spec.key, "cause": decision.cause}))
             out.append(StopGroup(g.spec.key, decision.cause))
         elif (
             decision.intent is Intent.NONE
@@ -713,7 +742,7 @@ class NodeMachine:
         out.append(SendStatus(fields))
         out.append(SendStatus(fields))  # the goodbye is what lets the peer skip deadtime: send it twice
         self.next_send_at = None
-        out.append(Emit("node.stopped", "INFO", {"cause": self.state_cause}))
+        out.append(Emit(NODE_STOPPED, "INFO", {"cause": self.state_cause}))
         out.append(Exit(0))
 
     # ------------------------------------------------------------------ helpers
@@ -721,7 +750,7 @@ class NodeMachine:
     def _set_state(self, new: NodeState, cause: str, now: float, out: list[Action]) -> None:
         if (self.state, new) not in NODE_TRANSITIONS:
             raise IllegalTransition(f"node {self.state.name} -> {new.name}")
-        out.append(Emit("node.state", "INFO", {"from": self.state.name, "to": new.name, "cause": cause}))
+        out.append(Emit(NODE_STATE, "INFO", {"from": self.state.name, "to": new.name, "cause": cause}))
         self.state = new
         self.state_cause = cause
 
