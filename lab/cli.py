@@ -6,7 +6,7 @@ hblab exec [--run ID] NODE -- CMD    run a command inside a node
 hblab down [--run ID]                remove a topology made by `up`
 hblab clean [--all]                  remove what crashed runs left behind (only the lab's own things)
 hblab run SCENARIO... [--repeat N] [--seed S] [--backend netns]   exit 1 if a check fails
-hblab experiment NAME [--repeat N]   every scenario of experiments/NAME, N times, with a summary
+hblab experiment NAME [--repeat N] [--record]   every scenario of experiments/NAME, N times, with a summary
 hblab report RUN_DIR                 re-check a recorded run and rewrite its report
 """
 
@@ -245,7 +245,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(args: argparse.Namespace) -> int:
-    from lab.analysis.experiment import run_experiment
+    from lab.analysis.experiment import experiment_out_dir, load_experiment, run_experiment
     from lab.runner import experiment_runner
 
     _require_root()
@@ -254,6 +254,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     def progress(name: str, i: int, count: int) -> None:
         step(f"{name} run {i}/{count}")
 
+    # A plain run must leave a clone clean: its summary goes under runs/; the committed results change
+    # only with --record.
+    out_dir = None if args.record else experiment_out_dir(Path(args.runs_dir), args.name)
     summary = run_experiment(
         args.name,
         repeat=args.repeat,
@@ -261,7 +264,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
             args.backend, Path(args.runs_dir), progress=None if not args.verbose else step
         ),
         progress=progress,
+        out_dir=out_dir,
     )
+    print(f"summary written to {out_dir or load_experiment(args.name).results_dir}")
     bad = [s for s in getattr(summary, "scenarios", []) if getattr(s, "failures", None)]
     return 1 if bad else 0
 
@@ -329,6 +334,11 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--backend", default="netns", choices=("netns", "docker"))
     exp.add_argument("--runs-dir", default="runs")
     exp.add_argument("-v", "--verbose", action="store_true", help="show every step of every run")
+    exp.add_argument(
+        "--record",
+        action="store_true",
+        help="write the summary into experiments/NAME/results (the committed results) instead of runs/",
+    )
     exp.set_defaults(func=cmd_experiment)
     # Listed for --help only: main() hands `bench ...` to lab/bench/suite.py's own parser before parsing.
     sub.add_parser("bench", help="hbd against keepalived, heartbeat 3.0.6, ucarp (hblab bench -h)")

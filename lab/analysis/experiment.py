@@ -15,6 +15,7 @@ import statistics
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +295,12 @@ def run_experiment(
     if echo:
         print(summary.to_markdown())
     return summary
+
+
+def experiment_out_dir(runs_root: Path, name: str | Path) -> Path:
+    """Where an unrecorded experiment's summary goes: runs/experiments/NAME/<utc time>/."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return runs_root / "experiments" / Path(name).name / stamp
 
 
 def _write_runs(out_dir: Path, run_dirs: Sequence[Path], errors: Sequence[tuple[str, str]]) -> None:
