@@ -28,6 +28,14 @@ LINK_CUTS = [
     "link-cut-lan-serial",
     "link-cut-crossover-serial",
 ]
+SAFETY_SCENARIOS = [
+    "fence-split-brain",
+    "fence-no-loop",
+    "fence-tiebreak-holder",
+    "shared-disk-failover",
+    "shared-disk-split-brain-fenced",
+    "shared-disk-split-brain-unfenced",
+]  # each run below by its own test, with verdicts of its own
 
 
 @pytest.fixture

@@ -1,0 +1,48 @@
+"""Every scenario a user finds in lab/scenarios/ is self-sufficient: it loads, names only nodes and links
+of its own topology, runs on both backends, and some lab test runs it for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.paths import BENCH_SCENARIO_DIR, SCENARIO_DIR
+from lab.spec.scenario import load_scenario, validate_against_topology, validate_for_backend
+from lab.spec.topology import load_topology
+from tests.lab.test_article_scenarios import ARTICLE
+from tests.lab.test_safety import LINK_CUTS, SAFETY_SCENARIOS
+
+SHIPPED = sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def test_there_are_shipped_scenarios() -> None:
+    assert len(SHIPPED) >= 10
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenario_loads_and_fits_its_topology(name: str) -> None:
+    scenario = load_scenario(SCENARIO_DIR / f"{name}.yaml")
+    assert scenario.name == name, "a scenario's name is its file name (hblab run NAME finds it)"
+    topology = load_topology(scenario.topology)
+    links = [s.name for s in topology.segments]
+    serials = [s.name for s in topology.serial_lines]
+    assert validate_against_topology(scenario, topology.node_names, links, serials) == []
+
+
+@pytest.mark.parametrize("backend", ["netns", "docker"])
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_scenario_runs_on_every_backend(name: str, backend: str) -> None:
+    assert validate_for_backend(load_scenario(SCENARIO_DIR / f"{name}.yaml"), backend) == []
+
+
+def test_every_shipped_scenario_is_run_for_real_by_a_lab_test() -> None:
+    safety_source = (Path(__file__).parents[1] / "lab" / "test_safety.py").read_text()
+    assert all(f'run("{name}"' in safety_source for name in SAFETY_SCENARIOS)
+    run_by_tests = set(ARTICLE) | set(LINK_CUTS) | set(SAFETY_SCENARIOS)
+    assert set(SHIPPED) - run_by_tests == set()
+
+
+def test_bench_templates_live_with_the_bench() -> None:
+    assert not list(SCENARIO_DIR.glob("bench-*.yaml")), "bench templates only work inside hblab bench"
+    assert sorted(p.stem for p in BENCH_SCENARIO_DIR.glob("*.yaml"))
