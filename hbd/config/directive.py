@@ -7,7 +7,8 @@ in the state; nothing is raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,13 +57,65 @@ Parser = Callable[[ParseState, list[str], int, str], None]
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A default computed from the settings above it in the table (heartbeat's `init_config()`)."""
+
+    compute: Callable[[Mapping[str, Any]], Any]
+    text: str  # how help shows it: "deadtime/2"
+
+
+@dataclass(frozen=True)
 class Directive:
-    """One ha.cf directive: `parse(state, tokens, line, name)` records its effect."""
+    """One ha.cf directive: `parse(state, tokens, line, name)` records its effect.
+
+    A directive that sets one value names it `key` (in `ParseState.values`); `default` is that value
+    when ha.cf does not set it (None: no value), a constant or `Derived` from earlier rows.
+    """
 
     name: str
     parse: Parser
     help: str
     whole_line: bool = False  # heartbeat hands the whole line to the plugin: split on blanks only
+    key: str | None = None
+    default: Any = None
+
+    @property
+    def usage(self) -> str:
+        """The help text with the default, in ha.cf's units: `interval between heartbeats (1)`."""
+        if self.default is None:
+            return self.help
+        return f"{self.help} ({default_text(self.key or '', self.default)})"
+
+
+def setting(
+    name: str, key: str, convert: Callable[[str], Any], help: str, default: Any = None
+) -> Directive:
+    """A directive with exactly one value, stored once under `key`."""
+    return Directive(name, scalar(key, convert), help, key=key, default=default)
+
+
+def default_text(key: str, default: Any) -> str:
+    """A default as a user would write it in ha.cf: times in seconds, booleans on/off."""
+    if isinstance(default, Derived):
+        return default.text
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, enum.Enum):
+        return str(default.value)
+    if key.endswith("_ms"):
+        return f"{default / 1000:g}"
+    return str(default)
+
+
+def resolve(directives: Mapping[str, Directive], values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every keyed setting: the value ha.cf set, else the row's default (derived ones see the rows above)."""
+    settings = dict(values)
+    for directive in directives.values():
+        key, default = directive.key, directive.default
+        if key is None or key in settings:
+            continue
+        settings[key] = default.compute(settings) if isinstance(default, Derived) else default
+    return settings
 
 
 def scalar(field_name: str, convert: Callable[[str], Any]) -> Parser:

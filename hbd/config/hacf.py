@@ -19,15 +19,19 @@ derived defaults and runs the start-up checks. Problems are collected, never rai
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from hbd.config import media
 from hbd.config.directive import (
     DEFAULT_BAUD,
     DEFAULT_UDPPORT,
+    Derived,
     Directive,
     ParseState,
     ignored,
-    scalar,
+    resolve,
+    setting,
     unsupported,
     where_of,
 )
@@ -79,6 +83,16 @@ def _absolute_path(token: str) -> str:
     if not token.startswith("/"):
         raise BadValue(f"path {token!r} is not absolute", "start it with /")
     return token
+
+
+def _initdead_ms(settings: Mapping[str, Any]) -> int:
+    """Heartbeat's `init_config()`: initdead follows deadtime when ha.cf does not set it."""
+    deadtime: int = settings["deadtime_ms"]
+    if deadtime > 10000:
+        return deadtime
+    if deadtime < 6000:
+        return 12000
+    return 2 * deadtime
 
 
 def _parse_node(state: ParseState, tokens: list[str], line: int, name: str) -> None:
@@ -187,17 +201,45 @@ DIRECTIVES: dict[str, Directive] = {
     d.name: d
     for d in (
         Directive("node", _parse_node, "cluster member names (uname -n), lower-cased; may repeat"),
-        Directive("keepalive", scalar("keepalive_ms", _time_positive), "interval between heartbeats (1)"),
-        Directive(
-            "deadtime", scalar("deadtime_ms", _time_positive), "silence after which a peer is dead (30)"
+        setting(
+            "keepalive", "keepalive_ms", _time_positive, "interval between heartbeats", DEFAULT_KEEPALIVE_MS
         ),
-        Directive("warntime", scalar("warntime_ms", _time_positive), "late-heartbeat warning (deadtime/2)"),
-        Directive(
-            "initdead", scalar("initdead_ms", _time_positive), "deadtime until the peer is first heard"
+        setting(
+            "deadtime",
+            "deadtime_ms",
+            _time_positive,
+            "silence after which a peer is dead",
+            DEFAULT_DEADTIME_MS,
         ),
-        Directive("deadping", scalar("deadping_ms", _time_positive), "deadtime of ping nodes (deadtime)"),
-        Directive("udpport", media.parse_udpport, "UDP port of later bcast/ucast lines (694)"),
-        Directive("baud", media.parse_baud, "speed of later serial lines (19200)"),
+        setting(
+            "warntime",
+            "warntime_ms",
+            _time_positive,
+            "late-heartbeat warning",
+            Derived(lambda v: v["deadtime_ms"] // 2, "deadtime/2"),
+        ),
+        setting(
+            "initdead",
+            "initdead_ms",
+            _time_positive,
+            "deadtime until the peer is first heard",
+            Derived(_initdead_ms, "deadtime if over 10, 12 if under 6, else 2 x deadtime"),
+        ),
+        setting(
+            "deadping",
+            "deadping_ms",
+            _time_positive,
+            "deadtime of ping nodes",
+            Derived(lambda v: v["deadtime_ms"], "deadtime"),
+        ),
+        Directive(
+            "udpport",
+            media.parse_udpport,
+            "UDP port of later bcast/ucast lines",
+            key="udpport",
+            default=DEFAULT_UDPPORT,
+        ),
+        Directive("baud", media.parse_baud, "speed of later serial lines", key="baud", default=DEFAULT_BAUD),
         Directive(
             "bcast", media.parse_bcast, "bcast IFACE [IFACE...]: broadcast heartbeats", whole_line=True
         ),
@@ -207,42 +249,53 @@ DIRECTIVES: dict[str, Directive] = {
         Directive(
             "serial", media.parse_serial, "serial DEVICE [DEVICE...]: serial heartbeat link", whole_line=True
         ),
-        Directive("auto_failback", scalar("auto_failback", _auto_failback), "on | off | legacy (legacy)"),
+        # Unset, `_finish` reads an obsolete nice_failback first, and warns when neither is set.
+        setting("auto_failback", "auto_failback", _auto_failback, "on | off | legacy", AutoFailback.LEGACY),
         Directive("nice_failback", _parse_nice_failback, "obsolete: read as auto_failback off|legacy"),
-        Directive("logfile", scalar("logfile", _absolute_path), "log file"),
-        Directive("debugfile", scalar("debugfile", _absolute_path), "debug log file"),
-        Directive("logfacility", scalar("logfacility", _facility), "syslog facility or none"),
+        setting("logfile", "logfile", _absolute_path, "log file"),
+        setting("debugfile", "debugfile", _absolute_path, "debug log file"),
+        setting("logfacility", "logfacility", _facility, "syslog facility or none"),
         Directive("ping", _parse_ping, "ping IP [IP...]: ping nodes", whole_line=True),
-        Directive("realtime", scalar("realtime", parse_bool), "lock memory, realtime priority (on)"),
+        setting("realtime", "realtime", parse_bool, "lock memory, realtime priority", True),
         Directive(
             "stonith_host", _parse_stonith_host, "stonith_host HOST|* AGENT [PARAMS...]", whole_line=True
         ),
         # hbd's own directives
-        Directive(
+        setting(
             "hbd_builtin_ipaddr",
-            scalar("builtin_ipaddr", parse_bool),
+            "builtin_ipaddr",
+            parse_bool,
             "manage IPaddr/IPaddr2 in-process (on) or run the scripts (off)",
+            True,
         ),
         Directive("hbd_resource_path", _parse_resource_path, "directories searched for resource scripts"),
-        Directive(
+        setting(
             "hbd_resource_timeout",
-            scalar("resource_timeout_ms", _time_positive),
-            "time limit of one resource action (60)",
+            "resource_timeout_ms",
+            _time_positive,
+            "time limit of one resource action",
+            60000,
         ),
-        Directive(
+        setting(
             "hbd_fence_delay",
-            scalar("fence_delay_ms", parse_time_ms),
-            "the node holding no groups waits this long before fencing (0)",
+            "fence_delay_ms",
+            parse_time_ms,
+            "the node holding no groups waits this long before fencing",
+            0,
         ),
-        Directive(
+        setting(
             "hbd_garp_count",
-            scalar("garp_count", lambda t: parse_int(t, 0, 1000, "count")),
-            "gratuitous ARPs sent on takeover (5)",
+            "garp_count",
+            lambda t: parse_int(t, 0, 1000, "count"),
+            "gratuitous ARPs sent on takeover",
+            5,
         ),
-        Directive(
+        setting(
             "hbd_garp_interval",
-            scalar("garp_interval_ms", _time_positive),
-            "time between gratuitous ARPs (0.2)",
+            "garp_interval_ms",
+            _time_positive,
+            "time between gratuitous ARPs",
+            200,
         ),
         # heartbeat directives hbd reads and ignores
         Directive("watchdog", ignored("hbd has no watchdog support yet"), "ignored", whole_line=True),
@@ -331,19 +384,9 @@ def parse_hacf(text: str, diag: Diagnostics, local_node: str | None = None) -> C
 def _finish(state: ParseState) -> ClusterConfig:
     """Heartbeat's derived defaults and start-up checks (`init_config()`)."""
     diag, values, lines = state.diag, state.values, state.lines
-
-    keepalive = values.get("keepalive_ms", DEFAULT_KEEPALIVE_MS)
-    deadtime = values.get("deadtime_ms", DEFAULT_DEADTIME_MS)
-    warntime = values.get("warntime_ms", deadtime // 2)
-    if "initdead_ms" in values:
-        initdead = values["initdead_ms"]
-    elif deadtime > 10000:
-        initdead = deadtime
-    elif deadtime < 6000:
-        initdead = 12000
-    else:
-        initdead = 2 * deadtime
-    deadping = values.get("deadping_ms", deadtime)
+    settings = resolve(DIRECTIVES, values)
+    keepalive, deadtime = settings["keepalive_ms"], settings["deadtime_ms"]
+    warntime, initdead, deadping = settings["warntime_ms"], settings["initdead_ms"], settings["deadping_ms"]
 
     def line_of(*names: str) -> int | None:
         return next((lines[n] for n in names if n in lines), None)
@@ -399,7 +442,7 @@ def _finish(state: ParseState) -> ClusterConfig:
             )
             lines["auto_failback"] = nice_line
     if auto_failback is None:
-        auto_failback = AutoFailback.LEGACY
+        auto_failback = DIRECTIVES["auto_failback"].default
         diag.warn(
             None, "auto_failback not set: using heartbeat's default, legacy", "set auto_failback on or off"
         )
@@ -410,29 +453,21 @@ def _finish(state: ParseState) -> ClusterConfig:
             "set auto_failback on or off",
         )
 
+    settings["auto_failback"] = auto_failback
+    # Each setting is the model's field of that name, times in seconds: `keepalive_ms` -> `keepalive_s`.
+    fields = {
+        (key[: -len("_ms")] + "_s" if key.endswith("_ms") else key): (
+            value / 1000 if key.endswith("_ms") else value
+        )
+        for key, value in settings.items()
+    }
     return ClusterConfig(
         nodes=tuple(state.nodes),
         media=tuple(state.media),
-        keepalive_s=keepalive / 1000,
-        deadtime_s=deadtime / 1000,
-        warntime_s=warntime / 1000,
-        initdead_s=initdead / 1000,
-        deadping_s=deadping / 1000,
-        udpport=values.get("udpport", DEFAULT_UDPPORT),
-        baud=values.get("baud", DEFAULT_BAUD),
-        auto_failback=auto_failback,
-        logfile=values.get("logfile"),
-        debugfile=values.get("debugfile"),
-        logfacility=values.get("logfacility"),
         ping_nodes=tuple(state.ping_nodes),
-        realtime=values.get("realtime", True),
         stonith_hosts=tuple(state.stonith_hosts),
-        builtin_ipaddr=values.get("builtin_ipaddr", True),
         resource_dirs=tuple(state.resource_dirs),
-        resource_timeout_s=values.get("resource_timeout_ms", 60000) / 1000,
-        fence_delay_s=values.get("fence_delay_ms", 0) / 1000,
-        garp_count=values.get("garp_count", 5),
-        garp_interval_s=values.get("garp_interval_ms", 200) / 1000,
+        **fields,
     )
 
 

@@ -214,6 +214,32 @@ def test_every_directive_is_documented_and_handled() -> None:
             parse(f"{MINIMAL}{name} {rest}\n")
 
 
+def test_the_directive_table_owns_the_defaults() -> None:
+    """An ha.cf that sets nothing gets each row's default; help texts show them in ha.cf's units."""
+    cluster = parse_ok(MINIMAL.replace("auto_failback on\n", ""))
+    keyed = {d.key: d for d in DIRECTIVES.values() if d.key is not None}
+    assert cluster.keepalive_s == keyed["keepalive_ms"].default / 1000 == 1
+    assert cluster.deadtime_s == keyed["deadtime_ms"].default / 1000 == 30
+    assert (cluster.warntime_s, cluster.initdead_s, cluster.deadping_s) == (15, 30, 30)
+    assert (cluster.udpport, cluster.baud, cluster.garp_count) == (694, 19200, 5)
+    assert (cluster.resource_timeout_s, cluster.fence_delay_s, cluster.garp_interval_s) == (60, 0, 0.2)
+    assert (cluster.realtime, cluster.builtin_ipaddr) == (True, True)
+    assert cluster.auto_failback is AutoFailback.LEGACY is keyed["auto_failback"].default
+    assert cluster.logfile is None
+    assert DIRECTIVES["keepalive"].usage == "interval between heartbeats (1)"
+    assert DIRECTIVES["warntime"].usage == "late-heartbeat warning (deadtime/2)"
+    assert DIRECTIVES["hbd_garp_interval"].usage.endswith("(0.2)")
+    assert DIRECTIVES["realtime"].usage.endswith("(on)")
+    for key in keyed:  # every setting lands in a field of the model
+        field = key.removesuffix("_ms") + "_s" if key.endswith("_ms") else key
+        assert field in ClusterConfig.__dataclass_fields__
+
+
+@pytest.mark.parametrize(("deadtime", "initdead"), [("5", 12), ("6", 12), ("10", 20), ("10.001", 10.001)])
+def test_initdead_follows_deadtime_as_in_heartbeat(deadtime: str, initdead: float) -> None:
+    assert parse_ok(f"{MINIMAL}deadtime {deadtime}\n").initdead_s == initdead
+
+
 def test_sub_second_timing_is_accepted() -> None:
     cluster = parse_ok(f"{MINIMAL}keepalive 50ms\ndeadtime 300ms\nwarntime 150ms\ninitdead 2\n")
     assert (cluster.keepalive_s, cluster.deadtime_s, cluster.warntime_s, cluster.initdead_s) == (
