@@ -36,6 +36,7 @@ class TransportStats:
     received: int = 0
     receive_errors: int = 0
     dropped_own: int = 0  # our own packets looped back to us, not delivered
+    dropped_foreign: int = 0  # ucast: from an address other than the configured peer, never decoded
     reopened: int = 0  # the socket or device was opened again after the medium vanished
 
     def as_dict(self) -> dict[str, int]:

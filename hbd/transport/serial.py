@@ -22,12 +22,13 @@ import serial as pyserial
 
 from hbd.config.model import Medium
 from hbd.transport.base import OnPacket, TransportError, TransportStats, register_transport
+from hbd.wire.codec import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
 FRAME_START = b">>>\n"
 FRAME_END = b"\n<<<\n"  # the end marker is a whole line: the newline before it belongs to it
-MAX_FRAME = 64 * 1024
+MAX_FRAME = MAX_MESSAGE_BYTES - 1  # with its NUL, a longer frame would be refused by the codec: drop it early
 MAX_OUTPUT_BACKLOG = 64 * 1024  # bytes waiting for a slow line; past this, new packets are dropped
 READ_CHUNK = 4096
 REOPEN_FIRST_S = 0.1

@@ -29,12 +29,17 @@ from typing import ClassVar
 from hbd.config.model import Medium
 from hbd.netlink import RtNetlink
 from hbd.transport.base import OnPacket, TransportError, TransportStats, register_transport
+from hbd.wire.codec import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
 IPTOS_LOWDELAY = 0x10
-MAX_DATAGRAM = 65535
-READS_PER_WAKEUP = 64  # bound the work per readiness callback so one flooded link cannot starve the loop
+# Read one byte more than the codec accepts: a longer datagram is cut by the kernel (the rest is never
+# copied) and then refused by its length, so a 64 KiB flood packet costs no more than an 8 KiB one.
+RECV_BYTES = MAX_MESSAGE_BYTES + 1
+# Bound the work per readiness callback so one flooded medium cannot starve the loop: the loop visits every
+# ready socket (and the timer) between two batches.
+READS_PER_WAKEUP = 16
 WATCH_INTERVAL_S = 1.0
 # errno values meaning "the interface under this socket is gone or changed": worth checking the ifindex now.
 _IFACE_ERRNOS = {errno.ENODEV, errno.ENXIO, errno.ENETDOWN, errno.EADDRNOTAVAIL}
@@ -92,6 +97,10 @@ class UdpTransport:
         raise NotImplementedError
 
     def _filters_own(self) -> bool:
+        return True
+
+    def _accepts_source(self, src: str) -> bool:
+        """Whether a datagram from `src` may reach the decoder at all (ucast: only the configured peer)."""
         return True
 
     # -- life cycle -----------------------------------------------------------------------------------
@@ -171,7 +180,7 @@ class UdpTransport:
             return
         for _ in range(READS_PER_WAKEUP):
             try:
-                payload, (src, src_port) = sock.recvfrom(MAX_DATAGRAM)
+                payload, (src, src_port) = sock.recvfrom(RECV_BYTES)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
@@ -179,6 +188,9 @@ class UdpTransport:
                 return
             if self._filters_own() and src in self._local_addrs and src_port == self.port:
                 self._stats.dropped_own += 1
+                continue
+            if not self._accepts_source(src):
+                self._stats.dropped_foreign += 1
                 continue
             self._stats.received += 1
             assert self._on_packet is not None
@@ -265,6 +277,11 @@ class UcastTransport(UdpTransport):
 
     def _bind_address(self) -> str:
         return self.local
+
+    def _accepts_source(self, src: str) -> bool:
+        # The peer's address is configured: anything else is dropped before a byte of it is looked at.
+        # (Spoofing the peer's address gets past this; the signature check stops it next.)
+        return src == self.peer
 
     def _destination(self) -> tuple[str, int]:
         return (self.peer, self.port)

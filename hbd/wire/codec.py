@@ -13,8 +13,13 @@ A netstring packet carries two signatures: the inner `auth` field over the class
 the fields, and the outer trailer over the bytes from `###\\n` through `%%%\\n`. Both are checked,
 each with the key of the index it names.
 
-Any input bytes produce either a Message or a WireError, never another exception: the order is
-parse the framing, check the signatures over the exact bytes, then validate field contents.
+Any input bytes produce either a Message or a WireError, never another exception.
+
+Cost before trust. Anyone on a LAN can send bytes to port 694, so nothing is parsed field by field
+before its signature is checked: the size cap, then a few bytes searches (`find`, `count`, run in C)
+locate the end line, the `auth` line and the signed span, the HMAC is checked over that span, and
+only an authentic packet is split into fields and validated. Rejecting junk without the key costs a
+length check (oversize) or a few searches plus one HMAC over at most MAX_MESSAGE_BYTES (docs/security.md).
 """
 
 from __future__ import annotations
@@ -29,7 +34,11 @@ from hbd.wire import auth as wire_auth
 from hbd.wire.error import WireError
 from hbd.wire.message import AUTH_FIELD, Message
 
-MAX_MESSAGE_BYTES = 64 * 1024
+# A real status is a few hundred bytes (heartbeat 3.0.6's is ~300). 8 KiB leaves room for long group
+# lists in `hold`/`sby` and bounds the work an unauthenticated packet can cause. Heartbeat accepts up to
+# 256 KiB, but nothing in haresources mode comes close.
+MAX_MESSAGE_BYTES = 8 * 1024
+MAX_FIELDS = 64  # heartbeat's own messages carry about a dozen
 
 CLASSIC_START = b">>>\n"
 CLASSIC_END = b"<<<"  # a line of its own
@@ -88,6 +97,8 @@ def _raw_fields(msg: Message) -> list[bytes]:
 
 def encode(msg: Message, auth: AuthConfig) -> bytes:
     """The classic wire bytes of `msg`, signed with the active key, NUL-terminated like heartbeat's."""
+    if len(msg.fields) > MAX_FIELDS:
+        raise WireError("too_large", f"message has {len(msg.fields)} fields; the limit is {MAX_FIELDS}")
     body = render_fields(msg)
     signature = wire_auth.sign(body, auth.signing_key).encode("ascii")
     data = CLASSIC_START + body + AUTH_FIELD.encode() + b"=" + signature + b"\n" + CLASSIC_END + b"\n\0"
@@ -120,61 +131,80 @@ def decode_packet(data: bytes, auth: AuthConfig) -> Decoded:
 
 
 def _decode_classic(data: bytes, auth: AuthConfig) -> Decoded:
-    fields, auth_value = _parse_classic(data)
-    if auth_value is None:
+    signed, auth_value = _locate_classic(data)
+    key = wire_auth.verify(signed, auth_value, auth)
+    return Decoded(_to_message(_parse_classic(signed)), key.index, key.method, "classic")
+
+
+_CLASSIC_END_LINE = b"\n" + CLASSIC_END + b"\n"
+_AUTH_LINE = b"\n" + AUTH_FIELD.encode() + b"="
+_BLANK_LINES = re.compile(rb"\n\n+")
+
+
+def _locate_classic(data: bytes) -> tuple[bytes, bytes]:
+    """The signed text and the auth value, found with bytes searches only (no per-line Python work).
+
+    The signed text is every line between `>>>` and `<<<` except the auth line and blank lines (which
+    heartbeat skips), each with its newline: exactly what a sender signs."""
+    first = len(CLASSIC_START) - 1  # the newline ending `>>>`: the end line may follow at once
+    end = data.find(_CLASSIC_END_LINE, first)
+    if end < 0:
+        raise WireError("malformed", "no '<<<' end line")
+    # Heartbeat sends the terminating NUL too; anything else after the end line is not ours.
+    rest = len(data) - (end + len(_CLASSIC_END_LINE))
+    if rest and data[-rest:] != b"\0":
+        raise WireError("malformed", f"{rest} unexpected bytes after '<<<'")
+    lines = data.count(b"\n", first, end)
+    if lines > MAX_FIELDS + 1:  # + the auth line
+        raise WireError("too_large", f"{lines} lines; the limit is {MAX_FIELDS} fields")
+    at = data.find(_AUTH_LINE, first, end)
+    if at < 0:
         raise WireError("no_auth", "message has no auth field")
-    key = wire_auth.verify(b"".join(f.classic_line() for f in fields), auth_value, auth)
-    return Decoded(_to_message(fields), key.index, key.method, "classic")
+    value_start = at + len(_AUTH_LINE)
+    value_end = data.index(b"\n", value_start)  # found: the end line starts with a newline
+    if data.find(_AUTH_LINE, value_end, end) >= 0:
+        raise WireError("malformed", "two auth fields")
+    signed = data[len(CLASSIC_START) : at + 1] + data[value_end + 1 : end + 1]
+    if b"\n\n" in signed or signed.startswith(b"\n"):
+        signed = _BLANK_LINES.sub(b"\n", signed).lstrip(b"\n")
+    return signed, data[value_start:value_end]
 
 
-def _parse_classic(data: bytes) -> tuple[list[_RawField], bytes | None]:
+def _parse_classic(signed: bytes) -> list[_RawField]:
+    """Split the (already verified) signed text into fields: `name=value` lines, `(1)name` for binary."""
     fields: list[_RawField] = []
-    auth_value: bytes | None = None
-    pos = len(CLASSIC_START)
-    line_no = 1
-    while True:
-        line_no += 1
-        newline = data.find(b"\n", pos)
-        if newline < 0:
-            raise WireError("malformed", "no '<<<' end line")
-        line = data[pos:newline]
-        pos = newline + 1
-        if line == CLASSIC_END:
-            break
-        if not line:
-            continue  # heartbeat skips blank lines; they are not part of the signed text either
+    for line_no, line in enumerate(signed.split(b"\n")[:-1], start=1):
         name, sep, value = line.partition(b"=")
         if not sep:
-            raise WireError("malformed", f"line {line_no} has no '='")
+            raise WireError("malformed", f"field line {line_no} has no '='")
         binary = False
         if name.startswith(b"("):
             match = _NETSTRING_TYPE.match(name)
             if match is None or int(match.group(1)) != _FT_BINARY:
-                raise WireError("malformed", f"line {line_no}: only binary '(1)' typed fields are supported")
+                detail = f"field line {line_no}: only binary '(1)' typed fields are allowed"
+                raise WireError("malformed", detail)
             name, binary = name[match.end() :], True
-        if name == AUTH_FIELD.encode() and not binary:
-            if auth_value is not None:
-                raise WireError("malformed", "two auth fields")
-            auth_value = value
-            continue
         fields.append(_RawField(name, value, binary))
-    # Heartbeat sends the terminating NUL too; anything else after the end line is not ours.
-    if data[pos:] not in (b"", b"\0"):
-        raise WireError("malformed", f"{len(data) - pos} unexpected bytes after '<<<'")
-    return fields, auth_value
+    return fields
 
 
 # --- netstring (heartbeat 3.0.6) --------------------------------------------------------------
 
 
 def _decode_netstring(data: bytes, auth: AuthConfig) -> Decoded:
-    fields, inner_auth, frame_end = _parse_netstring_fields(data)
+    # The trailer after `%%%\n` holds only digits, ':', hex, ' ' and ',', so the last end marker is
+    # the real one in any genuine packet: found without walking the fields.
+    marker = data.rfind(NETSTRING_END, len(NETSTRING_START) - 1)
+    if marker < 0:
+        raise WireError("malformed", "no '%%%' end marker")
+    frame_end = marker + len(NETSTRING_END)
     if frame_end == len(data) or data[frame_end:] == b"\0":
         raise WireError("no_auth", "netstring has no outer auth trailer after '%%%'")
     trailer, end = _peel_netstring(data, frame_end)
     if data[end:] not in (b"", b"\0"):
         raise WireError("malformed", f"{len(data) - end} unexpected bytes after the netstring auth trailer")
     outer_key = wire_auth.verify(data[:frame_end], trailer, auth)
+    fields, inner_auth = _parse_netstring_fields(data, marker)
     if inner_auth is None:
         raise WireError("no_auth", "netstring message has no inner auth field")
     inner_key: AuthKey = wire_auth.verify(b"".join(f.classic_line() for f in fields), inner_auth, auth)
@@ -186,14 +216,15 @@ def _decode_netstring(data: bytes, auth: AuthConfig) -> Decoded:
     return Decoded(_to_message(fields), inner_key.index, inner_key.method, "netstring")
 
 
-def _parse_netstring_fields(data: bytes) -> tuple[list[_RawField], bytes | None, int]:
-    """The fields, the inner auth value, and the offset just after `%%%\\n`."""
+def _parse_netstring_fields(data: bytes, marker: int) -> tuple[list[_RawField], bytes | None]:
+    """The fields between `###\n` and the end marker at `marker` (outer signature already checked),
+    and the inner auth value."""
     fields: list[_RawField] = []
     auth_value: bytes | None = None
     pos = len(NETSTRING_START)
-    while not data.startswith(NETSTRING_END, pos):
-        if pos >= len(data):
-            raise WireError("malformed", "no '%%%' end marker")
+    while pos < marker:
+        if len(fields) >= MAX_FIELDS:
+            raise WireError("too_large", f"more than {MAX_FIELDS} fields")
         payload, pos = _peel_netstring(data, pos)
         match = _NETSTRING_TYPE.match(payload)
         if match is None:
@@ -214,7 +245,9 @@ def _parse_netstring_fields(data: bytes) -> tuple[list[_RawField], bytes | None,
             fields.append(_RawField(name, base64.b64encode(value), binary=True))
         else:
             raise WireError("malformed", f"netstring field {name[:40]!r} has unsupported type {field_type}")
-    return fields, auth_value, pos + len(NETSTRING_END)
+    if pos != marker:
+        raise WireError("malformed", "a netstring field overruns the '%%%' end marker")
+    return fields, auth_value
 
 
 def _peel_netstring(data: bytes, pos: int) -> tuple[bytes, int]:
