@@ -55,8 +55,8 @@ def _run(config: object, args: argparse.Namespace) -> int:
 
     assert isinstance(config, Config)
     logger = _logger(config, args.verbose)
-    daemon = Daemon(config, StatePaths.from_arg(args.state_dir), logger)
     try:
+        daemon = Daemon(config, StatePaths.from_arg(args.state_dir), logger)  # refuses an unsafe state dir
         return asyncio.run(daemon.run())
     except (OSError, TransportError) as exc:
         logger.critical("(%s) cannot run: %s", config.node, exc)

@@ -41,9 +41,14 @@ class ControlServer:
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        with _addressable(self.path) as name:
-            self._server = await asyncio.start_unix_server(self._serve, path=name, limit=MAX_REQUEST)
-        os.chmod(self.path, 0o600)
+        # The socket is born 0600 (umask during bind) in a 0700 directory (hbd.statefile): a chmod after
+        # bind left a window where anyone could connect, and chmod by name follows a planted symlink.
+        old_umask = os.umask(0o177)
+        try:
+            with _addressable(self.path) as name:
+                self._server = await asyncio.start_unix_server(self._serve, path=name, limit=MAX_REQUEST)
+        finally:
+            os.umask(old_umask)
 
     async def close(self) -> None:
         if self._server is not None:

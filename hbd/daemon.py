@@ -67,6 +67,7 @@ from hbd.fencing.fencer import Fencer
 from hbd.realtime import go_realtime, leave_realtime
 from hbd.resources.group import GroupRunner
 from hbd.resources.runner import ScriptRunner
+from hbd.statefile import ensure_private_dir, write_private
 from hbd.transport.base import Transport, build_transports
 from hbd.transport.ping import Pinger
 from hbd.wire.codec import decode as decode_packet
@@ -125,12 +126,7 @@ def next_generation(path: Path) -> int:
     except (FileNotFoundError, ValueError):
         previous = int(time.time())
     generation = previous + 1
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as f:
-        f.write(f"{generation:15d}\n")
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    write_private(path, f"{generation:15d}\n", fsync=True)
     return generation
 
 
@@ -149,6 +145,8 @@ class Daemon:
         self.logger = logger
         self.node = config.node
         self.peer = config.peers[0]
+        for d in {paths.run_dir, paths.lib_dir}:
+            ensure_private_dir(d)  # 0700, owned by root or us, else refuse to start (hbd.statefile)
         self.log = EventLog(paths.events, self.node, logger)
         self.generation = 0
         self.seq = 0
@@ -180,11 +178,9 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         self._exit = loop.create_future()
-        for d in {self.paths.run_dir, self.paths.lib_dir}:
-            d.mkdir(parents=True, exist_ok=True)
         unclean = self.paths.running_marker.exists()
-        self.paths.running_marker.write_text(f"{os.getpid()}\n")
-        self.paths.pidfile.write_text(f"{os.getpid()}\n")
+        write_private(self.paths.running_marker, f"{os.getpid()}\n")
+        write_private(self.paths.pidfile, f"{os.getpid()}\n")
         self.generation = next_generation(self.paths.generation)
         cluster = self.config.cluster
         self.log.emit(
@@ -390,10 +386,8 @@ class Daemon:
     def _save_generations(self) -> None:
         """Rare (a peer restarted): a small atomic write is fine on the receive path."""
         self._saved_generations = self.replay.generations()
-        tmp = self.paths.peer_generations.with_suffix(".tmp")
         try:
-            tmp.write_text(json.dumps(self._saved_generations))
-            tmp.replace(self.paths.peer_generations)
+            write_private(self.paths.peer_generations, json.dumps(self._saved_generations))
         except OSError as exc:
             self.log.emit(DAEMON_STATE_WRITE, "WARN", cause=f"cannot save peer generations: {exc}")
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, TextIO
+
+from hbd.statefile import open_private
 
 LEVELS = {
     "DEBUG": logging.DEBUG,
@@ -28,7 +31,8 @@ class EventLog:
         self._file: TextIO | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8")
+            # 0600 and never through a symlink: the records hold resource scripts' output.
+            self._file = os.fdopen(open_private(path), "a", encoding="utf-8")
 
     def emit(self, event: str, level: str = "INFO", **fields: Any) -> dict[str, Any]:
         record: dict[str, Any] = {
