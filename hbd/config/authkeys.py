@@ -18,6 +18,7 @@ from pathlib import Path
 
 from hbd.config.errors import Diagnostics
 from hbd.config.model import AuthConfig, AuthKey
+from hbd.config.syntax import is_number
 
 METHODS = ("crc", "md5", "sha1", "sha256")
 KEYED_METHODS = frozenset(["md5", "sha1", "sha256"])
@@ -36,7 +37,7 @@ def check_permissions(path: Path, diag: Diagnostics) -> None:
 
 
 def _index(token: str) -> int | None:
-    if token.isdigit() and int(token) <= MAX_INDEX:
+    if is_number(token) and int(token) <= MAX_INDEX:
         return int(token)
     return None
 

@@ -19,6 +19,7 @@ from fnmatch import fnmatchcase
 
 from hbd.config.errors import Diagnostics
 from hbd.config.model import IpSpec, Resource, ResourceGroup, Where
+from hbd.config.syntax import clipped, is_number, shown
 
 BARE_IP_GLOB = "[0-9]*.[0-9]*.[0-9]*.[0-9]*"
 IP_RESOURCES = ("IPaddr", "IPaddr2")
@@ -63,15 +64,16 @@ def _address(text: str, what: str) -> str:
 
 
 def _prefix(text: str) -> int:
-    if text.isdigit():
+    if is_number(text):
         value = int(text)
         if 1 <= value <= 32:
             return value
-        raise ValueError(f"bad prefix {text!r}: 1..32")
+        raise ValueError(f"bad prefix {shown(text)}: 1..32")
     try:
         return ipaddress.IPv4Network(f"0.0.0.0/{text}").prefixlen
     except ValueError:
-        raise ValueError(f"bad prefix {text!r}: a length 1..32 or a netmask like 255.255.255.0") from None
+        hint = "a length 1..32 or a netmask like 255.255.255.0"
+        raise ValueError(f"bad prefix {shown(text)}: {hint}") from None
 
 
 def _iface_label(resource: str, text: str) -> tuple[str, str | None]:
@@ -143,20 +145,19 @@ def parse_haresources(text: str, diag: Diagnostics, nodes: Sequence[str] = ()) -
 def _resource(token: str, line: int, diag: Diagnostics) -> Resource | None:
     name, *args = canonical_token(token).split("::")
     if not _RESOURCE_NAME_RE.fullmatch(name):
-        diag.error(line, f"bad resource name {name!r}", "a script name in resource.d or init.d, no '/'")
+        diag.error(line, f"bad resource name {shown(name)}", "a script name in resource.d or init.d, no '/'")
         return None
     if any(not arg for arg in args):
-        diag.error(line, f"{token}: empty argument", "arguments are separated by ::")
+        diag.error(line, f"{clipped(token)}: empty argument", "arguments are separated by ::")
         return None
     if name in IP_RESOURCES:
         if len(args) != 1:
-            diag.error(
-                line, f"{token}: {name} takes one argument", f"{name}::ip[/prefix[/iface[/broadcast]]]"
-            )
+            hint = f"{name}::ip[/prefix[/iface[/broadcast]]]"
+            diag.error(line, f"{clipped(token)}: {name} takes one argument", hint)
             return None
         try:
             parse_ip_spec(name, args[0])
         except ValueError as bad:
-            diag.error(line, f"{token}: {bad}", f"{name}::ip[/prefix[/iface[/broadcast]]]")
+            diag.error(line, f"{clipped(token)}: {bad}", f"{name}::ip[/prefix[/iface[/broadcast]]]")
             return None
     return Resource(name, tuple(args))

@@ -10,7 +10,7 @@ import ipaddress
 
 from hbd.config.directive import ParseState, scalar, where_of
 from hbd.config.model import Medium
-from hbd.config.syntax import BadValue, parse_iface, parse_int, parse_ipv4, parse_port
+from hbd.config.syntax import BadValue, is_number, parse_iface, parse_int, parse_ipv4, parse_port, shown
 
 MCAST_MAX_TTL = 4  # heartbeat's mcast plugin enforces 0..4 although its docs say 0..255
 BAUD_RATES = (1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800)
@@ -36,8 +36,8 @@ def parse_baud(state: ParseState, tokens: list[str], line: int, name: str) -> No
     before = len(state.lines)
 
     def convert(token: str) -> int:
-        if not token.isdigit() or int(token) not in BAUD_RATES:
-            raise BadValue(f"bad speed {token!r}", "one of " + " ".join(str(b) for b in BAUD_RATES))
+        if not is_number(token) or int(token) not in BAUD_RATES:
+            raise BadValue(f"bad speed {shown(token)}", "one of " + " ".join(str(b) for b in BAUD_RATES))
         return int(token)
 
     scalar("baud", convert)(state, tokens, line, name)
@@ -102,7 +102,7 @@ def parse_mcast(state: ParseState, tokens: list[str], line: int, name: str) -> N
     if tokens[4] in ("0", "1"):
         loop = int(tokens[4])
     else:
-        state.diag.error(line, f"mcast: bad loop {tokens[4]!r}", "0 or 1")
+        state.diag.error(line, f"mcast: bad loop {shown(tokens[4])}", "0 or 1")
     if len(state.diag.errors) != errors or iface is None or group is None:
         return
     medium = Medium(

@@ -21,7 +21,7 @@ from hbd.config.model import AuthConfig, ClusterConfig, Medium, ResourceGroup, S
 MASK = "***"
 # stonith parameter names whose values are secrets; positional ones are unknown, so masked too
 _SECRET_NAME_RE = re.compile(r"pass|secret|key|token|community|^p\d+$", re.IGNORECASE)
-_POSITIONAL_RE = re.compile(r"p(\d+)")
+_POSITIONAL_RE = re.compile(r"p([0-9]{1,9})")  # ASCII and short: int() never refuses it
 _PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 

@@ -12,7 +12,12 @@ import re
 TRUE_WORDS = frozenset(["true", "on", "yes", "y", "1"])
 FALSE_WORDS = frozenset(["false", "off", "no", "n", "0"])
 
-_TIME_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|msec|us|usec)?", re.IGNORECASE)
+# ASCII digits only: `\d` and str.isdigit() also accept other scripts' digits and "²", which int() refuses.
+_TIME_RE = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(ms|msec|us|usec)?", re.IGNORECASE)
+_DIGITS_RE = re.compile(r"[0-9]+")
+MAX_DIGITS = 18  # more is never a sensible setting; thousands of digits would make int() raise
+MAX_TIME_MS = 86_400_000  # a day: no heartbeat timing is longer
+_SHOWN_MAX = 24  # a bad token is quoted in messages at most this long
 _NODE_RE = re.compile(r"[a-z0-9_][a-z0-9._-]*")
 _IFNAME_MAX = 15  # IFNAMSIZ - 1
 
@@ -35,13 +40,18 @@ def parse_time_ms(token: str) -> int:
     match = _TIME_RE.fullmatch(token.strip())
     if match is None:
         hint = None
-        if re.fullmatch(r"\d+(\.\d*)?\s*(s|sec|secs|seconds)", token, re.IGNORECASE):
+        if re.fullmatch(r"[0-9]+(\.[0-9]*)?\s*(s|sec|secs|seconds)", token, re.IGNORECASE):
             hint = "plain numbers are seconds: write 2, not 2s"
-        raise BadValue(f"bad time {token!r}", hint or "use N, N.M (seconds), Nms or Nus")
+        raise BadValue(f"bad time {shown(token)}", hint or "use N, N.M (seconds), Nms or Nus")
     number, unit = match.group(1), (match.group(2) or "").lower()
+    if len(number) > MAX_DIGITS:
+        raise BadValue(f"time {shown(token)} has too many digits", f"at most {MAX_TIME_MS // 1000} seconds")
     scale = {"": 1000.0, "ms": 1.0, "msec": 1.0, "us": 0.001, "usec": 0.001}[unit]
     # cl_get_msec() rounds half up to whole milliseconds
-    return int(float(number) * scale + 0.5)
+    ms = int(float(number) * scale + 0.5)
+    if ms > MAX_TIME_MS:
+        raise BadValue(f"time {shown(token)} is too long", f"at most {MAX_TIME_MS // 1000} seconds")
+    return ms
 
 
 def parse_time(token: str) -> float:
@@ -58,9 +68,24 @@ def parse_bool(token: str) -> bool:
     raise BadValue(f"bad boolean {token!r}", "use on/off, yes/no, true/false, y/n or 1/0")
 
 
+def shown(token: str) -> str:
+    """A token quoted for a message, cut short: a line of thousands of digits stays readable."""
+    return repr(token) if len(token) <= _SHOWN_MAX else repr(token[:_SHOWN_MAX]) + "..."
+
+
+def clipped(text: str, limit: int = 48) -> str:
+    """Text for a message, unquoted, cut short like `shown`."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def is_number(token: str) -> bool:
+    """ASCII digits only, and few enough of them to convert safely."""
+    return _DIGITS_RE.fullmatch(token) is not None and len(token) <= MAX_DIGITS
+
+
 def parse_int(token: str, low: int, high: int, what: str) -> int:
-    if not re.fullmatch(r"\d+", token):
-        raise BadValue(f"bad {what} {token!r}", f"a whole number {low}..{high}")
+    if not is_number(token):
+        raise BadValue(f"bad {what} {shown(token)}", f"a whole number {low}..{high}")
     value = int(token)
     if not low <= value <= high:
         raise BadValue(f"{what} {value} out of range", f"{low}..{high}")
