@@ -1,6 +1,7 @@
 """`haresources` in heartbeat's syntax (heartbeat.md §5.1, `ResourceManager`'s sed/awk clean-up).
 
     NODE RESOURCE[::ARG[::ARG...]] ...        # one resource group per logical line
+    NODE                                      # a node with no home groups (it only takes over)
 
 * `#` starts a comment anywhere; a line ending in `\\` continues on the next one;
   whitespace is squeezed; the first field (the home node) is lower-cased.
@@ -124,8 +125,7 @@ def parse_haresources(text: str, diag: Diagnostics, nodes: Sequence[str] = ()) -
         if nodes and home not in nodes:
             diag.error(number, f"{home} is not a node of ha.cf", "ha.cf lists " + ", ".join(nodes))
         if not tokens:
-            diag.error(number, f"no resources for {home}", "NODE RESOURCE[::ARG...] ...")
-            continue
+            continue  # a node alone on its line has no home groups (the article's `bobek`): legal
         resources = [r for r in (_resource(tok, number, diag) for tok in tokens) if r is not None]
         if len(resources) != len(tokens):
             continue

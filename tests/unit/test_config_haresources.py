@@ -135,3 +135,15 @@ def test_bad_ip_spec(resource: str, arg: str, message: str) -> None:
 def test_garbage_never_crashes() -> None:
     for text in ("\\", "bob \\", "bob ::", "bob ::x", "bob a::", "\x00", "bob IPaddr", "bob IPaddr2::"):
         parse(text)
+
+
+def test_a_node_alone_on_its_line_has_no_home_groups() -> None:
+    """The article's file, verbatim (issue 11, item 9): `bobek` starts nothing when idle."""
+    groups, diag = parse("bob mailer pop3 imapd IPaddr::192.168.0.250/24\nbobek\n")
+    assert diag.errors == [] and diag.warnings == []
+    assert [(g.home, g.key) for g in groups] == [("bob", "mailer")]
+
+
+def test_a_node_alone_on_its_line_must_still_be_a_node() -> None:
+    _, diag = parse("carol\n")
+    assert [p.message for p in diag.errors] == ["carol is not a node of ha.cf"]
