@@ -26,6 +26,7 @@ from typing import Any
 from lab.checks import breakdown, outage, takeover_latency
 from lab.history.ownership import holding_intervals, multi_owner_windows, total_length
 from lab.history.records import History
+from lab.spec.check_params import Breakdown, Outage, TakeoverLatency
 
 Metrics = dict[str, float | int | None]
 
@@ -133,7 +134,7 @@ def run_metrics(history: History, scenario: str) -> Metrics:
     acq = acquisitions(history, since, until)
     m: Metrics = {
         "takeover_s": None,
-        "outage_s": outage(history, {}).value,
+        "outage_s": outage(history, Outage()).value,
         "dual_owner_s": dual,
         "false_failovers": max(0, len(acq) - EXPECTED_ACQUISITIONS[scenario]),
         "acquisitions": len(acq),
@@ -141,9 +142,9 @@ def run_metrics(history: History, scenario: str) -> Metrics:
     }
     faults = history.faults()
     if scenario in ("power-off", "soft-stop") and faults:
-        m["takeover_s"] = takeover_latency(history, {}).value
+        m["takeover_s"] = takeover_latency(history, TakeoverLatency()).value
         m["vip_moved_s"] = _vip_moved(history, faults[0].mono, faults[0].get("node"))
-        parts = breakdown(history, {}).values
+        parts = breakdown(history, Breakdown()).values
         detected, answered = parts.get("detected_s"), parts.get("answered_s")
         if isinstance(detected, float) and isinstance(answered, float):
             m["detect_to_answer_s"] = answered - detected

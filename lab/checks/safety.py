@@ -1,6 +1,7 @@
 """Safety verdicts (issue 4): who fenced whom, and what happened to data on the shared disk.
 
-Pure functions over a History, registered in lab/checks/__init__.py's CHECKS like every other checker.
+Pure functions over a History, registered in lab/checks/__init__.py's CHECKS like every other checker;
+their parameters are declared in lab/spec/check_params.py.
 
 * `fences`: the power-offs done by fence agents (lab.jsonl `fault.inject` with `via: fence_lab`, written by
   lab/faults/power_switch.py): how many, by which node, of which node. The tie-break and "no fence loop" are
@@ -16,35 +17,18 @@ The disk records reach the history through lab/history/shared_disk.py (`disk_rec
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lab.checks.result import CheckResult
+from lab.checks.timeline import at as _at
 from lab.history.records import History, Record
-
-if TYPE_CHECKING:
-    from lab.checks import CheckResult
+from lab.spec.check_params import AckedRecords, Fences, LinksDownOnly, SingleWriter
 
 FENCE_VIA = "fence_lab"
-Params = Mapping[str, Any]
 
 
 def _result(name: str, ok: bool, value: float | None, unit: str, detail: str, **values: Any) -> CheckResult:
-    from lab.checks import CheckResult  # lab.checks imports this module at its end
-
     return CheckResult(name, ok, value, unit, detail, dict(values))
-
-
-def _param_error(message: str) -> Exception:
-    from lab.checks import CheckParamError
-
-    return CheckParamError(message)
-
-
-def _at(history: History, t: float) -> str:
-    """Time relative to the first fault (else the history start), as lab/checks/__init__.py shows it."""
-    faults = history.faults()
-    origin = faults[0].mono if faults else (history.start if history.start is not None else 0.0)
-    return f"t{t - origin:+.3f}s"
 
 
 def fence_powerings(history: History) -> list[Record]:
@@ -56,13 +40,10 @@ def fence_powerings(history: History) -> list[Record]:
     ]
 
 
-def fences(history: History, params: Params) -> CheckResult:
+def fences(history: History, params: Fences) -> CheckResult:
     """`{check: fences, by: NODE, target: NODE, count: N}`: exactly N fence power-offs (default 1), each
     requested by `by` (if given) and aimed at `target` (if given)."""
-    count = params.get("count", 1)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise _param_error(f"count: expected a non-negative integer, got {count!r}")
-    by, target = params.get("by"), params.get("target")
+    count, by, target = params.count, params.by, params.target
     done = fence_powerings(history)
     shown = ", ".join(f"{_at(history, r.mono)} {r.get('by')}->{r.node or r.get('node')}" for r in done)
     problems = []
@@ -84,13 +65,10 @@ def _names_one_of(recorded: object, wanted: list[str]) -> bool:
     return recorded in wanted or recorded.split(":", 1)[0] in wanted
 
 
-def links_down_only(history: History, params: Params) -> CheckResult:
+def links_down_only(history: History, params: LinksDownOnly) -> CheckResult:
     """`{check: links_down_only, links: "bcast:eth0 serial"}`: every link.down names one of these media
     (a link reported down that was never cut is a wrong diagnosis), and each of them was reported."""
-    raw = params.get("links")
-    if not isinstance(raw, str) or not raw.split():
-        raise _param_error("links: expected the media names separated by blanks, like 'bcast:eth0 serial'")
-    wanted = raw.split()
+    wanted = params.links.split()
     downs = history.select("link.down", source="node")
     wrong = [r for r in downs if not _names_one_of(r.get("link"), wanted)]
     missing = [w for w in wanted if not any(_names_one_of(r.get("link"), [w]) for r in downs)]
@@ -112,7 +90,7 @@ def _ident(r: Record) -> tuple[str, int, int]:
     return (str(r.get("writer_node")), int(r.get("pid", 0)), int(r.get("seq", -1)))
 
 
-def acked_records(history: History, params: Params) -> CheckResult:
+def acked_records(history: History, params: AckedRecords) -> CheckResult:
     """No acknowledged record lost or duplicated, no sequence number written by two writers.
 
     `expect_violation: true` turns the verdict around: the scenario (split brain without fencing) must
@@ -150,7 +128,7 @@ def acked_records(history: History, params: Params) -> CheckResult:
         problems.append(f"{torn} torn line(s) on the disk")
     summary = f"{len(acks)} acknowledged, {len(on_disk)} on disk"
     damaged = bool(problems)
-    if params.get("expect_violation"):
+    if params.expect_violation:
         detail = (
             f"{summary}; damage seen as expected: {'; '.join(problems)}"
             if damaged
@@ -171,7 +149,7 @@ def writer_sessions(history: History) -> list[tuple[float, float, str, int]]:
     return sorted((a, b, node, pid) for (node, pid), (a, b) in spans.items())
 
 
-def single_writer(history: History, params: Params) -> CheckResult:
+def single_writer(history: History, params: SingleWriter) -> CheckResult:
     """Writing sessions of writers on different nodes never overlap (`expect_violation` turns it around)."""
     sessions = writer_sessions(history)
     if not sessions:
@@ -185,24 +163,10 @@ def single_writer(history: History, params: Params) -> CheckResult:
     shown = ", ".join(f"{_at(history, a)}..{_at(history, b)} {x}+{y}" for a, b, x, y in overlaps[:5])
     order = " -> ".join(f"{n}({_at(history, a)}..{_at(history, b)})" for a, b, n, _p in sessions)
     values = {"sessions": len(sessions), "overlap_s": total, "overlaps": len(overlaps)}
-    if params.get("expect_violation"):
+    if params.expect_violation:
         ok = bool(overlaps)
         detail = f"two writers at once for {total:.3f}s: {shown}" if ok else f"never two writers: {order}"
         return _result("single_writer", ok, total, "s", detail, **values)
     ok = not overlaps
     detail = f"one writer at a time: {order}" if ok else f"two writers at once for {total:.3f}s: {shown}"
     return _result("single_writer", ok, total, "s", detail, **values)
-
-
-SAFETY_CHECKS: dict[str, Callable[[History, Params], CheckResult]] = {
-    "fences": fences,
-    "links_down_only": links_down_only,
-    "acked_records": acked_records,
-    "single_writer": single_writer,
-}
-SAFETY_CHECK_PARAMS: dict[str, dict[str, str]] = {
-    "fences": {"by": "str", "target": "str", "count": "int"},
-    "links_down_only": {"links": "str"},
-    "acked_records": {"expect_violation": "bool"},
-    "single_writer": {"expect_violation": "bool"},
-}

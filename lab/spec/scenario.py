@@ -17,9 +17,10 @@ from typing import Any
 
 import yaml
 
-from lab.checks import CHECK_PARAMS, COMMON_PARAMS, REQUIRED_PARAMS
 from lab.paths import SCENARIO_DIR
+from lab.spec.check_params import CHECK_PARAMS, COMMON_KEYS
 from lab.spec.duration import DurationError, parse_duration
+from lab.spec.params import Problem, parse_params
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -552,14 +553,11 @@ def _expect(value: Any, p: _Problems) -> list[dict[str, Any]]:
         if check not in CHECK_PARAMS:
             p.add(f"{where}.check", f"unknown check {check!r} (known: {', '.join(CHECK_PARAMS)})")
             continue
-        kinds = {**COMMON_PARAMS, **CHECK_PARAMS[check]}
-        _unknown_keys(item, kinds, where, p)
-        for req in REQUIRED_PARAMS.get(check, ()):
-            if req not in item:
-                p.add(f"{where}.{req}", f"required by {check}")
-        for key, v in item.items():
-            if key in kinds:
-                _check_param(kinds[key], v, f"{where}.{key}", p)
+        _, problems = parse_params(CHECK_PARAMS[check], item, owner=check, ignore=COMMON_KEYS)
+        _add_problems(problems, where, p)
+        label = item.get("name", "x")
+        if not isinstance(label, str) or not label.strip():
+            p.add(f"{where}.name", f"expected a non-empty string, got {label!r}")
         out.append(dict(item))
     names = [str(item.get("name") or item.get("check")) for item in out]
     for dup in sorted({n for n in names if names.count(n) > 1}):
@@ -567,33 +565,9 @@ def _expect(value: Any, p: _Problems) -> list[dict[str, Any]]:
     return out
 
 
-def _check_param(kind: str, value: Any, where: str, p: _Problems) -> None:
-    if kind == "duration":
-        _duration(value, where, p)
-    elif kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            p.add(where, f"expected a non-negative integer, got {value!r}")
-    elif kind == "bool":
-        if not isinstance(value, bool):
-            p.add(where, f"expected true or false, got {value!r}")
-    elif kind == "str":
-        if not isinstance(value, str) or not value:
-            p.add(where, f"expected a non-empty string, got {value!r}")
-    elif kind == "allow":
-        if not isinstance(value, list):
-            p.add(where, f"expected a list of {{event: NAME, reason: WHY}}, got {value!r}")
-            return
-        for j, entry in enumerate(value):
-            at = f"{where}[{j}]"
-            if not isinstance(entry, dict):
-                p.add(at, f"expected {{event: NAME, reason: WHY}}, got {entry!r}")
-                continue
-            _unknown_keys(entry, ("event", "reason", "node"), at, p)
-            if not isinstance(entry.get("event"), str) or not entry.get("event"):
-                p.add(f"{at}.event", "required: the event name (wildcards allowed) to accept")
-            reason = entry.get("reason")
-            if not isinstance(reason, str) or not reason.strip():
-                p.add(f"{at}.reason", "required: say why this bad news is expected")
+def _add_problems(problems: Iterable[Problem], where: str, p: _Problems) -> None:
+    for problem in problems:
+        p.add(f"{where}.{problem.path}" if problem.path else where, problem.message)
 
 
 def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:

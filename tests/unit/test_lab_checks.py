@@ -300,3 +300,70 @@ def test_a_link_faults_node_is_not_a_victim():
     b.probes(1.0, 1.2, "bob").probes(1.2, 2, "bobek")
     r = one(b.build(), check="takeover_latency")
     assert r.value == pytest.approx(0.2)
+
+
+# ------------------------------------------------------------ declarations
+
+
+def test_every_declared_check_has_one_checker_and_back():
+    from lab.checks import CHECKS
+    from lab.spec.check_params import CHECK_PARAMS
+
+    assert list(CHECKS) == list(CHECK_PARAMS)
+
+
+def test_checkers_receive_typed_parameters_from_the_declaration():
+    from lab.checks import check_params
+    from lab.spec.check_params import AllowEntry, BadNews, TakeoverLatency
+
+    assert check_params({"check": "takeover_latency", "max": "250ms", "nth": 2, "name": "x"}) == (
+        TakeoverLatency(max=0.25, nth=2)
+    )
+    assert check_params({"check": "bad_news", "allow": [{"event": "peer.*", "reason": "cut"}]}) == BadNews(
+        allow=(AllowEntry(event="peer.*", reason="cut"),)
+    )
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"check": "takeover_latency", "nth": 0}, "bad parameter nth: expected an integer >= 1, got 0"),
+        ({"check": "no_event"}, "bad parameter event: required: the event name"),
+        ({"check": "outage", "maxx": "1s"}, "bad parameter maxx: unknown parameter (known: check, name"),
+        (
+            {"check": "bad_news", "allow": [{"event": "x", "reason": " "}]},
+            "bad parameter allow[0].reason: expected a non-empty string",
+        ),
+        ({"check": "fences", "count": True}, "bad parameter count: expected a non-negative integer"),
+    ],
+)
+def test_bad_parameters_fail_the_check_with_the_yaml_path(item, message):
+    r = one(power_off_history().build(), **item)
+    assert not r.ok and r.detail.startswith(message)
+
+
+def test_check_modules_import_only_the_layers_below():
+    """result <- timeline <- latency, ownership, events, safety <- the registry: no circle, no late import."""
+    import ast
+    from pathlib import Path
+
+    import lab.checks
+
+    below = {
+        "result": set(),
+        "timeline": set(),
+        "latency": {"result", "timeline"},
+        "ownership": {"result", "timeline"},
+        "events": {"result", "timeline"},
+        "safety": {"result", "timeline"},
+    }
+    folder = Path(lab.checks.__file__).parent
+    assert {p.stem for p in folder.glob("*.py")} - {"__init__"} == set(below)
+    for module, allowed in below.items():
+        tree = ast.parse((folder / f"{module}.py").read_text())
+        imported = {
+            node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+        }
+        inside = {name.removeprefix("lab.checks.") for name in imported if name.startswith("lab.checks")}
+        assert inside <= allowed, f"lab/checks/{module}.py imports {inside - allowed}"
+        assert "lab.checks" not in imported
