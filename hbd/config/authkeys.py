@@ -12,10 +12,6 @@ text: a misplaced token could be a key.
 
 from __future__ import annotations
 
-import os
-import stat
-from pathlib import Path
-
 from hbd.config.errors import Diagnostics
 from hbd.config.model import AuthConfig, AuthKey
 from hbd.config.syntax import is_number
@@ -23,17 +19,6 @@ from hbd.config.syntax import is_number
 METHODS = ("crc", "md5", "sha1", "sha256")
 KEYED_METHODS = frozenset(["md5", "sha1", "sha256"])
 MAX_INDEX = 15
-
-
-def check_permissions(path: Path, diag: Diagnostics) -> None:
-    """Refuse a key file readable by group or others, as heartbeat does (write bits are not checked)."""
-    mode = os.stat(path).st_mode
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        diag.error(
-            None,
-            f"bad permissions {stat.S_IMODE(mode):04o} on the key file: readable by group or others",
-            f"600 recommended: chmod 600 {path}",
-        )
 
 
 def _index(token: str) -> int | None:

@@ -11,11 +11,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hbd.config.authkeys import check_permissions, parse_authkeys
+from hbd.config.authkeys import parse_authkeys
 from hbd.config.errors import ConfigError, Diagnostics, Problem
 from hbd.config.hacf import parse_hacf
 from hbd.config.haresources import parse_haresources
 from hbd.config.model import Config
+from hbd.config.permission import check_file, trusted_owners
 from hbd.config.render import render_authkeys, render_hacf, render_haresources
 
 HACF = "ha.cf"
@@ -41,10 +42,13 @@ def local_node_name(config_dir: Path) -> str:
     return name.lower()
 
 
-def _read(path: Path, diag: Diagnostics) -> str | None:
+def _read(path: Path, diag: Diagnostics, *, secret: bool = False) -> str | None:
+    """The file's text; its mode and owner are checked on the very file read (no swap in between)."""
     try:
-        # surrogateescape keeps every byte of a key as it is in the file
-        return path.read_text(encoding="utf-8", errors="surrogateescape")
+        with path.open("rb") as f:
+            check_file(os.fstat(f.fileno()), path, diag, secret=secret, owners=trusted_owners())
+            # surrogateescape keeps every byte of a key as it is in the file
+            return f.read().decode("utf-8", errors="surrogateescape")
     except FileNotFoundError:
         diag.error(None, "file not found", "hbd needs ha.cf, haresources and authkeys in its config dir")
     except OSError as err:
@@ -72,10 +76,9 @@ def load_config(config_dir: Path, node: str | None = None) -> LoadedConfig:
     groups = parse_haresources(res_text, res_diag, nodes) if res_text is not None else ()
 
     auth_diag = Diagnostics(str(config_dir / AUTHKEYS))
-    auth_text = _read(config_dir / AUTHKEYS, auth_diag)
+    auth_text = _read(config_dir / AUTHKEYS, auth_diag, secret=True)
     auth = None
     if auth_text is not None:
-        check_permissions(config_dir / AUTHKEYS, auth_diag)
         auth = parse_authkeys(auth_text, auth_diag)
 
     diags = (hacf_diag, res_diag, auth_diag)

@@ -1,7 +1,8 @@
 """Golden error files: each tests/data/config/errors/NAME/ holds a config directory and
 expected.txt, the exact error output of loading it as node `bob` (paths relative).
 
-An optional `mode` file gives authkeys' octal mode (default 600: git does not keep modes).
+An optional `mode` file gives octal modes, as git does not keep them: a bare `MODE` line is authkeys' mode
+(default 600), a `FILE MODE` line another file's (default 644).
 HBD_REGEN_GOLDEN=1 rewrites expected.txt (review the diff before committing).
 """
 
@@ -27,9 +28,14 @@ def load_errors(case: Path, workdir: Path) -> str:
     for name in CONFIG_FILES:
         if (case / name).exists():
             shutil.copy(case / name, config_dir / name)
-    if (config_dir / "authkeys").exists():
-        mode = (case / "mode").read_text().strip() if (case / "mode").exists() else "600"
-        os.chmod(config_dir / "authkeys", int(mode, 8))
+    modes = {"authkeys": "600", "ha.cf": "644", "haresources": "644"}
+    if (case / "mode").exists():
+        for line in (case / "mode").read_text().splitlines():
+            name, mode = line.split() if " " in line else ("authkeys", line)
+            modes[name] = mode
+    for name, mode in modes.items():
+        if (config_dir / name).exists():
+            os.chmod(config_dir / name, int(mode, 8))
     with pytest.raises(ConfigError) as caught:
         load_config(config_dir, node="bob")
     return str(caught.value).replace(f"{config_dir}/", "") + "\n"
