@@ -34,8 +34,10 @@ demo: setup
 	$(BIN)/hblab clean
 	$(BIN)/hblab experiment article-test-plan --repeat $(REPEAT)
 
+# mypy --strict on the layers everything else builds on (the pure core, the wire codec, the config parsers).
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy --strict hbd/core hbd/wire hbd/config
 
 unit: venv
 	$(BIN)/pytest -q tests/unit tests/property $(PYTEST_ARGS)
