@@ -57,6 +57,28 @@ def test_every_name_emitted_as_a_literal_is_listed() -> None:
     assert unlisted == {}, "add these to hbd/event_names.py and docs/CONTRACTS.md"
 
 
+def test_every_listed_name_is_emitted_somewhere() -> None:
+    """A name nobody emits any more must leave the list and the doc (the "every documented name emitted"
+    direction): each constant is used by name, or its text appears, somewhere in hbd/ outside the list."""
+    names: set[str] = set()
+    texts: set[str] = set()
+    for path in sorted((ROOT / "hbd").rglob("*.py")):
+        if path.name == "event_names.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                names.add(node.attr)
+            elif isinstance(node, ast.alias):
+                names.add(node.asname or node.name)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                texts.add(node.value)
+    constants = {k: v for k, v in vars(event_names).items() if k.isupper() and isinstance(v, str)}
+    unused = sorted(v for k, v in constants.items() if k not in names and v not in texts)
+    assert unused == [], "listed and documented, but nothing in hbd/ emits them"
+
+
 def test_the_core_and_the_daemon_emit_constants_not_literals() -> None:
     literal = {
         name: [w for w in where if w.startswith(("hbd/core/", "hbd/daemon.py"))]
