@@ -23,7 +23,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab.backends.base import LabError
+from lab.backends import BACKEND_NAMES
+from lab.backends.base import Backend, LabError
 from lab.spec.names import check_run_id, new_run_id
 
 UP_DAEMON_DEFAULTS = {"keepalive": "50ms", "deadtime": "300ms", "warntime": "150ms", "initdead": "2s"}
@@ -38,7 +39,7 @@ def _require_root() -> None:
 
 
 def cmd_doctor(_args: argparse.Namespace) -> int:
-    from lab.backends.netns import probe_kernel_features
+    from lab.backends.host import probe_kernel_features
 
     checks: list[tuple[str, bool, str]] = []
     checks.append(("root", os.geteuid() == 0, "run hblab as root (sudo): namespaces and links need it"))
@@ -80,7 +81,7 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
 
 
 def _runs_on_host() -> list[str]:
-    from lab.backends.netns import RUN_STATE_ROOT
+    from lab.backends.host import RUN_STATE_ROOT
 
     if not RUN_STATE_ROOT.is_dir():
         return []
@@ -98,20 +99,19 @@ def _pick_run(run: str | None) -> str:
     raise LabError(f"several labs are up ({', '.join(runs)}): say which with --run ID")
 
 
-def _backend_of(run_id: str) -> object:
-    from lab.backends.netns import NetnsBackend, run_state_dir
+def _backend_of(run_id: str) -> Backend:
+    from lab.backends import make_backend
+    from lab.backends.host import run_state_dir
     from lab.spec.topology import load_topology
 
     meta = json.loads((run_state_dir(run_id) / "lab.json").read_text())
-    if meta.get("backend") == "docker":
-        from lab.backends.docker.backend import DockerBackend
-
-        return DockerBackend(load_topology(meta["topology"]), run_id, Path(meta["lab_dir"]))
-    return NetnsBackend(load_topology(meta["topology"]), run_id, Path(meta["lab_dir"]))
+    topology = load_topology(meta["topology"])
+    return make_backend(meta.get("backend", "netns"), topology, run_id, Path(meta["lab_dir"]))
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from lab.backends.netns import NetnsBackend, mark_owner, run_state_dir
+    from lab.backends.host import run_state_dir
+    from lab.backends.netns import NetnsBackend, mark_owner
     from lab.render import ClusterSecret, render_node
     from lab.runner import DaemonSet, RecordLog
     from lab.spec.topology import load_topology
@@ -160,7 +160,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     _require_root()
     run_id = _pick_run(args.run)
     backend = _backend_of(run_id)
-    backend.destroy()  # type: ignore[attr-defined]
+    backend.destroy()
     print(f"lab {run_id} removed")
     return 0
 
@@ -174,8 +174,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise LabError("exec needs a command: hblab exec NODE -- CMD [ARGS...]")
-    netns = backend.netns(args.node)  # type: ignore[attr-defined]
-    return subprocess.call(["ip", "netns", "exec", netns, *command])
+    return subprocess.call(backend.exec_argv(args.node, command, tty=sys.stdin.isatty()))
 
 
 def cmd_clean(args: argparse.Namespace) -> int:
@@ -321,7 +320,7 @@ def _parser() -> argparse.ArgumentParser:
     clean.set_defaults(func=cmd_clean)
     run = sub.add_parser("run", help="run scenarios; exit 1 if a check fails")
     run.add_argument("scenarios", nargs="+", help="scenario names (lab/scenarios) or YAML paths")
-    run.add_argument("--backend", default="netns", choices=("netns", "docker"))
+    run.add_argument("--backend", default="netns", choices=BACKEND_NAMES)
     run.add_argument("--repeat", type=int, default=1)
     run.add_argument("--seed", type=int, help="seed of the first run (then seed+1, ...)")
     run.add_argument("--set", action="append", help="override a scenario value: daemon.deadtime=500ms")
@@ -331,7 +330,7 @@ def _parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("experiment", help="run an experiment (experiments/NAME)")
     exp.add_argument("name")
     exp.add_argument("--repeat", type=int)
-    exp.add_argument("--backend", default="netns", choices=("netns", "docker"))
+    exp.add_argument("--backend", default="netns", choices=BACKEND_NAMES)
     exp.add_argument("--runs-dir", default="runs")
     exp.add_argument("-v", "--verbose", action="store_true", help="show every step of every run")
     exp.add_argument(

@@ -16,7 +16,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lab import faults
+from lab.backends import make_backend
 from lab.backends.base import Backend, LabError
 from lab.history.store import new_run_dir
 from lab.paths import PROJECT_ROOT
@@ -45,18 +45,6 @@ Progress = Callable[[str], None]
 
 class StepError(LabError):
     """A step could not be carried out (a wait_for timed out, a probe could not start...)."""
-
-
-def make_backend(name: str, topology: Topology, run_id: str, lab_dir: Path) -> Backend:
-    if name == "netns":
-        from lab.backends.netns import NetnsBackend
-
-        return NetnsBackend(topology, run_id, lab_dir)
-    if name == "docker":
-        from lab.backends.docker.backend import DockerBackend
-
-        return DockerBackend(topology, run_id, lab_dir)
-    raise LabError(f"unknown backend {name!r} (known: netns, docker)")
 
 
 def child_env(node: str | None = None) -> dict[str, str]:
@@ -106,7 +94,7 @@ class DaemonSet:
         spec = self.topology.node(node)
         dirs = self.backend.node_dirs(node)
         if spec.daemon == "hbd":
-            argv = [sys.executable, "-m", "hbd.cli", "run", "--config-dir", str(dirs.config_dir)]
+            argv = [*self.backend.python_argv("hbd.cli"), "run", "--config-dir", str(dirs.config_dir)]
             # netns shares the host's UTS name: always name the node explicitly.
             argv += ["--node", node, "--state-dir", str(dirs.state_dir)]
             return argv + (["-v"] if self.verbose else [])
@@ -295,7 +283,7 @@ class ScenarioRun:
             for line in self.topology.serial_lines:
                 device = line.device_of(spec.name)
                 if device is not None:
-                    serial_paths[device] = self._serial_device(spec.name, device)
+                    serial_paths[device] = self.backend.serial_device(spec.name, device)
             power_socket = str(self.power_switch.path) if self.power_switch is not None else None
             fence_docker = self._fence_docker_setup()
             render_node(
@@ -323,19 +311,10 @@ class ScenarioRun:
         (lab/faults/power_switch.py)."""
         if fencing_agent(self.scenario.daemon) != "fence_lab":
             return
-        # The socket must be a path every node sees: netns nodes share the host's filesystem (the run's
-        # state dir); Docker nodes see the run dir, bind-mounted at the same path.
-        state_dir = getattr(self.backend, "state_dir", None)
-        if self.backend.name == "docker":
-            directory = self.run_dir
-        elif self.backend.name == "netns" and state_dir is not None:
-            directory = Path(state_dir)
-        else:
-            raise LabError(f"daemon.fencing: the {self.backend.name} backend has no lab power switch")
         from lab.faults.power_switch import SOCKET_NAME, PowerSwitch
 
         switch = PowerSwitch(self.backend, self.topology, self.daemons, self.log.write)
-        switch.serve(directory / SOCKET_NAME)
+        switch.serve(self.backend.socket_dir() / SOCKET_NAME)  # a path every node sees
         self.power_switch = switch
 
     def _prepare_fence_docker(self) -> None:
@@ -343,52 +322,26 @@ class ScenarioRun:
         with Debian's fence-agents and get the Docker API (lab/backends/docker/api.py)."""
         if fencing_agent(self.scenario.daemon) != "fence_docker":
             return
-        from lab.backends.docker.backend import DockerBackend
-
-        assert isinstance(self.backend, DockerBackend)
-        self.backend.variant = FENCE_DOCKER_VARIANT
+        self.backend.use_node_image(FENCE_DOCKER_VARIANT)
         self.backend.give_nodes_docker_api()
 
     def _fence_docker_setup(self) -> FenceDockerSetup | None:
         """fence_docker's options (the relay in every node) and each node's plug (its container)."""
         if fencing_agent(self.scenario.daemon) != "fence_docker":
             return None
-        from lab.backends.docker.backend import DockerBackend
-
-        assert isinstance(self.backend, DockerBackend) and self.backend.docker_api is not None
-        plugs = {n.name: self.backend.container_name(n.name) for n in self.topology.servers}
-        return FenceDockerSetup(self.backend.docker_api.agent_options(), plugs)
-
-    def _serial_device(self, node: str, device: str) -> str:
-        getter = getattr(self.backend, "serial_device", None)
-        # A backend without serial_device binds the pty over /dev/<device> inside the node (docker).
-        return getter(node, device) if getter else f"/dev/{device}"
+        access = self.backend.docker_api_access()
+        return FenceDockerSetup(access.options, access.plugs)
 
     # -- helpers: owner sampler and prober ------------------------------------------------------------
 
     def _start_owner_sampler(self) -> None:
         if not self.topology.groups:
             return
-        if self.backend.name == "docker":
-            from lab.backends.docker.backend import DockerBackend
-
-            assert isinstance(self.backend, DockerBackend)
-            argv = self.backend.owner_sampler_argv()
-        else:
-            from lab.backends.netns import NetnsBackend
-
-            assert isinstance(self.backend, NetnsBackend)
-            argv = [sys.executable, "-m", "lab.node.owners"]
-            for spec in self.topology.servers:
-                argv += ["--node", f"{spec.name}={self.backend.netns(spec.name)}"]
+        argv = self.backend.owner_sampler_argv()
         argv += ["--out", str(self.run_dir / "owners.jsonl"), "--until-file", str(self.stop_file)]
         for g in self.topology.groups:
             argv += ["--vip", str(g.vip.ip)]
-        with open(self.run_dir / "owners.log", "ab") as log:
-            proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=child_env()
-            )
-        self.backend.pid_record.add(proc.pid, "lab.node.owners")
+        proc = self.backend.start_host_process(argv, self.run_dir / "owners.log", env=child_env())
         self.helpers.append(proc)
         # Wait for its first sample: a run whose start has no ownership evidence cannot be checked.
         out = self.run_dir / "owners.jsonl"
@@ -405,7 +358,7 @@ class ScenarioRun:
         if not self.topology.groups:
             raise StepError(f"probe: topology {self.topology.name} has no service group")
         group = self.topology.groups[0]
-        argv = [sys.executable, "-m", "lab.node.probe", "--target", f"{group.vip.ip}:{group.port}"]
+        argv = [*self.backend.python_argv("lab.node.probe"), "--target", f"{group.vip.ip}:{group.port}"]
         argv += ["--every-ms", str(args.get("every_ms", 5)), "--out", str(self.run_dir / "probe.jsonl")]
         argv += ["--until-file", str(self.stop_file)]
         pid = self.backend.spawn(client.name, argv, self.run_dir / "probe.log", env=child_env())

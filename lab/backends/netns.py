@@ -20,81 +20,35 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from lab.backends.base import LabError, LinkState, NodeDirs
+from lab.backends.base import Capabilities, DockerApiAccess, LabError, LinkState, NodeDirs
+from lab.backends.host import (
+    RUN_STATE_ROOT,
+    PidRecord,
+    ip,
+    owner_alive,
+    probe_kernel_features,
+    process_start_time,
+    process_state,
+    run_state_dir,
+    start_host_process,
+    write_run_meta,
+)
 from lab.backends.serial import SerialError, SerialPair
 from lab.spec.names import RunNames
 from lab.spec.topology import Topology
 
-RUN_STATE_ROOT = Path("/run/hblab")
 KILL_WAIT_S = 3.0
-
-
-def run_state_dir(run_id: str) -> Path:
-    return RUN_STATE_ROOT / run_id
-
-
-def ip(*args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `ip ARGS`; a failure raises LabError with ip's own message."""
-    res = subprocess.run(["ip", *args], input=input_text, capture_output=True, text=True, timeout=30)
-    if check and res.returncode != 0:
-        raise LabError(f"ip {' '.join(args)}: {res.stderr.strip() or res.stdout.strip()}")
-    return res
-
-
-def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat: distinguishes our process from a later one that reused its pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
-
-
-def process_state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-class PidRecord:
-    """Append-only record of the processes the lab started: one `pid starttime argv0` per line."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def add(self, pid: int, argv0: str) -> None:
-        start = process_start_time(pid)
-        with open(self.path, "a") as f:
-            f.write(f"{pid} {start if start is not None else 0} {argv0}\n")
-
-    def entries(self) -> list[tuple[int, int]]:
-        out = []
-        with contextlib.suppress(FileNotFoundError):
-            for line in self.path.read_text().splitlines():
-                parts = line.split()
-                if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
-                    out.append((int(parts[0]), int(parts[1])))
-        return out
-
-    def kill_alive(self) -> list[int]:
-        """SIGKILL every recorded process that still runs as the same process. Returns the pids killed."""
-        killed = []
-        for pid, start in self.entries():
-            if process_start_time(pid) == start and process_state(pid) not in (None, "Z"):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-        return killed
+NO_DOCKER_API = "the netns backend has no Docker engine for the nodes (fence_docker: use --backend docker)"
 
 
 class NetnsBackend:
     name = "netns"
+    capabilities = Capabilities(own_machines=False, node_images=False, node_docker_api=False)
 
     def __init__(self, topology: Topology, run_id: str, lab_dir: Path) -> None:
         self.topology = topology
@@ -119,23 +73,7 @@ class NetnsBackend:
 
     def create(self) -> None:
         """Build everything; on any failure tear down what was built and raise."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.state_dir / "lab.json").write_text(
-            json.dumps(
-                {
-                    "run_id": self.run_id,
-                    "backend": self.name,
-                    "topology": str(self.topology.source),
-                    "lab_dir": str(self.lab_dir),
-                    "created_mono": time.monotonic(),
-                    "created_wall": time.time(),
-                    "owner_pid": os.getpid(),
-                    "owner_start": process_start_time(os.getpid()),
-                    "persistent": False,
-                },
-                indent=2,
-            )
-        )
+        write_run_meta(self.run_id, self.name, self.topology.source, self.lab_dir)
         self.created = True
         try:
             self._create_namespaces()
@@ -232,7 +170,7 @@ class NetnsBackend:
         timeout_s: float = 30.0,
         check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        full = ["ip", "netns", "exec", self.netns(node), *argv]
+        full = self.exec_argv(node, argv)
         try:
             res = subprocess.run(full, input=input_text, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired as e:
@@ -251,7 +189,7 @@ class NetnsBackend:
         start_at: float | None = None,
     ) -> int:
         # `ip netns exec` execs the command in place (no fork), so the pid we get is the command's.
-        full = ["ip", "netns", "exec", self.netns(node), *argv]
+        full = self.exec_argv(node, argv)
 
         def wait_for_start() -> None:
             if start_at is not None:
@@ -455,6 +393,39 @@ class NetnsBackend:
     def kernel_features(self) -> dict[str, bool]:
         return probe_kernel_features()
 
+    # -- how the lab launches things ----------------------------------------------------------------
+
+    def python_argv(self, module: str) -> list[str]:
+        return [sys.executable, "-m", module]  # a namespace sees the host's filesystem, venv included
+
+    def exec_argv(self, node: str, argv: Sequence[str], *, tty: bool = False) -> list[str]:
+        return ["ip", "netns", "exec", self.netns(node), *argv]  # the caller's terminal comes along as is
+
+    def start_host_process(
+        self, argv: Sequence[str], log_path: Path, *, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        return start_host_process(self.pid_record, argv, log_path, env)
+
+    def owner_sampler_argv(self) -> list[str]:
+        argv = [sys.executable, "-m", "lab.node.owners"]
+        for spec in self.topology.servers:
+            argv += ["--node", f"{spec.name}={self.netns(spec.name)}"]
+        return argv
+
+    def socket_dir(self) -> Path:
+        # The run's state dir, not the lab dir: short (AF_UNIX paths end at 108 bytes), and every
+        # namespace sees the host's filesystem.
+        return self.state_dir
+
+    def use_node_image(self, variant: str, tag: str | None = None) -> None:
+        """Namespaces run the host's programs: nothing to choose."""
+
+    def give_nodes_docker_api(self) -> None:
+        raise LabError(NO_DOCKER_API)
+
+    def docker_api_access(self) -> DockerApiAccess:
+        raise LabError(NO_DOCKER_API)
+
 
 def _link_json(ns: str, dev: str) -> dict[str, object]:
     res = ip("-n", ns, "-j", "link", "show", "dev", dev)
@@ -475,59 +446,6 @@ def list_lab_netns() -> list[str]:
     res = ip("netns", "list", check=False)
     names = [line.split()[0] for line in res.stdout.splitlines() if line.strip()]
     return [n for n in names if n.startswith("hbl")]
-
-
-def probe_kernel_features() -> dict[str, bool]:
-    """Try each qdisc/nft feature once in a scratch namespace: what can the faults use on this kernel?"""
-    ns = f"hblprobe{os.getpid()}"
-    features = {
-        "netem": False,
-        "tbf": False,
-        "nft": False,
-        "nft_numgen": False,
-        "veth": False,
-        "bridge": False,
-    }
-    if ip("netns", "add", ns, check=False).returncode != 0:
-        return features
-    try:
-        features["veth"] = (
-            ip("-n", ns, "link", "add", "p0", "type", "veth", "peer", "name", "p1", check=False).returncode
-            == 0
-        )
-        features["bridge"] = ip("-n", ns, "link", "add", "b0", "type", "bridge", check=False).returncode == 0
-
-        def run(*argv: str, input_text: str | None = None) -> bool:
-            res = subprocess.run(
-                ["ip", "netns", "exec", ns, *argv],
-                input=input_text,
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-            return res.returncode == 0
-
-        if features["veth"]:
-            features["netem"] = run("tc", "qdisc", "add", "dev", "p0", "root", "netem", "delay", "1ms")
-            tbf = ("tbf", "rate", "1mbit", "burst", "32k", "latency", "100ms")
-            features["tbf"] = run("tc", "qdisc", "replace", "dev", "p0", "root", *tbf)
-        if shutil.which("nft"):
-            features["nft"] = run("nft", "add", "table", "inet", "probe")
-            features["nft_numgen"] = run(
-                "nft",
-                "-f",
-                "-",
-                input_text="add chain inet probe c { type filter hook input priority 0; }\n"
-                "add rule inet probe c numgen random mod 100 < 10 drop\n",
-            )
-    finally:
-        ip("netns", "del", ns, check=False)
-    return features
-
-
-def _owner_alive(meta: dict[str, object]) -> bool:
-    pid, start = meta.get("owner_pid"), meta.get("owner_start")
-    return isinstance(pid, int) and process_start_time(pid) == start
 
 
 def mark_owner(run_id: str, persistent: bool) -> None:
@@ -554,7 +472,7 @@ def clean_leftovers(include_live: bool = False) -> list[str]:
             if meta.get("backend", "netns") != "netns":
                 keep.add(state.name)  # another backend's run: it cleans up its own (docker by label)
                 continue
-            if not include_live and (_owner_alive(meta) or meta.get("persistent")):
+            if not include_live and (owner_alive(meta) or meta.get("persistent")):
                 keep.add(state.name)
                 continue
             for pid in PidRecord(state / "pids").kill_alive():

@@ -8,11 +8,12 @@ What differs from a plain scenario run:
 - `wait_for: {event: vip.owner, node: N}` waits for N to hold the VIP (from the owner sampler), and
   `wait_for: {event: vip.single}` for one owner held steadily for VIP_SINGLE_STEADY_S: the peers write no
   hbd events, so the bench scenarios wait on what the lab sees;
-- with `stress_s`, injecting the `loss` fault also starts stress-ng on every core for that long (in the
-  client's namespace, so teardown ends it; on Docker on the host, whose cores the containers share: the
-  node images carry no stress-ng);
-- on Docker (`backend_name="docker"`) every node runs from the setting's image variant (hbl-keepalived,
-  hbl-heartbeat, hbl-ucarp, hbl-hbd) and the peer drivers are told each node is a machine of its own.
+- with `stress_s`, injecting the `loss` fault also starts stress-ng on every core for that long, on the
+  host (every node shares its cores; the node images carry no stress-ng), recorded with the run's
+  processes so teardown ends it;
+- on a backend with node images (Docker) every node runs from the setting's image variant
+  (hbl-keepalived, hbl-heartbeat, hbl-ucarp, hbl-hbd), and where each node is a machine of its own the
+  peer drivers are told so (Backend.capabilities).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -30,13 +30,12 @@ from typing import Any
 from hbd.config.model import ResourceGroup
 from hbd.config.render import render_haresources
 from lab.backends.base import Backend
-from lab.backends.docker.backend import DockerBackend
 from lab.bench.peers.base import PeerDriver, PeerNode, peer_nodes
 from lab.bench.peers.heartbeat import HeartbeatDriver
 from lab.bench.peers.keepalived import KeepalivedDriver
 from lab.bench.peers.ucarp import UcarpDriver
 from lab.render import SERVICE_SCRIPT, resource_groups
-from lab.runner import DaemonSet, RecordLog, ScenarioRun, StepError, child_env
+from lab.runner import DaemonSet, RecordLog, ScenarioRun, StepError
 from lab.spec.scenario import Scenario
 from lab.spec.topology import Topology
 
@@ -105,11 +104,9 @@ class BenchRun(ScenarioRun):
         )
         self.setting = setting
         self.stress_s = stress_s
-        if isinstance(self.backend, DockerBackend):
-            self.backend.variant = setting.kind
-            self.backend.image_override = image
+        self.backend.use_node_image(setting.kind, image)
         roots = {n.name: self.backend.node_dirs(n.name).root for n in self.topology.servers}
-        own_machine = isinstance(self.backend, DockerBackend)
+        own_machine = self.backend.capabilities.own_machines
         self.peer_nodes = peer_nodes(self.topology, roots, own_machine=own_machine)
         self.daemons = BenchDaemonSet(self.backend, self.topology, self.log, setting, self.peer_nodes)
         self.fault_ctx.daemons = self.daemons
@@ -189,22 +186,12 @@ class BenchRun(ScenarioRun):
         super()._do_inject(args)
 
     def _start_stress(self, duration_s: float) -> None:
-        client = self.topology.client
-        if client is None:
-            raise StepError("stress: the topology has no client node to run stress-ng in")
-        cpus = os.cpu_count() or 2
-        argv = ["stress-ng", "--cpu", str(cpus), "--timeout", f"{int(duration_s) + 5}s", "--quiet"]
-        if not isinstance(self.backend, DockerBackend):
-            pid = self.backend.spawn(client.name, argv, self.run_dir / "stress-ng.log", env=child_env())
-            self.helpers.append(pid)
-            self.log.mark("stress.start", cpus=cpus, duration_s=duration_s, pid=pid, where=client.name)
-            return
-        # Containers share the host's cores, so stress-ng on the host loads them as it would in the client;
-        # recorded in the run's pid file, so teardown (and `hblab clean`) end it like the lab's other helpers.
+        # On the host for both backends: namespaces and containers share its cores, so the load is the
+        # same as from inside a node, and the node images need no stress-ng.
         if shutil.which("stress-ng") is None:
             raise StepError("stress: stress-ng is not installed on the host (apt-get install stress-ng)")
-        with open(self.run_dir / "stress-ng.log", "ab") as log:
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.backend.pid_record.add(proc.pid, "stress-ng")
+        cpus = os.cpu_count() or 2
+        argv = ["stress-ng", "--cpu", str(cpus), "--timeout", f"{int(duration_s) + 5}s", "--quiet"]
+        proc = self.backend.start_host_process(argv, self.run_dir / "stress-ng.log")
         self.helpers.append(proc)
         self.log.mark("stress.start", cpus=cpus, duration_s=duration_s, pid=proc.pid, where="host")

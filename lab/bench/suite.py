@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from lab.backends import BACKEND_NAMES, capabilities_of
 from lab.backends.base import LabError
 from lab.bench.metrics import run_metrics
 from lab.bench.report import write_outputs
@@ -65,9 +66,9 @@ DEFAULT_SETTINGS: tuple[Setting, ...] = (
 
 def missing_packages(settings: Sequence[Setting], backend: str = "netns", stress: bool = True) -> list[str]:
     """Debian packages the chosen settings need on the host that are not installed (judged by their
-    executables). On Docker the daemons come with their images: only stress-ng runs on the host."""
+    executables). With node images (Docker) the daemons come with them: only stress-ng runs on the host."""
     need: list[str] = []
-    kinds = {s.kind for s in settings} - {"hbd"} if backend == "netns" else set()
+    kinds = {s.kind for s in settings} - {"hbd"} if not capabilities_of(backend).node_images else set()
     for kind in sorted(kinds):
         driver = DRIVERS[kind]
         if shutil.which(driver.binary) is None and not Path(driver.binary).exists():
@@ -202,7 +203,7 @@ def run_bench(
     backend: str = "netns",
 ) -> list[Path]:
     rows: list[dict[str, Any]] = []
-    images = node_images(settings, say) if backend == "docker" else {}
+    images = node_images(settings, say) if capabilities_of(backend).node_images else {}
     total = repeat * len(scenarios) * len(settings) + (len(settings) if stress_minutes > 0 else 0)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     meta = {
@@ -296,7 +297,7 @@ def main_bench(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs-root", type=Path, default=Path("runs/bench"))
     p.add_argument(
         "--backend",
-        choices=("netns", "docker"),
+        choices=BACKEND_NAMES,
         default="netns",
         help="netns (default) or docker: every node a container from its daemon's image",
     )

@@ -13,7 +13,7 @@ import pytest
 
 from lab.backends.base import LabError
 from lab.backends.docker.backend import LABEL, DockerBackend, clean_docker
-from lab.backends.netns import run_state_dir
+from lab.backends.host import run_state_dir
 from lab.spec.names import new_run_id
 
 pytestmark = pytest.mark.docker
@@ -38,12 +38,12 @@ def test_networks_are_internal_and_labelled(make_lab: MakeLab) -> None:
     lab = make_lab("two-node")
     client = docker.from_env()
     try:
-        for seg in lab.spec.topology.segments:
+        for seg in lab.topology.segments:
             net = client.networks.get(lab.network_name(seg.name))
             assert net.attrs["Internal"] is True
             assert net.attrs["Labels"].get(LABEL) == lab.run_id
             assert net.name.startswith(f"hbl{lab.run_id}-")
-        for node in lab.spec.topology.node_names:
+        for node in lab.topology.node_names:
             container = client.containers.get(lab.container_name(node))
             assert container.labels.get(LABEL) == lab.run_id
             assert lab.exec(node, ["uname", "-n"]).stdout.strip() == node  # haresources names match
@@ -53,8 +53,8 @@ def test_networks_are_internal_and_labelled(make_lab: MakeLab) -> None:
 
 def test_nodes_have_the_topology_interfaces_and_no_route_out(make_lab: MakeLab) -> None:
     lab = make_lab("two-node")
-    for node in lab.spec.topology.node_names:
-        expected = sorted((e.iface, str(e.ip)) for _s, e in lab.spec.topology.endpoints_of(node))
+    for node in lab.topology.node_names:
+        expected = sorted((e.iface, str(e.ip)) for _s, e in lab.topology.endpoints_of(node))
         assert sorted(lab.addresses(node)) == expected
         routes = lab.exec(node, ["ip", "-4", "route", "show"]).stdout
         assert "default" not in routes
@@ -136,7 +136,7 @@ def test_cable_down_and_pulled_cut_the_link_and_heal(make_lab: MakeLab) -> None:
 
 def test_serial_line_carries_bytes_and_can_be_cut(make_lab: MakeLab) -> None:
     lab = make_lab("two-node")
-    line = lab.spec.topology.serial_lines[0].name
+    line = lab.topology.serial_lines[0].name
     device = str(lab.node_dirs("bobek").dev_dir / "ttyS0")  # the node-dir path the rendered ha.cf names
     reader = [
         sys.executable,

@@ -6,7 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from lab.backends.netns import NetnsBackend, clean_leftovers, run_state_dir
+from lab.backends.host import run_state_dir
+from lab.backends.netns import NetnsBackend, clean_leftovers
 from lab.spec.names import new_run_id
 from lab.spec.topology import load_topology
 

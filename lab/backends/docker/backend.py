@@ -37,17 +37,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lab.backends.base import LabError, LinkState, NodeDirs
+from lab.backends.base import Capabilities, DockerApiAccess, LabError, LinkState, NodeDirs
 from lab.backends.docker import dockerd
 from lab.backends.docker.api import ENGINE_SOCKET, RELAY_PORT, NodeDockerApi, make_tls
 from lab.backends.docker.image import ImageError, ensure_image
-from lab.backends.netns import (
+from lab.backends.host import (
     RUN_STATE_ROOT,
     PidRecord,
+    owner_alive,
     probe_kernel_features,
-    process_start_time,
     process_state,
     run_state_dir,
+    start_host_process,
+    write_run_meta,
 )
 from lab.backends.serial import SerialError, SerialPair
 from lab.paths import FENCE_AGENT
@@ -102,6 +104,7 @@ def _bridge_rule(bridge: str, run_id: str) -> list[str]:
 
 class DockerBackend:
     name = "docker"
+    capabilities = Capabilities(own_machines=True, node_images=True, node_docker_api=True)
 
     def __init__(
         self,
@@ -174,23 +177,8 @@ class DockerBackend:
             dockerd.ensure_running()
         except dockerd.DockerdError as e:
             raise LabError(f"docker backend: {e}") from e
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.state_dir / "lab.json").write_text(
-            json.dumps(
-                {
-                    "run_id": self.run_id,
-                    "backend": self.name,
-                    "topology": str(self.topology.source),
-                    "lab_dir": str(self.lab_dir),
-                    "created_mono": time.monotonic(),
-                    "created_wall": time.time(),
-                    # `hblab clean` leaves a run alone while this process lives (see clean_docker).
-                    "owner_pid": os.getpid(),
-                    "owner_start": process_start_time(os.getpid()),
-                },
-                indent=2,
-            )
-        )
+        # `hblab clean` leaves a run alone while this process lives (see clean_docker).
+        write_run_meta(self.run_id, self.name, self.topology.source, self.lab_dir)
         self.created = True
         try:
             if self.docker_api_wanted:
@@ -678,6 +666,41 @@ class DockerBackend:
         pair = self.serial.get(line)
         return pair is not None and pair.relaying()
 
+    def serial_device(self, node: str, device: str) -> str:
+        """/dev/<device>: the relay's pty is bind-mounted there (see _serial_mounts)."""
+        for line in self.topology.serial_lines:
+            if line.device_of(node) == device:
+                return f"/dev/{device}"
+        raise LabError(f"node {node} has no serial device {device!r}")
+
+    # -- how the lab launches things ----------------------------------------------------------------
+
+    def python_argv(self, module: str) -> list[str]:
+        return [sys.executable, "-m", module]  # linked to the image's venv in every node (_link_host_python)
+
+    def exec_argv(self, node: str, argv: Sequence[str], *, tty: bool = False) -> list[str]:
+        return ["docker", "exec", "-i", *(["-t"] if tty else []), self.container_name(node), *argv]
+
+    def start_host_process(
+        self, argv: Sequence[str], log_path: Path, *, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        return start_host_process(self.pid_record, argv, log_path, env)
+
+    def socket_dir(self) -> Path:
+        return self.lab_dir  # bind-mounted at the same path in every container
+
+    def use_node_image(self, variant: str, tag: str | None = None) -> None:
+        if self.created:
+            raise LabError("use_node_image() must be called before create()")
+        self.variant = variant
+        self.image_override = tag
+
+    def docker_api_access(self) -> DockerApiAccess:
+        if self.docker_api is None:
+            raise LabError("the nodes have no Docker API: call give_nodes_docker_api() before create()")
+        plugs = {n.name: self.container_name(n.name) for n in self.topology.servers}
+        return DockerApiAccess(self.docker_api.agent_options(), plugs)
+
     # -- observation -------------------------------------------------------------------------------
 
     def owner_sampler_argv(self) -> list[str]:
@@ -725,7 +748,7 @@ def clean_docker(include_live: bool = False) -> list[str]:
     problems: list[str] = []
     for run_id in sorted(runs):
         meta = _run_meta(run_id)
-        if not include_live and (meta.get("persistent") or _owner_alive(meta)):
+        if not include_live and (meta.get("persistent") or owner_alive(meta)):
             continue
         gone, failed = clean_run(run_id)
         removed += gone
@@ -794,11 +817,6 @@ def _run_meta(run_id: str) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return meta if isinstance(meta, dict) else {}
-
-
-def _owner_alive(meta: Mapping[str, Any]) -> bool:
-    pid, start = meta.get("owner_pid"), meta.get("owner_start")
-    return isinstance(pid, int) and isinstance(start, int) and process_start_time(pid) == start
 
 
 def _remove_bridge_rules(run_id: str | None, removed: list[str], problems: list[str]) -> None:
