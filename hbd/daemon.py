@@ -60,6 +60,7 @@ from hbd.event_names import (
     DAEMON_STOP,
     GARP_SENT,
     PACKET_REJECTED,
+    PEER_GENERATION_RESET,
 )
 from hbd.events_log import EventLog
 from hbd.fencing.agent import agent_dirs
@@ -74,9 +75,12 @@ from hbd.wire.codec import decode as decode_packet
 from hbd.wire.codec import encode
 from hbd.wire.error import WireError
 from hbd.wire.message import Message
-from hbd.wire.replay import ReplayGuard, Verdict
+from hbd.wire.replay import ECHO_FIELD, REQUESTS, Floor, ReplayGuard, Verdict, echoes, plausible_generation
 
 REJECT_LOG_EVERY_S = 10.0
+# The peer's newest seq is saved at most this often (and at once when its generation changes, and at a clean
+# stop): after a crash, copies from the last second before it may be accepted once more (docs/security.md).
+FLOOR_SAVE_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -150,8 +154,13 @@ class Daemon:
         self.log = EventLog(paths.events, self.node, logger)
         self.generation = 0
         self.seq = 0
-        self.replay = ReplayGuard(known_generations=_load_generations(paths.peer_generations))
-        self._saved_generations = self.replay.generations()
+        self.replay = ReplayGuard(
+            known_generations=_load_generations(paths.peer_generations, time.time()),
+            # A lock-out is lifted during a boot once the peer's current generation is this quiet.
+            quiet_s=2 * config.cluster.keepalive_s,
+        )
+        self._saved_floors = self.replay.floors()
+        self._floors_saved_at = time.monotonic()
         self.transports: list[Transport] = []
         self.rejected: dict[str, int] = {}
         self._reject_logged_at: dict[str, float] = {}
@@ -240,6 +249,8 @@ class Daemon:
                 await self.pinger.close()
             for task in list(self._tasks):
                 task.cancel()
+            if self.replay.floors() != self._saved_floors:
+                self._save_generations()
             self.log.emit(DAEMON_STOP, generation=self.generation, rejected=self.rejected)
             self.log.close()
             with contextlib.suppress(FileNotFoundError):
@@ -323,6 +334,10 @@ class Daemon:
         self.seq += 1
         body = dict(fields)
         t = body.pop("t")
+        peer_generation = self.replay.generation_of(self.peer)
+        if t in REQUESTS and peer_generation is not None:
+            # The peer's own generation, echoed: proves to it that this request is no older than its boot.
+            body.setdefault(ECHO_FIELD, str(peer_generation))
         message = Message.of(
             [
                 ("t", t),
@@ -355,15 +370,29 @@ class Daemon:
         if src != self.peer:
             self._reject("foreign_node", link, f"src {src!r} is not in this cluster")
             return
-        check = self.replay.check(src, generation, seq, link)
+        if not plausible_generation(generation, time.time()):
+            self._reject("implausible_generation", link, f"generation {generation} is far ahead of our clock")
+            return
+        fresh = echoes(message.get(ECHO_FIELD), self.generation)
+        if message.msg_type in REQUESTS and not fresh:
+            # Signed, but made before our boot (or by a peer that does not see us yet): a capture replayed
+            # after our restart must not make us stand by. Refused before it can move the replay window.
+            self._reject("stale_request", link, f"{message.msg_type} does not echo our generation")
+            return
+        check = self.replay.check(src, generation, seq, link, echoes=fresh, now=time.monotonic())
         if check.verdict is Verdict.REPLAY:
             self._reject("replay", link, check.reason)
             return
+        if check.recovered:
+            self.log.emit(PEER_GENERATION_RESET, "CRITICAL", peer=src, link=link, cause=check.recovered)
         if not check.deliver:
             if check.link_fresh:
                 self.feed(HeartbeatReceived(src, link, None))
             return
-        if self._saved_generations.get(src) != generation:
+        saved = self._saved_floors.get(src)
+        if saved is None or saved.generation != generation or check.recovered or (
+            time.monotonic() - self._floors_saved_at >= FLOOR_SAVE_EVERY_S and saved.seq != seq
+        ):
             self._save_generations()
         t = message.msg_type
         if t == STATUS:
@@ -384,10 +413,13 @@ class Daemon:
             self.feed(HeartbeatReceived(src, link, None))
 
     def _save_generations(self) -> None:
-        """Rare (a peer restarted): a small atomic write is fine on the receive path."""
-        self._saved_generations = self.replay.generations()
+        """At most once a second (or when the peer restarted): a small atomic write is fine on the receive
+        path."""
+        self._saved_floors = self.replay.floors()
+        self._floors_saved_at = time.monotonic()
+        floors = {src: {"generation": f.generation, "seq": f.seq} for src, f in self._saved_floors.items()}
         try:
-            write_private(self.paths.peer_generations, json.dumps(self._saved_generations))
+            write_private(self.paths.peer_generations, json.dumps(floors))
         except OSError as exc:
             self.log.emit(DAEMON_STATE_WRITE, "WARN", cause=f"cannot save peer generations: {exc}")
 
@@ -452,14 +484,23 @@ class Daemon:
         return {"ok": False, "error": f"unknown command {cmd!r}"}
 
 
-def _load_generations(path: Path) -> dict[str, int]:
+def _load_generations(path: Path, wall_now: float) -> dict[str, Floor]:
+    """The saved floors: `{peer: {"generation": G, "seq": S}}` (or an older hbd's `{peer: G}`). A generation
+    no peer could have (far ahead of our clock: forged, or saved by an hbd without that check) is dropped
+    rather than locking the peer out."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict):
         return {}
-    return {str(k): v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)}
+    floors = {}
+    for src, value in data.items():
+        gen, seq = (value.get("generation"), value.get("seq", 0)) if isinstance(value, dict) else (value, 0)
+        if all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (gen, seq)):
+            if plausible_generation(gen, wall_now):
+                floors[str(src)] = Floor(gen, seq)
+    return floors
 
 
 def _ip_groups(config: Config) -> dict[str, str]:

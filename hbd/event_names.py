@@ -29,6 +29,7 @@ PEER_GONE: Final = "peer.gone"
 LINK_UP: Final = "link.up"
 LINK_DOWN: Final = "link.down"
 PACKET_REJECTED: Final = "packet.rejected"
+PEER_GENERATION_RESET: Final = "peer.generation_reset"
 CONFIG_MISMATCH: Final = "config.mismatch"
 
 # ---------------------------------------------------------------- this node

@@ -242,3 +242,36 @@ def test_a_junk_flood_without_the_key_causes_no_failover(cluster):
         # Rate-limited: a flood of thousands of packets writes a handful of events, not one each.
         assert len([e for e in events if e["event"] == "packet.rejected"]) <= 5
     assert alpha.has_ip(vip) and not beta.has_ip(vip)
+
+
+def test_a_request_replayed_after_a_restart_is_refused(cluster):
+    # Issue 11, bug 2: after alpha restarts, a signed hb_takeover from beta's current generation, captured
+    # before the restart, was accepted as new (and made alpha stand by) until beta's next real packet.
+    # Built here with the key, as a capture would be: beta's generation, alpha's *previous* generation
+    # echoed, a seq above anything beta sent.
+    pair, alpha, beta, vip = cluster
+    wait_until(lambda: alpha.status()["peer"]["liveness"] == "alive", what="alpha to see beta")
+    old_alpha, beta_gen = alpha.status()["generation"], beta.status()["generation"]
+    fields = [("t", "hb_takeover"), ("rsc_hold", "all"), ("heard", str(old_alpha)), ("src", "beta")]
+    fields += [("seq", "fffff"), ("hg", format(beta_gen, "x"))]
+    captured = encode(Message.of(fields), AuthConfig(1, (AuthKey(1, "sha256", KEY.encode()),)))
+    alpha.stop(signal.SIGTERM)  # beta takes over; alpha's new run takes the group back (auto_failback)
+    alpha.start()
+
+    def back_and_home() -> bool:
+        if alpha.hbctl("status", "--json").returncode != 0:
+            return False  # still starting
+        status = alpha.status()
+        return status["generation"] == old_alpha + 1 and status["peer"]["liveness"] == "alive"
+
+    wait_until(back_and_home, what="alpha's new run to see beta")
+    wait_until(lambda: alpha.has_ip(vip) and not beta.has_ip(vip), what="the VIP back on alpha")
+    with inside(pair.b):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.sendto(captured, (pair.ip_a, 694))
+        sock.close()
+    wait_until(lambda: alpha.status()["rejected_packets"].get("stale_request", 0) >= 1, what="the refusal")
+    time.sleep(0.5)
+    assert not [e for e in alpha.events() if e["event"] == "node.standby"]
+    assert alpha.has_ip(vip) and not beta.has_ip(vip)
+    assert alpha.status()["peer"]["liveness"] == "alive"  # the refused copy did not move beta's window
