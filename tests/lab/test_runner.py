@@ -4,9 +4,16 @@ import json
 from pathlib import Path
 
 from lab.runner import run_scenario
+from lab.spec.names import RunNames
 from lab.spec.scenario import parse_scenario
 
 from .conftest import DATA, netns_list
+
+
+def _own_namespaces(run_dir: Path) -> list[str]:
+    """This run's namespaces still there (other labs may come and go on the host meanwhile)."""
+    run_id = json.loads((run_dir / "lab-run.json").read_text())["run_id"]
+    return [ns for ns in netns_list() if ns.startswith(RunNames(run_id).prefix)]
 
 
 def test_dummy_scenario_records_everything_and_tears_down(tmp_path):
@@ -27,11 +34,10 @@ def test_dummy_scenario_records_everything_and_tears_down(tmp_path):
         "expect": [],
     }
     scenario = parse_scenario(raw, "dummy.yaml")
-    before = set(netns_list())
     result = run_scenario(scenario, seed=7, runs_root=tmp_path / "runs")
     assert result.error is None, result.error
     run_dir = result.run_dir
-    assert set(netns_list()) == before
+    assert _own_namespaces(run_dir) == []
     lab = [json.loads(line) for line in (run_dir / "lab.jsonl").read_text().splitlines()]
     events = [r["event"] for r in lab]
     assert events[0] == "run.start" and events[-1] == "run.end"
@@ -58,7 +64,6 @@ def test_a_failing_step_still_tears_down(tmp_path):
         ],
         "expect": [],
     }
-    before = set(netns_list())
     result = run_scenario(parse_scenario(raw, "dummy.yaml"), seed=1, runs_root=tmp_path / "runs")
     assert result.error is not None and "group.active" in result.error and not result.ok
-    assert set(netns_list()) == before
+    assert _own_namespaces(result.run_dir) == []
