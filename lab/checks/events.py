@@ -19,9 +19,7 @@ def bad_news(history: History, params: BadNews) -> CheckResult:
     """ERROR/CRITICAL records fail unless allow-listed with a reason; holes in the history always fail."""
 
     def allowed(r: Record) -> bool:
-        return any(
-            fnmatch.fnmatchcase(r.event, a.event) and a.node in (None, r.node) for a in params.allow
-        )
+        return any(fnmatch.fnmatchcase(r.event, a.event) and a.node in (None, r.node) for a in params.allow)
 
     bad_records = [r for r in history if r.level in BAD_LEVELS]
     unallowed = [r for r in bad_records if not allowed(r)]

@@ -148,6 +148,10 @@ def names_in(cls: type) -> dict[str, str]:
 # ---------------------------------------------------------------- validation
 
 
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
 def _number_text(kind: _Kind) -> str:
     word = "an integer" if kind.base is int else "a number"
     b = kind.bounds
@@ -155,14 +159,14 @@ def _number_text(kind: _Kind) -> str:
         return word
     low, high = b.low, b.high
     if low is not None and high is not None:
-        return f"{word} in {'(' if b.low_open else '['}{low:g}, {high:g}]"
+        return f"{word} in {'(' if b.low_open else '['}{_num(low)}, {_num(high)}]"
     if low == 0 and not b.low_open:
         return "a non-negative integer" if kind.base is int else "a non-negative number"
     if low == 0 and b.low_open:
         return "a positive integer" if kind.base is int else "a positive number"
     if low is not None:
-        return f"{word} {'>' if b.low_open else '>='} {low:g}"
-    return f"{word} <= {high:g}"
+        return f"{word} {'>' if b.low_open else '>='} {_num(low)}"
+    return f"{word} <= {_num(high)}"
 
 
 def _in_bounds(value: float, b: Range | None) -> bool:
@@ -215,7 +219,7 @@ def _value(kind: _Kind, value: Any, path: str, problems: list[Problem]) -> Any:
             return None
         out = []
         for i, entry in enumerate(value):
-            typed, sub = parse_params(kind.nested, entry, owner=path)
+            typed, sub = parse_params(kind.nested, entry, owner="")
             at = f"{path}[{i}]"
             problems.extend(Problem(f"{at}.{p.path}" if p.path else at, p.message) for p in sub)
             out.append(typed)
@@ -249,7 +253,7 @@ def parse_params(
 
     `ignore`: keys that belong to the caller (`fault`, `check`, `name`), listed first among the known keys.
     `partial`: check only the keys given (a `heal` names just what it matches on); no object is built.
-    `owner` names the fault or check in `required by ...` messages.
+    `owner` names the fault or check in `required by ...` messages ("" inside a nested list).
     """
     fields = fields_of(cls)
     if not isinstance(raw, Mapping):
@@ -266,7 +270,8 @@ def parse_params(
             values[name] = _value(kind, raw[name], name, problems)
         elif is_required(f) and not partial:
             hint = help_of(f)
-            problems.append(Problem(name, f"required: {hint}" if hint else f"required by {owner}"))
+            by = f"required by {owner}" if owner else "required"
+            problems.append(Problem(name, f"{by}: {hint}" if hint else by))
     one_of: tuple[str, ...] = getattr(cls, "ONE_OF", ())
     if one_of and not partial and not any(k in raw for k in one_of):
         problems.append(Problem("", f"{owner} needs {' or '.join(one_of)}"))

@@ -20,7 +20,8 @@ import yaml
 from lab.paths import SCENARIO_DIR
 from lab.spec.check_params import CHECK_PARAMS, COMMON_KEYS
 from lab.spec.duration import DurationError, parse_duration
-from lab.spec.params import Problem, parse_params
+from lab.spec.fault_params import FAULTS, HEALABLE
+from lab.spec.params import Problem, names_in, parse_params
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -81,40 +82,9 @@ DAEMON_KEYS: dict[str, str] = {
 FENCING_VALUES = ("on", "off", "fence_docker")
 FENCING_BACKENDS: dict[str, tuple[str, ...]] = {"fence_docker": ("docker",)}
 
-LINK_HOWS = ("down", "drop", "pull")
-DIRECTIONS = ("in", "out", "both")
-PHASES = ("random", "none")  # every inject waits a seeded random time in [0, keepalive) unless `none`
-
-
-@dataclass(frozen=True)
-class FaultSpec:
-    """A fault's parameters (name -> kind) as lab/faults/__init__.py accepts them, plus what must be given."""
-
-    params: dict[str, str]
-    required: tuple[str, ...] = ()
-    one_of: tuple[str, ...] = ()  # at least one of these
-
-
-_LINK = {"link": "link", "node": "node", "iface": "name"}
-FAULTS: dict[str, FaultSpec] = {
-    "soft_stop": FaultSpec({"node": "node", "timeout_s": "positive"}, ("node",)),
-    "power_off": FaultSpec({"node": "node", "nodes": "nodes"}, one_of=("node", "nodes")),
-    "power_on": FaultSpec({"node": "node", "nodes": "nodes", "together": "bool"}, one_of=("node", "nodes")),
-    "link_cut": FaultSpec({**_LINK, "how": "how", "direction": "direction"}, one_of=("link", "iface")),
-    "link_heal": FaultSpec({**_LINK, "how": "how", "direction": "direction"}, one_of=("link", "iface")),
-    "cut_heartbeat": FaultSpec({"node": "node", "how": "how"}),
-    "serial_cut": FaultSpec({"link": "link", "line": "link"}),
-    "serial_heal": FaultSpec({"link": "link", "line": "link"}),
-    "loss": FaultSpec(
-        {**_LINK, "percent": "percent", "direction": "direction"}, ("percent",), ("link", "iface")
-    ),
-    "delay": FaultSpec({**_LINK, "ms": "positive"}, ("ms",), ("link", "iface")),
-    "freeze": FaultSpec({"node": "node", "ms": "positive"}, ("node", "ms")),
-    "boot_together": FaultSpec({"nodes": "nodes"}),
-}
-# `heal: {fault: X}` undoes an earlier `inject: {fault: X}` (soft_stop and power_off: boot again); without
-# parameters it heals every active X with the parameters it was injected with.
-HEALABLE = ("soft_stop", "power_off", "link_cut", "cut_heartbeat", "serial_cut", "loss", "delay", "freeze")
+# Faults and their parameters: lab/spec/fault_params.py (FAULTS, HEALABLE). `heal: {fault: X}` undoes an
+# earlier `inject: {fault: X}` (soft_stop and power_off: boot again); without parameters it heals every
+# active X with the parameters it was injected with.
 
 STEP_KINDS = ("boot", "wait_for", "probe", "inject", "heal", "sleep")
 TOP_KEYS = ("name", "description", "topology", "daemon", "steps", "expect")
@@ -457,6 +427,8 @@ def _probe(body: Any, where: str, p: _Problems) -> dict[str, Any] | None:
 
 
 def _fault_args(body: Any, where: str, p: _Problems, heal: bool) -> dict[str, Any] | None:
+    """An inject/heal step checked against its fault's declaration; the args keep the values as written
+    (the faults re-read them through the same declaration). A heal names only what it matches on."""
     if not isinstance(body, dict):
         p.add(where, f"expected {{fault: NAME, ...}}, got {body!r}")
         return None
@@ -466,55 +438,9 @@ def _fault_args(body: Any, where: str, p: _Problems, heal: bool) -> dict[str, An
         what = "fault that can be healed" if heal and fault in FAULTS else "fault"
         p.add(f"{where}.fault", f"unknown {what} {fault!r} (known: {', '.join(names)})")
         return None
-    spec = FAULTS[fault]
-    _unknown_keys(body, ("fault", "phase", *spec.params), where, p)
-    if not heal:
-        for req in spec.required:
-            if req not in body:
-                p.add(f"{where}.{req}", f"required by {fault}")
-        if spec.one_of and not any(k in body for k in spec.one_of):
-            p.add(where, f"{fault} needs {' or '.join(spec.one_of)}")
-    args: dict[str, Any] = {"fault": fault}
-    if "phase" in body:
-        if body["phase"] in PHASES:
-            args["phase"] = body["phase"]
-        else:
-            p.add(f"{where}.phase", f"expected one of {', '.join(PHASES)}, got {body['phase']!r}")
-    for key, kind in spec.params.items():
-        if key not in body:
-            continue
-        value = body[key]
-        if _fault_param_ok(kind, value, f"{where}.{key}", p):
-            args[key] = value
-    return args
-
-
-def _fault_param_ok(kind: str, value: Any, where: str, p: _Problems) -> bool:
-    if kind in ("node", "link", "name"):
-        ok = isinstance(value, str) and bool(value)
-        msg = f"expected a {'' if kind == 'name' else kind + ' '}name, got {value!r}"
-    elif kind == "nodes":
-        return _node_list(value, where, p) is not None
-    elif kind == "how":
-        ok = value in LINK_HOWS
-        msg = f"expected one of {', '.join(LINK_HOWS)}, got {value!r}"
-    elif kind == "percent":
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= 100
-        msg = f"expected a percentage in (0, 100], got {value!r}"
-    elif kind == "direction":
-        ok = value in DIRECTIONS
-        msg = f"expected one of {', '.join(DIRECTIONS)}, got {value!r}"
-    elif kind == "positive":
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-        msg = f"expected a positive number, got {value!r}"
-    elif kind == "bool":
-        ok = isinstance(value, bool)
-        msg = f"expected true or false, got {value!r}"
-    else:  # pragma: no cover - FAULTS only uses the kinds above
-        raise AssertionError(kind)
-    if not ok:
-        p.add(where, msg)
-    return ok
+    _, problems = parse_params(FAULTS[fault].params, body, owner=fault, ignore=("fault",), partial=heal)
+    _add_problems(problems, where, p)
+    return None if problems else dict(body)
 
 
 def _sleep(body: Any, where: str, p: _Problems) -> dict[str, Any] | None:
@@ -583,11 +509,15 @@ def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
     return []
 
 
+_THING = {"node": "node", "link": "link", "serial": "serial line"}
+
+
 def validate_against_topology(
     scenario: Scenario, nodes: Iterable[str], links: Iterable[str], serials: Iterable[str] = ()
 ) -> list[str]:
     """Problems with node and link names the topology does not have (the runner calls this before booting)."""
     nodes, links, serials = set(nodes), set(links), set(serials)
+    known = {"node": nodes, "link": links, "serial": serials}
     errors: list[str] = []
 
     def need(names: Iterable[str], known: set[str], what: str, where: str) -> None:
@@ -606,17 +536,8 @@ def validate_against_topology(
             need([a["node"]], nodes, "node", f"{step.where}.wait_for.node")
         elif step.kind in ("inject", "heal"):
             at = f"{step.where}.{step.kind}"
-            if "node" in a:
-                need([a["node"]], nodes, "node", f"{at}.node")
-            if "nodes" in a:
-                need(a["nodes"], nodes, "node", f"{at}.nodes")
-            link = a.get("link") or a.get("line")
-            if link:
-                is_serial = a["fault"].startswith("serial_")
-                need(
-                    [link],
-                    serials if is_serial else links,
-                    "serial line" if is_serial else "link",
-                    f"{at}.link",
-                )
+            for key, what in names_in(FAULTS[a["fault"]].params).items():
+                if a.get(key) is not None:
+                    values = a[key] if isinstance(a[key], list) else [a[key]]
+                    need(values, known[what], _THING[what], f"{at}.{key}")
     return errors

@@ -328,7 +328,7 @@ def test_checkers_receive_typed_parameters_from_the_declaration():
     ("item", "message"),
     [
         ({"check": "takeover_latency", "nth": 0}, "bad parameter nth: expected an integer >= 1, got 0"),
-        ({"check": "no_event"}, "bad parameter event: required: the event name"),
+        ({"check": "no_event"}, "bad parameter event: required by no_event: the event name"),
         ({"check": "outage", "maxx": "1s"}, "bad parameter maxx: unknown parameter (known: check, name"),
         (
             {"check": "bad_news", "allow": [{"event": "x", "reason": " "}]},

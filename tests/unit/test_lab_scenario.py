@@ -131,7 +131,7 @@ def test_duplicate_check_names_need_a_name():
         ),
         (
             {"fault": "freeze", "node": "bob", "ms": 0},
-            "steps[0].inject.ms: expected a positive number, got 0",
+            "steps[0].inject.ms: expected a number in (0, 3600000], got 0",
         ),
         ({"fault": "loss", "link": "lan"}, "steps[0].inject.percent: required by loss"),
         (

@@ -1,0 +1,166 @@
+"""What each fault of a scenario's `inject:` / `heal:` steps accepts: one frozen dataclass per fault.
+
+`inject: {fault: link_cut, link: crossover, how: drop}`: `fault` picks the declaration below, the other
+keys are its fields. This is the schema of what a user writes; lab/faults/<family>.py implements each
+declared fault (registered for the same dataclass), lab/spec/scenario.py validates steps against it, the
+runner's topology check reads which fields name nodes, links and serial lines, and docs/scenarios.md shows
+it. lab/spec imports nothing of lab/faults: the direction is spec <- backends <- faults <- runner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from lab.spec.params import Declared, LinkName, NodeName, Positive, Range, SerialName, doc
+
+LinkHow = Literal["down", "drop", "pull"]
+Direction = Literal["in", "out", "both"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FaultParams(Declared):
+    """What every fault accepts."""
+
+    phase: Literal["random", "none"] = field(
+        default="random",
+        metadata=doc("wait a seeded random time in [0, keepalive) first, so runs sample every timer phase"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SoftStop(FaultParams):
+    """SIGTERM to the daemon, wait for it to exit; heal boots it again."""
+
+    node: NodeName = field(metadata=doc("the node whose daemon stops"))
+    timeout_s: Positive = field(default=60.0, metadata=doc("how long the daemon may take to exit"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PowerOff(FaultParams):
+    """Every process of the node killed at once, its cables dead from the switch side; heal = power_on."""
+
+    ONE_OF = ("node", "nodes")
+    node: NodeName | None = field(default=None, metadata=doc("the node"))
+    nodes: tuple[NodeName, ...] | None = field(default=None, metadata=doc("several nodes at once"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PowerOn(FaultParams):
+    """Cables up, daemon booted."""
+
+    ONE_OF = ("node", "nodes")
+    node: NodeName | None = field(default=None, metadata=doc("the node"))
+    nodes: tuple[NodeName, ...] | None = field(default=None, metadata=doc("several nodes"))
+    together: bool = field(default=False, metadata=doc("boot the daemons at the same instant"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootTogether(FaultParams):
+    """Power on several nodes, their daemons started at the same instant."""
+
+    nodes: tuple[NodeName, ...] | None = field(default=None, metadata=doc("default: every server"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class OneCable(FaultParams):
+    """One end of one cable: `link` (+ `node`, default the link's first end) or `node` + `iface`."""
+
+    ONE_OF = ("link", "iface")
+    link: LinkName | None = field(default=None, metadata=doc("a LAN or link of the topology"))
+    node: NodeName | None = field(default=None, metadata=doc("the cable's end (default: the link's first)"))
+    iface: str | None = field(default=None, metadata=doc("an interface of `node`, instead of `link`"))
+
+    def problems(self) -> list[tuple[str, str]]:
+        if self.iface is not None and self.node is None:
+            return [("iface", "needs `node`: the node the interface belongs to")]
+        return []
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkCut(OneCable):
+    """One cable: down (`ip link down` at the node end), drop (nft drop in the node) or pull (out of the
+    bridge, far end down: no carrier)."""
+
+    how: LinkHow = field(default="down", metadata=doc("how the cable fails"))
+    direction: Direction = field(default="both", metadata=doc("with how: drop, one way only"))
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = super().problems()
+        if self.direction != "both" and self.how != "drop":
+            found.append(("direction", f"direction {self.direction} needs how: drop"))
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class CutHeartbeat(FaultParams):
+    """Every heartbeat medium of a node: its heartbeat segments (how=drop on a LAN the clients share drops
+    only heartbeat UDP, so the service stays reachable) and its serial lines."""
+
+    node: NodeName | None = field(default=None, metadata=doc("default: the first server"))
+    how: LinkHow = field(default="drop", metadata=doc("how each cable fails"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SerialCut(FaultParams):
+    """Stop relaying a serial line; heal relays again."""
+
+    link: SerialName | None = field(default=None, metadata=doc("the serial line (default: the only one)"))
+    line: SerialName | None = field(default=None, metadata=doc("another name for `link`"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Loss(OneCable):
+    """Random packet loss with nft `numgen random mod 100 < N`."""
+
+    percent: Annotated[int, Range(1, 100)] = field(metadata=doc("how many packets of 100 are dropped"))
+    direction: Direction = field(default="both", metadata=doc("which way packets are lost"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delay(OneCable):
+    """netem delay; refused with a clear error on kernels without netem."""
+
+    ms: Annotated[float, Range(1, 60_000)] = field(metadata=doc("the added delay in milliseconds"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Freeze(FaultParams):
+    """SIGSTOP the daemon; SIGCONT after `ms`, or at the heal."""
+
+    node: NodeName = field(metadata=doc("the node whose daemon freezes"))
+    ms: Annotated[float, Range(0, 3_600_000, low_open=True)] | None = field(
+        default=None, metadata=doc("thaw after this many milliseconds (default: at the heal)")
+    )
+
+
+@dataclass(frozen=True)
+class FaultDecl:
+    """A fault's name, its parameters, and whether `heal: {fault: NAME}` undoes it."""
+
+    name: str
+    params: type[FaultParams]
+    healable: bool = False
+    heals: str | None = None  # an inject-only name that heals another fault (`link_heal` heals link_cut)
+
+
+def _registry(*decls: FaultDecl) -> dict[str, FaultDecl]:
+    return {d.name: d for d in decls}
+
+
+# Order: as the docs and the `known:` lists show them.
+FAULTS: dict[str, FaultDecl] = _registry(
+    FaultDecl("soft_stop", SoftStop, healable=True),
+    FaultDecl("power_off", PowerOff, healable=True),
+    FaultDecl("power_on", PowerOn),
+    FaultDecl("link_cut", LinkCut, healable=True),
+    FaultDecl("link_heal", LinkCut, heals="link_cut"),
+    FaultDecl("cut_heartbeat", CutHeartbeat, healable=True),
+    FaultDecl("serial_cut", SerialCut, healable=True),
+    FaultDecl("serial_heal", SerialCut, heals="serial_cut"),
+    FaultDecl("loss", Loss, healable=True),
+    FaultDecl("delay", Delay, healable=True),
+    FaultDecl("freeze", Freeze, healable=True),
+    FaultDecl("boot_together", BootTogether),
+)
+HEALABLE = tuple(name for name, d in FAULTS.items() if d.healable)
