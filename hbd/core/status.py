@@ -80,7 +80,7 @@ def encode_status(status: PeerStatus) -> tuple[tuple[str, str], ...]:
 def decode_status(fields: Mapping[str, str], generation: int) -> PeerStatus:
     """Read a status message's fields (any extra fields are ignored); StatusError if one is malformed."""
     if fields.get("t", MESSAGE_TYPE) != MESSAGE_TYPE:
-        raise StatusError(f"not a status message (t={fields['t']!r})")
+        raise StatusError(f"not a status message (t={fields['t'][:20]!r})")
     st = fields.get("st") or NodeState.RUNNING.value  # old senders left it out while running
     try:
         state = NodeState(st)
