@@ -273,7 +273,7 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from lab.analysis.report import write_run_report
     from lab.checks import run_checks
-    from lab.history.records import load_history
+    from lab.history.store import load_run
     from lab.spec.scenario import load_scenario
 
     run_dir = Path(args.run_dir)
@@ -282,7 +282,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise LabError(f"{run_dir} is not a run directory (no lab-run.json)")
     meta = json.loads(meta_path.read_text())
     scenario = load_scenario(meta.get("scenario_path") or meta["scenario"])
-    results = run_checks(load_history(run_dir), scenario.expect)
+    results = run_checks(load_run(run_dir), scenario.expect)
     write_run_report(run_dir, scenario, results)
     for r in results:
         print(f"{'ok  ' if r.ok else 'FAIL'} {r.name}")

@@ -482,13 +482,9 @@ class ScenarioRun:
 
     def _check(self, result: RunResult) -> None:
         from lab.checks import run_checks
-        from lab.history.records import load_history
+        from lab.history.store import load_run
 
-        history = load_history(self.run_dir)
-        if self.topology.shared_disk_group is not None:
-            from lab.history.shared_disk import with_disk_records
-
-            history = with_disk_records(history, self.run_dir)
+        history = load_run(self.run_dir)  # what `hblab report` reads too: the same verdict later
         result.results = list(run_checks(history, self.scenario.expect))
         try:
             from lab.analysis.report import write_run_report

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from lab.analysis.report import read_result
-from lab.history.records import load_history
+from lab.history.store import load_run
 from lab.paths import EXPERIMENTS_DIR
 from lab.spec.scenario import Scenario, ScenarioError, load_scenario
 
@@ -332,7 +332,7 @@ def write_summary(summary: Summary, out_dir: Path, title: str = "experiment") ->
         if rep is not None:
             written.append(
                 plot_timeline(
-                    load_history(rep),
+                    load_run(rep),
                     out_dir / f"timeline-{s.scenario}.png",
                     f"{s.scenario}: representative run {rep.name}",
                 )

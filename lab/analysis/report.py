@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.checks import CheckResult, all_ok
-from lab.history.records import History, Record, load_history
-from lab.history.store import RESULT_FILE, seed_of
+from lab.history.records import History, Record
+from lab.history.store import RESULT_FILE, load_run, seed_of
 from lab.spec.scenario import Scenario
 
 REPORT_FILE = "report.md"
@@ -35,7 +35,7 @@ TOLD_EVENTS = (
 
 def write_run_report(run_dir: Path, scenario: Scenario, results: Sequence[CheckResult]) -> None:
     run_dir = Path(run_dir)
-    history = load_history(run_dir)
+    history = load_run(run_dir)
     plot_error = _draw_timeline(history, run_dir / TIMELINE_FILE, scenario.name)
     result = result_dict(run_dir, scenario, results, history)
     if plot_error:

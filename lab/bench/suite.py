@@ -30,7 +30,7 @@ from lab.backends.base import LabError
 from lab.bench.metrics import run_metrics
 from lab.bench.report import write_outputs
 from lab.bench.run import DRIVERS, BenchRun, Setting
-from lab.history.records import load_history
+from lab.history.store import load_run
 from lab.paths import BENCH_SCENARIO_DIR
 from lab.spec.scenario import Scenario, ScenarioError, load_scenario
 
@@ -166,7 +166,7 @@ def run_one(
     if result.error:
         row["error"] = f"{result.error} (run dir {result.run_dir})"
         return row
-    metrics = run_metrics(load_history(result.run_dir), scenario)
+    metrics = run_metrics(load_run(result.run_dir), scenario)
     metrics["late_warnings"] = late_warnings(result.run_dir, setting, metrics)
     metrics["run_dir"] = str(result.run_dir)
     row["metrics"] = metrics
@@ -258,7 +258,7 @@ def resummarize(out_dir: Path) -> list[Path]:
         setting = Setting(**{**kinds[cell["label"]], "params": kinds[cell["label"]]["params"]})
         for run in cell["runs"]:
             run_dir = Path(run["run_dir"])
-            metrics = run_metrics(load_history(run_dir), cell["scenario"])
+            metrics = run_metrics(load_run(run_dir), cell["scenario"])
             metrics["late_warnings"] = late_warnings(run_dir, setting, metrics)
             metrics["run_dir"] = str(run_dir)
             rows.append(

@@ -135,7 +135,9 @@ def history_from_records(objs: Iterable[Mapping[str, Any]], problems: Iterable[s
 
 
 def load_history(run_dir: Path | str) -> History:
-    """Merge lab.jsonl, probe.jsonl, owners.jsonl and nodes/*/events.jsonl of a run directory."""
+    """Merge lab.jsonl, probe.jsonl, owners.jsonl and nodes/*/events.jsonl of a run directory.
+
+    Only these files: to read a recorded run (shared disk included) use lab.history.store.load_run."""
     run_dir = Path(run_dir)
     records: list[Record] = []
     problems: list[str] = []

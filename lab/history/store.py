@@ -1,6 +1,7 @@
 """Where runs live: `runs/<scenario>/<utc>-<seed>/`, plus a `runs/<scenario>/latest` symlink (Jepsen's store).
 
-Analysis reads only what is stored here; it never re-runs the lab.
+Analysis reads only what is stored here; it never re-runs the lab. `load_run` is the one way to read a
+recorded run back: the runner's own checks, `hblab report` and the analysis all see the same history.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ import os
 import re
 import time
 from pathlib import Path
+
+from lab.history.records import History, load_history
+from lab.history.shared_disk import with_disk_records
 
 LATEST = "latest"
 RESULT_FILE = "result.json"
@@ -56,6 +60,14 @@ def list_runs(scenario_name: str, root: Path = Path("runs")) -> list[Path]:
     if not scenario_dir.is_dir():
         return []
     return sorted(p for p in scenario_dir.iterdir() if p.is_dir() and not p.is_symlink() and p.name[0] != ".")
+
+
+def load_run(run_dir: Path | str) -> History:
+    """Everything a run recorded, merged by time: lab.jsonl, probe.jsonl, owners.jsonl, every node's
+    events.jsonl, and the shared disk's contents and acknowledgements when the topology had one."""
+    run_dir = Path(run_dir)
+    # A run without a shared disk has neither the disk nor ack journals: nothing is added.
+    return with_disk_records(load_history(run_dir), run_dir)
 
 
 def seed_of(run_dir: Path) -> int | None:

@@ -67,3 +67,20 @@ def test_a_failing_step_still_tears_down(tmp_path):
     result = run_scenario(parse_scenario(raw, "dummy.yaml"), seed=1, runs_root=tmp_path / "runs")
     assert result.error is not None and "group.active" in result.error and not result.ok
     assert _own_namespaces(result.run_dir) == []
+
+
+def test_report_gives_the_run_its_own_verdict(short_runs_root, capsys):
+    """`hblab report RUN_DIR` re-checks a recorded run from its files: a passing shared-disk run stays
+    passing (report read the run without its shared disk and failed acked_records and single_writer)."""
+    from lab.cli import main
+    from lab.spec.scenario import load_scenario
+
+    result = run_scenario(load_scenario("shared-disk-failover"), seed=3, runs_root=short_runs_root)
+    assert result.ok, (result.error, [(r.name, r.detail) for r in result.results])
+    verdict = {r.name: r.ok for r in result.results}
+    assert {"acked_records", "single_writer"} <= set(verdict)
+    capsys.readouterr()
+    assert main(["report", str(result.run_dir)]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    rechecked = {line.split()[1]: line.startswith("ok") for line in lines if line.strip()}
+    assert rechecked == verdict

@@ -108,3 +108,31 @@ def test_new_run_dir_makes_unique_dirs_and_latest(tmp_path: Path):
 def test_new_run_dir_refuses_path_like_names(tmp_path: Path):
     with pytest.raises(ValueError, match="cannot name a directory"):
         new_run_dir("../evil", 1, root=tmp_path)
+
+
+def test_load_run_includes_the_shared_disk(tmp_path: Path):
+    """The one loader of a recorded run: `hblab report` judged a shared-disk run without its disk."""
+    from lab.history.store import load_run
+
+    write_jsonl(tmp_path / "lab.jsonl", [{"mono": 1.0, "source": "lab", "event": "run.start"}])
+    write_jsonl(
+        tmp_path / "shared-disk" / "data.log",
+        [{"seq": 1, "mono": 1.1, "writer_node": "bob"}, {"seq": 2, "mono": 1.2, "writer_node": "bob"}],
+        tail="{torn",
+    )
+    write_jsonl(
+        tmp_path / "nodes" / "bob" / "state" / "disk-acks.jsonl",
+        [{"mono": 1.15, "event": "disk.ack", "node": "bob", "seq": 1}],
+    )
+    h = load_run(tmp_path)
+    assert [(r.event, r.source) for r in h] == [
+        ("run.start", "lab"),
+        ("disk.record", "disk"),
+        ("disk.ack", "disk"),
+        ("disk.record", "disk"),
+        ("disk.torn", "disk"),
+    ]
+    assert not h.problems
+    plain = tmp_path / "plain"
+    write_jsonl(plain / "lab.jsonl", [{"mono": 1.0, "source": "lab", "event": "run.start"}])
+    assert [r.event for r in load_run(plain)] == ["run.start"]  # no disk, nothing added
