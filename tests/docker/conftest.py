@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -61,12 +60,3 @@ def make_lab(hbd_image: str, tmp_path: Path) -> Iterator[Callable[..., DockerBac
     yield make
     for lab in labs:
         lab.destroy()
-
-
-@pytest.fixture
-def short_runs_root() -> Iterator[Path]:
-    """A runs root under /tmp: unix socket paths in a run (hbd's control socket in the node's state dir,
-    the lab's power switch) must fit AF_UNIX's 108 bytes, which pytest's tmp paths overflow."""
-    root = Path(tempfile.mkdtemp(prefix="hbl", dir="/tmp"))
-    yield root
-    shutil.rmtree(root, ignore_errors=True)

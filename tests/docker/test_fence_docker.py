@@ -8,8 +8,6 @@ validation and rendering tests at the end need neither.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,14 +70,6 @@ def fence_agents_image(engine: dockerd.EngineState) -> str:
     from lab.backends.docker.image import ensure_image
 
     return ensure_image(FENCE_DOCKER_VARIANT)
-
-
-@pytest.fixture
-def short_runs_root() -> Iterator[Path]:
-    # hbd's control socket lives in the node's state dir: pytest's tmp paths overflow AF_UNIX's 108 bytes.
-    root = Path(tempfile.mkdtemp(prefix="hbl", dir="/tmp"))
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

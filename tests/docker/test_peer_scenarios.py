@@ -8,9 +8,6 @@ holds it at the end (owner records), and the client got answers from bobek after
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +25,6 @@ from lab.spec.topology import load_topology
 
 SETTINGS = ("keepalived v3 100ms", "heartbeat 200ms/1s", "hbd 50/300ms")
 SCENARIOS = ("power-off", "soft-stop")
-
-
-@pytest.fixture
-def short_runs_root() -> Iterator[Path]:
-    # hbd's control socket lives in the node's state dir: pytest's tmp paths overflow AF_UNIX's 108 bytes.
-    root = Path(tempfile.mkdtemp(prefix="hbl", dir="/tmp"))
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
