@@ -1,16 +1,20 @@
-"""`hbd run` (the foreground daemon) and `hbd check` (validate and print the effective configuration)."""
+"""`hbd run` (the foreground daemon) and `hbd check` (validate and print the effective configuration).
+
+`hbd run` starts a supervisor (hbd.supervisor) that runs the daemon itself as its worker, `hbd run` again
+with HBD_SUPERVISOR_PID set; `--no-supervisor` runs the daemon in this process. Imports stay lazy: the
+supervisor parent must not load the daemon (or anything beyond the standard library).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hbd.config.errors import ConfigError
-from hbd.config.load import describe, load_config
-from hbd.transport.base import TransportError
+if TYPE_CHECKING:
+    from hbd.supervisor import Supervision
 
 DEFAULT_CONFIG_DIR = "/etc/ha.d"
 
@@ -31,32 +35,74 @@ def _parser() -> argparse.ArgumentParser:
         "--state-dir", help="control socket, pid file, events.jsonl (default /run/hbd, /var/lib/hbd)"
     )
     run.add_argument("-v", "--verbose", action="store_true", help="log DEBUG events too")
+    run.add_argument(
+        "--no-supervisor",
+        action="store_true",
+        help="run the daemon in this process, without the parent that restarts it when it dies",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(raw)
+    supervision: Supervision | None = None
+    if args.command == "run" and not args.no_supervisor:
+        from hbd import supervisor
+
+        supervision = supervisor.supervised_worker()
+        if supervision is None:  # we are the parent
+            return supervisor.supervise(raw, _events_path(args.state_dir), args.node)
+        if not supervisor.die_with_supervisor(supervision.supervisor_pid):
+            return 1  # the parent died while we started: nobody would restart or stop us
+    code = _check_and_run(args, supervision)
+    if supervision is not None and code == CONFIG_REFUSED:
+        return supervisor.EX_CONFIG  # tells the parent not to restart a refusal
+    return code
+
+
+CONFIG_REFUSED = 1
+
+
+def _events_path(state_dir: str | None) -> Path:
+    """Where the worker's events.jsonl is (the parent appends daemon.restarted there). Mirrors
+    hbd.daemon.StatePaths without importing it."""
+    return Path(state_dir or "/var/lib/hbd") / "events.jsonl"
+
+
+def _check_and_run(args: argparse.Namespace, supervision: Supervision | None) -> int:
+    from hbd.config.errors import ConfigError
+    from hbd.config.load import describe, load_config
+
     try:
         loaded = load_config(Path(args.config_dir), args.node)
     except ConfigError as exc:
         print(f"hbd: configuration refused ({args.config_dir}):\n{exc}", file=sys.stderr)
-        return 1
+        return CONFIG_REFUSED
     for warning in loaded.warnings:
         print(f"hbd: warning: {warning}", file=sys.stderr)
     if args.command == "check":
         print(describe(loaded.config))
         return 0
-    return _run(loaded.config, args)
+    return _run(loaded.config, args, supervision)
 
 
-def _run(config: object, args: argparse.Namespace) -> int:
+def _run(config: object, args: argparse.Namespace, supervision: Supervision | None) -> int:
+    import asyncio
+
     from hbd.config.model import Config
     from hbd.daemon import Daemon, StatePaths
+    from hbd.statefile import StateDirError
+    from hbd.transport.base import TransportError
 
     assert isinstance(config, Config)
     logger = _logger(config, args.verbose)
     try:
-        daemon = Daemon(config, StatePaths.from_arg(args.state_dir), logger)  # refuses an unsafe state dir
+        daemon = Daemon(config, StatePaths.from_arg(args.state_dir), logger, supervision=supervision)
+    except StateDirError as exc:
+        logger.critical("(%s) refusing to start: %s", config.node, exc)
+        return CONFIG_REFUSED
+    try:
         return asyncio.run(daemon.run())
     except (OSError, TransportError) as exc:
         logger.critical("(%s) cannot run: %s", config.node, exc)

@@ -75,6 +75,10 @@ def render_status(s: dict[str, Any]) -> str:
             + (", standby" if g["standby"] else "")
             + (f" -- {g['cause']}" if g["cause"] else "")
         )
+    sup = s.get("supervisor")
+    if sup:
+        last = f" (last: {sup['last_exit']})" if sup.get("last_exit") else ""
+        lines.append(f"supervisor pid {sup['pid']}: daemon restarted {sup['restarts']} time(s){last}")
     if s.get("rejected_packets"):
         lines.append(f"rejected packets: {s['rejected_packets']}")
     return "\n".join(lines)

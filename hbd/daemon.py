@@ -54,6 +54,7 @@ from hbd.core.status import NodeState, StatusError, decode_status
 from hbd.event_names import (
     DAEMON_BUG,
     DAEMON_REALTIME,
+    DAEMON_RECONCILE,
     DAEMON_STALL,
     DAEMON_START,
     DAEMON_STATE_WRITE,
@@ -69,6 +70,7 @@ from hbd.realtime import go_realtime, leave_realtime
 from hbd.resources.group import GroupRunner
 from hbd.resources.runner import ScriptRunner
 from hbd.statefile import ensure_private_dir, write_private
+from hbd.supervisor import Supervision
 from hbd.transport.base import Transport, build_transports
 from hbd.transport.ping import Pinger
 from hbd.wire.codec import decode as decode_packet
@@ -141,7 +143,14 @@ def config_digest(config: Config) -> str:
 
 
 class Daemon:
-    def __init__(self, config: Config, paths: StatePaths, logger: logging.Logger) -> None:
+    def __init__(
+        self,
+        config: Config,
+        paths: StatePaths,
+        logger: logging.Logger,
+        *,
+        supervision: Supervision | None = None,
+    ) -> None:
         if len(config.peers) != 1:
             raise ValueError("hbd runs two-node clusters: ha.cf must list exactly two nodes")
         self.config = config
@@ -152,6 +161,7 @@ class Daemon:
         for d in {paths.run_dir, paths.lib_dir}:
             ensure_private_dir(d)  # 0700, owned by root or us, else refuse to start (hbd.statefile)
         self.log = EventLog(paths.events, self.node, logger)
+        self.supervision = supervision  # set when hbd.supervisor runs this process (restarts it if it dies)
         self.generation = 0
         self.seq = 0
         self.replay = ReplayGuard(
@@ -226,6 +236,8 @@ class Daemon:
             if self.pinger is not None:
                 await self.pinger.open()
             await control.start()
+            if self.supervision is not None and self.supervision.restarts:
+                await self._release_leftovers()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.feed, ShutdownRequested())
             for group in self.config.groups:
@@ -257,6 +269,21 @@ class Daemon:
                 self.paths.pidfile.unlink()
         self.paths.running_marker.unlink(missing_ok=True)
         return code
+
+    async def _release_leftovers(self) -> None:
+        """The previous worker died holding groups, and the peer may have taken them over since: release
+        what is still running here before booting, so that the core decides afresh from a clean slate (the
+        home node gets its groups back by the usual rules) instead of two nodes holding the VIP."""
+        for group in self.config.groups:
+            if await self.runner.probe_idle(group):
+                continue
+            cause = "the previous worker died holding it: released before booting again"
+            result = await self.runner.stop(group, cause)
+            level = "WARN" if result.ok else "CRITICAL"
+            detail = result.detail or ""
+            self.log.emit(
+                DAEMON_RECONCILE, level, group=group.key, released=result.ok, detail=detail, cause=cause
+            )
 
     # ------------------------------------------------------------------ core plumbing
 
@@ -470,6 +497,7 @@ class Daemon:
             snap["generation"] = self.generation
             snap["rejected_packets"] = dict(self.rejected)
             snap["media"] = {t.name: t.stats for t in self.transports}
+            snap["supervisor"] = self.supervision.as_dict() if self.supervision is not None else None
             if self.pinger is not None:
                 snap["ping_nodes"] = self.pinger.stats
             return {"ok": True, "status": snap}

@@ -20,6 +20,8 @@ DAEMON_STALL: Final = "daemon.stall"
 DAEMON_REALTIME: Final = "daemon.realtime"
 DAEMON_STATE_WRITE: Final = "daemon.state_write"
 DAEMON_BUG: Final = "daemon.bug"
+DAEMON_RESTARTED: Final = "daemon.restarted"  # written by hbd.supervisor (the parent process)
+DAEMON_RECONCILE: Final = "daemon.reconcile"
 
 # ---------------------------------------------------------------- the peer and its links
 PEER_UP: Final = "peer.up"

@@ -175,9 +175,10 @@ def test_a_frozen_daemon_says_so_when_it_runs_again(cluster):
     # A node that did not run (a frozen VM, a starved CPU) explains the silence its peer saw.
     _pair, _alpha, beta, _vip = cluster
     assert beta.proc is not None
-    beta.proc.send_signal(signal.SIGSTOP)
+    worker = int((beta.state_dir / "hbd.pid").read_text())  # beta.proc is the supervisor, not the daemon
+    os.kill(worker, signal.SIGSTOP)
     time.sleep(0.2)  # 4 keepalives, less than the 300 ms deadtime: no failover
-    beta.proc.send_signal(signal.SIGCONT)
+    os.kill(worker, signal.SIGCONT)
     wait_until(lambda: any(e["event"] == "daemon.stall" for e in beta.events()), what="beta's daemon.stall")
     (stall,) = [e for e in beta.events() if e["event"] == "daemon.stall"]
     assert 0.05 < stall["late_s"] < 1.0
