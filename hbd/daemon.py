@@ -66,6 +66,7 @@ from hbd.event_names import (
 from hbd.events_log import EventLog
 from hbd.fencing.agent import agent_dirs
 from hbd.fencing.fencer import Fencer
+from hbd.notify import Notifier
 from hbd.realtime import go_realtime, leave_realtime
 from hbd.resources.group import GroupRunner
 from hbd.resources.runner import ScriptRunner
@@ -162,6 +163,7 @@ class Daemon:
             ensure_private_dir(d)  # 0700, owned by root or us, else refuse to start (hbd.statefile)
         self.log = EventLog(paths.events, self.node, logger)
         self.supervision = supervision  # set when hbd.supervisor runs this process (restarts it if it dies)
+        self.notifier = Notifier.from_env()
         self.generation = 0
         self.seq = 0
         self.replay = ReplayGuard(
@@ -247,8 +249,11 @@ class Daemon:
             gc.collect()
             gc.freeze()
             self.feed(Booted())
+            self.notifier.ready()
+            self.notifier.start_watchdog(loop)  # pings from this loop: a stuck loop stops them
             code = await self._exit
         finally:
+            self.notifier.stopping()
             if cluster.realtime:
                 leave_realtime()
             if self._timer is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,3 +107,60 @@ def test_sigterm_and_sigkill_of_the_supervisor_end_the_worker(pair: tuple) -> No
     alpha.stop(signal.SIGKILL)
     wait_until(lambda: not Path(f"/proc/{worker}").exists(), timeout_s=5, what="the worker to die too")
 
+
+def test_systemd_notify_ready_then_watchdog_pings_from_the_workers_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # systemd's side, faked: the datagram socket of NOTIFY_SOCKET (a path: abstract names are per netns).
+    notify = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(notify))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(notify))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # a ping every 100 ms
+    with netns_pair("10.82.0") as ns:
+        alpha = Node("alpha", ns.a, ns.if_a, tmp_path)
+        alpha.write_config("10.82.0.50")
+        try:
+            alpha.start()
+            sock.settimeout(10)
+            messages = [sock.recv(4096).decode()]
+            while "READY=1" not in messages[-1]:
+                messages.append(sock.recv(4096).decode())
+            assert (alpha.state_dir / "hbd.pid").exists()  # ready means serving: the worker's files exist
+            assert alpha.hbctl("status").returncode == 0
+            drain(sock)
+            pings = count_pings(sock, 0.55)
+            assert 4 <= pings <= 7, pings
+            worker = int((alpha.state_dir / "hbd.pid").read_text())
+            os.kill(worker, signal.SIGSTOP)  # a hung daemon: systemd must stop hearing from it
+            try:
+                time.sleep(0.05)
+                drain(sock)  # one may have been in flight
+                assert count_pings(sock, 0.5) == 0
+            finally:
+                os.kill(worker, signal.SIGCONT)
+            assert count_pings(sock, 0.55) >= 4
+        finally:
+            alpha.stop(signal.SIGTERM)
+            sock.close()
+
+
+def count_pings(sock: socket.socket, seconds: float) -> int:
+    end = time.monotonic() + seconds
+    pings = 0
+    while (left := end - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            pings += sock.recv(4096) == b"WATCHDOG=1"
+        except TimeoutError:
+            break
+    return pings
+
+
+def drain(sock: socket.socket) -> None:
+    sock.setblocking(False)
+    try:
+        while True:
+            sock.recv(4096)
+    except BlockingIOError:
+        pass
