@@ -30,13 +30,12 @@ from hbd.config.model import AuthConfig, AuthKey, Resource, ResourceGroup
 from hbd.config.render import render_authkeys, render_hacf, render_haresources
 from lab.backends.base import NodeDirs
 from lab.paths import FENCE_AGENT, SERVICE_SCRIPT
+from lab.spec.daemon import DAEMON_KEYS, DURATION_KEYS, FENCING, HEARTBEAT_UDP_PORT
 from lab.spec.duration import DurationError, parse_duration
 from lab.spec.topology import Group, Topology
 
-# Scenario `daemon:` keys that are lab options, not ha.cf directives.
-LAB_OPTIONS = {"fencing"}
 MCAST_GROUP = "225.0.0.1"
-MCAST_PORT = 694
+MCAST_PORT = HEARTBEAT_UDP_PORT
 
 
 class RenderError(Exception):
@@ -58,33 +57,13 @@ class ClusterSecret:
         return AuthConfig(active=1, keys=(AuthKey(1, "sha256", self.key),))
 
 
-# Scenario `daemon:` keys that are hbd's own ha.cf directives (lab/spec/scenario.py DAEMON_KEYS).
-HBD_DIRECTIVES = {
-    "builtin_ipaddr": "hbd_builtin_ipaddr",
-    "garp_count": "hbd_garp_count",
-    "garp_interval": "hbd_garp_interval",
-    "fence_delay": "hbd_fence_delay",
-    "resource_timeout": "hbd_resource_timeout",
-}
-TIME_KEYS = {
-    "keepalive",
-    "deadtime",
-    "warntime",
-    "initdead",
-    "deadping",
-    "garp_interval",
-    "fence_delay",
-    "resource_timeout",
-}
-
-
 def directive_value(key: str, value: Any) -> str:
     """A scenario value as an ha.cf token.
 
     Durations are written in milliseconds: scenarios say `2s`, which ha.cf refuses (plain numbers are
     seconds there). YAML reads `on` as True, ha.cf wants `on`.
     """
-    if key in TIME_KEYS:
+    if key in DURATION_KEYS:
         try:
             return f"{round(parse_duration(value) * 1000)}ms"
         except DurationError as e:
@@ -116,10 +95,6 @@ def _ping_address(topology: Topology, name: str) -> str:
     return name
 
 
-# `daemon: {fencing: ...}` -> the fence agent every node runs (lab/spec/scenario.py validates the values).
-FENCING_AGENTS = {"on": "fence_lab", "fence_docker": "fence_docker"}
-
-
 def fencing_agent(daemon: Mapping[str, Any]) -> str | None:
     """The agent a scenario fences with: `on` = fence_lab on the lab's power switch
     (lab/faults/power_switch.py),
@@ -127,7 +102,7 @@ def fencing_agent(daemon: Mapping[str, Any]) -> str | None:
     value = daemon.get("fencing")
     if value is True:
         value = "on"
-    return FENCING_AGENTS.get(value) if isinstance(value, str) else None
+    return FENCING[value].agent if isinstance(value, str) and value in FENCING else None
 
 
 @dataclass(frozen=True)
@@ -175,13 +150,15 @@ def hacf_source(
             origin[len(lines) + 1] = "daemon.fencing"
             lines.append(line)
     for key, value in daemon.items():
-        if key in LAB_OPTIONS:
+        spec = DAEMON_KEYS.get(key)
+        if spec is not None and spec.directive is None:  # a lab option: fencing became stonith_host above
             continue
+        directive = spec.directive if spec is not None else key  # unknown: hbd's parser names the problem
         origin[len(lines) + 1] = f"daemon.{key}"
-        if key == "ping":
-            lines.append("ping " + " ".join(_ping_address(topology, name) for name in value))
+        if spec is not None and spec.kind == "nodes":
+            lines.append(f"{directive} " + " ".join(_ping_address(topology, name) for name in value))
             continue
-        lines.append(f"{HBD_DIRECTIVES.get(key, key)} {directive_value(key, value)}")
+        lines.append(f"{directive} {directive_value(key, value)}")
     lines += media_lines(topology, node)
     for line in topology.serial_lines:
         device = line.device_of(node)

@@ -229,6 +229,7 @@ class ScenarioRun:
             record=self.log.write,
             rng=self.rng,
             keepalive_s=parse_duration(keepalive),
+            udpport=int(scenario.daemon.get("udpport", faults.HEARTBEAT_UDP_PORT)),
         )
 
     # -- the whole run ------------------------------------------------------------------------------

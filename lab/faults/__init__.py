@@ -25,11 +25,22 @@ from typing import Any
 
 from lab.faults import links, loss_delay, power, process, serial
 from lab.faults.base import Daemons, Fault, FaultContext, FaultError, wait_until
+from lab.spec.daemon import HEARTBEAT_UDP_PORT
 from lab.spec.fault_params import FAULTS as DECLARED
 from lab.spec.fault_params import FaultParams
 from lab.spec.params import parse_params
 
-__all__ = ["FAULTS", "Daemons", "FaultContext", "FaultError", "heal", "inject", "phase_wait", "wait_until"]
+__all__ = [
+    "FAULTS",
+    "HEARTBEAT_UDP_PORT",
+    "Daemons",
+    "FaultContext",
+    "FaultError",
+    "heal",
+    "inject",
+    "phase_wait",
+    "wait_until",
+]
 
 
 def _registry(implementations: Iterable[Fault[Any]]) -> dict[str, Fault[Any]]:

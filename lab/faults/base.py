@@ -11,6 +11,7 @@ from random import Random
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from lab.backends.base import Backend, LabError
+from lab.spec.daemon import HEARTBEAT_UDP_PORT
 from lab.spec.fault_params import FaultParams, OneCable
 from lab.spec.topology import Topology
 
@@ -42,6 +43,7 @@ class FaultContext:
     record: Callable[[dict[str, Any]], None]
     rng: Random
     keepalive_s: float = 1.0
+    udpport: int = HEARTBEAT_UDP_PORT  # the scenario's `daemon.udpport`: cut_heartbeat drops only this
     timers: list[threading.Timer] = field(default_factory=list)
     active: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # injected, not yet healed
     next_extra: dict[str, Any] = field(default_factory=dict)  # merged into the next record (phase wait)

@@ -10,8 +10,6 @@ from lab.faults.base import Fault, FaultContext, Given, cable_of, node_of, wait_
 from lab.faults.nft import nft_add, nft_del, nft_table
 from lab.spec import fault_params as fp
 
-HEARTBEAT_UDP_PORT = 694
-
 
 def cut(
     ctx: FaultContext, fault: str, node: str, iface: str, how: str, direction: str, heartbeat_only: bool
@@ -25,7 +23,7 @@ def cut(
         b.set_link(node, iface, False, side="cable")
         wait_until(lambda: not b.link_state(node, iface).carrier, f"{node} {iface} lost carrier")
     else:
-        match = f"udp dport {HEARTBEAT_UDP_PORT} drop" if heartbeat_only else "drop"
+        match = f"udp dport {ctx.udpport} drop" if heartbeat_only else "drop"
         nft_add(ctx, fault, node, nft_table("drop", iface), f'"{iface}" {match}', direction)
 
 

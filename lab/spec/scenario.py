@@ -19,6 +19,7 @@ import yaml
 
 from lab.paths import SCENARIO_DIR
 from lab.spec.check_params import CHECK_PARAMS, COMMON_KEYS
+from lab.spec.daemon import DAEMON_KEYS, DURATION_KEYS, FENCING
 from lab.spec.duration import DurationError, parse_duration
 from lab.spec.fault_params import FAULTS, HEALABLE
 from lab.spec.params import Problem, names_in, parse_params
@@ -54,33 +55,12 @@ class Scenario:
 
     def daemon_seconds(self) -> dict[str, float]:
         """The daemon timings that are durations, in seconds (`keepalive` -> 0.05)."""
-        return {k: parse_duration(v) for k, v in self.daemon.items() if DAEMON_KEYS.get(k) == "duration"}
+        return {k: parse_duration(v) for k, v in self.daemon.items() if k in DURATION_KEYS}
 
 
 # ---------------------------------------------------------------- vocabulary
 
-DAEMON_KEYS: dict[str, str] = {
-    "keepalive": "duration",
-    "deadtime": "duration",
-    "warntime": "duration",
-    "initdead": "duration",
-    "deadping": "duration",
-    "auto_failback": "auto_failback",
-    "udpport": "int",
-    "builtin_ipaddr": "onoff",
-    "garp_count": "int",
-    "garp_interval": "duration",
-    "fence_delay": "duration",
-    "resource_timeout": "duration",
-    # lab option, not a directive: `on` = fence_lab on the lab's power switch (lab/faults/power_switch.py),
-    # `fence_docker` = Debian's fence_docker through the Docker API (docker backend only)
-    "fencing": "fencing",
-    "ping": "nodes",  # ping nodes: lab node names (their first address) or IPv4 addresses
-}
-
-# daemon.fencing values, and the backends each one runs on (None: any)
-FENCING_VALUES = ("on", "off", "fence_docker")
-FENCING_BACKENDS: dict[str, tuple[str, ...]] = {"fence_docker": ("docker",)}
+# `daemon:` keys: lab/spec/daemon.py (DAEMON_KEYS, one table with the ha.cf directive each becomes).
 
 # Faults and their parameters: lab/spec/fault_params.py (FAULTS, HEALABLE). `heal: {fault: X}` undoes an
 # earlier `inject: {fault: X}` (soft_stop and power_off: boot again); without parameters it heals every
@@ -292,7 +272,8 @@ def _daemon(value: Any, p: _Problems) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {}
     for key, v in value.items():
-        kind = DAEMON_KEYS.get(str(key))
+        spec = DAEMON_KEYS.get(str(key))
+        kind = spec.kind if spec is not None else None
         where = f"daemon.{key}"
         if kind is None:
             p.add(where, f"unknown setting (known: {', '.join(DAEMON_KEYS)})")
@@ -320,11 +301,11 @@ def _daemon(value: Any, p: _Problems) -> dict[str, Any]:
                 out[key] = word
         elif kind == "fencing":
             word = {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else str(v)
-            if word not in FENCING_VALUES:
-                p.add(where, f"expected one of {', '.join(FENCING_VALUES)}, got {v!r}")
+            if word not in FENCING:
+                p.add(where, f"expected one of {', '.join(FENCING)}, got {v!r}")
             else:
                 out[key] = word
-    seconds = {k: parse_duration(v) for k, v in out.items() if DAEMON_KEYS.get(k) == "duration"}
+    seconds = {k: parse_duration(v) for k, v in out.items() if k in DURATION_KEYS}
     ka, dt, wt = seconds.get("keepalive"), seconds.get("deadtime"), seconds.get("warntime")
     if ka is not None and dt is not None and dt <= ka:
         p.add("daemon.deadtime", f"must be longer than keepalive ({out['deadtime']} <= {out['keepalive']})")
@@ -499,7 +480,7 @@ def _add_problems(problems: Iterable[Problem], where: str, p: _Problems) -> None
 def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
     """Problems running `scenario` on `backend` (fence_docker fences containers: docker only)."""
     fencing = scenario.daemon.get("fencing")
-    backends = FENCING_BACKENDS.get(fencing) if isinstance(fencing, str) else None
+    backends = FENCING[fencing].backends if isinstance(fencing, str) and fencing in FENCING else None
     if backends is not None and backend not in backends:
         where = scenario.path or scenario.name
         return [

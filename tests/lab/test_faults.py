@@ -7,7 +7,7 @@ from random import Random
 import pytest
 
 from lab import faults
-from lab.faults import FaultContext, FaultError
+from lab.faults import HEARTBEAT_UDP_PORT, FaultContext, FaultError
 
 from .conftest import reach
 
@@ -91,10 +91,18 @@ def test_cut_heartbeat_keeps_the_service_lan(ctx):
     assert reach(ctx.backend, "client", "192.168.77.11") == "refused"  # the LAN still serves clients
     assert reach(ctx.backend, "bob", "10.77.0.2", timeout_s=0.3) == "unreachable"  # the crossover is gone
     table = ctx.backend.exec("bob", ["nft", "list", "table", "inet", "hblab_drop_eth0"]).stdout
-    assert "udp dport 694 drop" in table
+    assert f"udp dport {HEARTBEAT_UDP_PORT} drop" in table
     faults.heal(ctx, {"fault": "cut_heartbeat"})
     assert reach(ctx.backend, "bob", "10.77.0.2") == "refused"
     assert ctx.backend.serial_relaying("nullmodem")
+
+
+def test_cut_heartbeat_drops_the_scenarios_udpport(ctx):
+    ctx.udpport = 700  # daemon: {udpport: 700}: the heartbeats no longer use 694
+    faults.inject(ctx, {"fault": "cut_heartbeat", "node": "bob"})
+    table = ctx.backend.exec("bob", ["nft", "list", "table", "inet", "hblab_drop_eth0"]).stdout
+    assert "udp dport 700 drop" in table
+    faults.heal(ctx, {"fault": "cut_heartbeat"})
 
 
 def test_serial_cut_and_heal(ctx):

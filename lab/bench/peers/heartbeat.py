@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from lab.bench.peers.base import PeerError, PeerNode, seconds
+from lab.spec.daemon import HEARTBEAT_UDP_PORT
 
 HEARTBEAT_BIN = Path("/usr/libexec/heartbeat/heartbeat")
 SYSTEM_HAD = Path("/etc/ha.d")
 SYSTEM_LIB = Path("/var/lib/heartbeat")
-HEARTBEAT_PORT = 694
+HEARTBEAT_PORT = HEARTBEAT_UDP_PORT
 CONFIG_FILES = ("ha.cf", "haresources", "authkeys")  # what the lab writes; the rest of ha.d is the package's
 
 
