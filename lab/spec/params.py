@@ -301,7 +301,7 @@ def describe_kind(kind: _Kind) -> str:
         text = _number_text(kind).removeprefix("an ").removeprefix("a ")
     else:
         text = {bool: "bool", str: "string"}[kind.base]
-    return f"list of {text}" if kind.many else text
+    return f"list of {text}{'s' if kind.names else ''}" if kind.many else text
 
 
 def describe_field(f: dataclasses.Field[Any], kind: _Kind) -> str:
