@@ -134,6 +134,63 @@ class Freeze(FaultParams):
     )
 
 
+# -- attacks on the heartbeat port (lab/faults/attack.py; scapy, netns only) ------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttackFrom(FaultParams):
+    """Where an attacker sits: a node (default: the client) on one of its LANs or links."""
+
+    node: NodeName | None = field(default=None, metadata=doc("the attacking node (default: the client)"))
+    link: LinkName | None = field(
+        default=None, metadata=doc("the segment it uses (default: the node's first heartbeat segment)")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class JunkFlood(AttackFrom):
+    """`rate` datagrams a second of `size` bytes to UDP 694 for `duration`, from a host without the key:
+    junk (tiny `a=` lines inside `>>>`/`<<<`) or statuses signed with a wrong key (lab/node/flood.py)."""
+
+    dst: str | None = field(
+        default=None, metadata=doc("an address on the link (default: the link's broadcast address)")
+    )
+    rate: Annotated[float, Range(0, 2000, low_open=True)] = field(default=100.0, metadata=doc("per second"))
+    size: Annotated[int, Range(16, 65507)] = field(default=65507, metadata=doc("bytes per junk datagram"))
+    duration: Annotated[float, Range(0, 120, low_open=True)] = field(
+        default=10.0, metadata=doc("seconds of flooding; the flood then ends by itself (heal ends it early)")
+    )
+    kind: Literal["junk", "wrong_key"] = field(default="junk", metadata=doc("what is sent"))
+    claim_src: NodeName | None = field(
+        default=None, metadata=doc("wrong_key: the node the forged status names (default: the first server)")
+    )
+    spoof_src: str | None = field(default=None, metadata=doc("forge this IP source address (scapy)"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capture(AttackFrom):
+    """Sniff the heartbeats seen on a link into <run>/nodes/<node>/capture.pcap for a later `replay`."""
+
+    duration: Annotated[float, Range(0, 600, low_open=True)] = field(
+        default=120.0, metadata=doc("seconds at most; heal (or the end of the run) stops it earlier")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Replay(AttackFrom):
+    """Send captured heartbeat frames again, unchanged (same source, same signature): the newest (or each)
+    of those matching `type` and `src`, `count` times, every `every_ms`, for at most `duration`."""
+
+    type: str | None = field(default=None, metadata=doc("only packets with this t= (e.g. hb_takeover)"))
+    src: NodeName | None = field(default=None, metadata=doc("only packets from this node"))
+    which: Literal["last", "all"] = field(default="last", metadata=doc("the newest match, or each in turn"))
+    count: Annotated[int, Range(1, 1000)] = field(default=1, metadata=doc("frames to send in all"))
+    every_ms: Annotated[float, Range(1, 10_000)] = field(default=20.0, metadata=doc("between two sends"))
+    duration: Annotated[float, Range(0, 600, low_open=True)] = field(
+        default=5.0, metadata=doc("seconds at most")
+    )
+
+
 @dataclass(frozen=True)
 class FaultDecl:
     """A fault's name, its parameters, and whether `heal: {fault: NAME}` undoes it."""
@@ -142,6 +199,12 @@ class FaultDecl:
     params: type[FaultParams]
     healable: bool = False
     heals: str | None = None  # an inject-only name that heals another fault (`link_heal` heals link_cut)
+    backends: tuple[str, ...] | None = None  # the backends it runs on (None: any); why in `backends_why`
+    backends_why: str = ""
+
+
+# The attack programs (lab/node/flood.py, replay.py) need scapy, which the Docker node image lacks.
+_SCAPY_NETNS = "its node program needs scapy, which is in the host venv but not in the Docker node image"
 
 
 def _registry(*decls: FaultDecl) -> dict[str, FaultDecl]:
@@ -162,5 +225,8 @@ FAULTS: dict[str, FaultDecl] = _registry(
     FaultDecl("delay", Delay, healable=True),
     FaultDecl("freeze", Freeze, healable=True),
     FaultDecl("boot_together", BootTogether),
+    FaultDecl("junk_flood", JunkFlood, healable=True, backends=("netns",), backends_why=_SCAPY_NETNS),
+    FaultDecl("capture", Capture, healable=True, backends=("netns",), backends_why=_SCAPY_NETNS),
+    FaultDecl("replay", Replay, backends=("netns",), backends_why=_SCAPY_NETNS),
 )
 HEALABLE = tuple(name for name, d in FAULTS.items() if d.healable)

@@ -478,16 +478,27 @@ def _add_problems(problems: Iterable[Problem], where: str, p: _Problems) -> None
 
 
 def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
-    """Problems running `scenario` on `backend` (fence_docker fences containers: docker only)."""
+    """Problems running `scenario` on `backend` (fence_docker fences containers: docker only; a fault
+    declared with `backends`, like the scapy attacks, runs only there)."""
+    errors = [
+        f"{step.where}.{step.kind}.fault: {decl.name} needs the {' or '.join(decl.backends)} backend "
+        f"({decl.backends_why}; this run uses {backend})"
+        for step in scenario.steps
+        if step.kind in ("inject", "heal")
+        and (decl := FAULTS.get(str(step.args.get("fault")))) is not None
+        and decl.backends is not None
+        and backend not in decl.backends
+    ]
     fencing = scenario.daemon.get("fencing")
     backends = FENCING[fencing].backends if isinstance(fencing, str) and fencing in FENCING else None
     if backends is not None and backend not in backends:
         where = scenario.path or scenario.name
         return [
+            *errors,
             f"{where}: daemon.fencing: {fencing} needs the {' or '.join(backends)} backend "
-            f"(this run uses {backend}: try --backend {backends[0]})"
+            f"(this run uses {backend}: try --backend {backends[0]})",
         ]
-    return []
+    return errors
 
 
 _THING = {"node": "node", "link": "link", "serial": "serial line"}
