@@ -56,7 +56,8 @@ SYSLOG_FACILITIES = frozenset(
     + ["none"]
 )
 _PARAM_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-_AGENT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*(/[A-Za-z0-9_][A-Za-z0-9_.+-]*)?")
+# A fence agent is a file name, never a path: hbd looks it up only in fixed directories (hbd.fencing).
+_AGENT_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
 
 
 def _time_positive(token: str) -> int:
@@ -149,7 +150,12 @@ def _parse_stonith_host(state: ParseState, tokens: list[str], line: int, name: s
     host = tokens[0] if tokens[0] == "*" else tokens[0].lower()
     agent = tokens[1]
     if not _AGENT_RE.fullmatch(agent):
-        state.diag.error(line, f"stonith_host: bad agent name {agent!r}", "like ipmilan or external/ipmi")
+        state.diag.error(
+            line,
+            f"stonith_host: bad agent name {agent!r}",
+            "a fence agent's file name such as fence_ipmilan, no '/': it is looked up in "
+            "<config-dir>/fence.d, /usr/sbin, /sbin, /usr/local/sbin",
+        )
         return
     params: list[tuple[str, str]] = []
     positional = 0

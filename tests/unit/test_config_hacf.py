@@ -278,3 +278,9 @@ def test_stonith_host_pcmk_host_map_names_each_nodes_plug() -> None:
 def test_stonith_host_bad_host_map_is_an_error_on_its_line(params: str, message: str) -> None:
     _cluster, diag = parse(f"node bob\nbcast eth1\nstonith_host * fence_docker {params}\n")
     assert [(p.line, message in p.message) for p in diag.errors] == [(3, True)], diag.errors
+
+
+@pytest.mark.parametrize("agent", ["external/ipmi", "../evil", "/usr/sbin/fence_x", "bin/fence_x"])
+def test_stonith_host_agent_with_a_slash_is_refused_on_its_line(agent: str) -> None:
+    _cluster, diag = parse(f"node bob\nbcast eth1\nstonith_host * {agent} ip=x\n")
+    assert [(e.line, e.message) for e in diag.errors] == [(3, f"stonith_host: bad agent name {agent!r}")]

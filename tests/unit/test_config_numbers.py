@@ -98,6 +98,6 @@ def test_a_long_positional_stonith_parameter_name_prints(tmp_path: Path, capsys)
         shutil.copy(article / name, tmp_path / name)
     os.chmod(tmp_path / "authkeys", 0o600)
     with (tmp_path / "ha.cf").open("a") as f:
-        f.write(f"stonith_host * external/ipmi p{'1' * 5000}=x\n")
+        f.write(f"stonith_host * fence_ipmilan p{'1' * 5000}=x\n")
     assert main(["check", "--config-dir", str(tmp_path), "--node", "bob"]) == 0
-    assert "external/ipmi" in capsys.readouterr().out
+    assert "fence_ipmilan" in capsys.readouterr().out

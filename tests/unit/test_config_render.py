@@ -97,7 +97,7 @@ def clusters(draw: st.DrawFn) -> ClusterConfig:
     stonith = tuple(
         StonithHost(
             draw(st.sampled_from(["*", *nodes])),
-            draw(st.sampled_from(["ipmilan", "external/ipmi", "null"])),
+            draw(st.sampled_from(["ipmilan", "fence_ipmilan", "null"])),
             tuple(
                 [
                     (f"p{i + 1}", draw(st.from_regex(r"[A-Za-z0-9_./+-]{1,12}", fullmatch=True)))
