@@ -2,13 +2,14 @@
 
 import asyncio
 import os
+import socket
 import time
 
 import pytest
 
 from hbd.config.model import Medium
 from hbd.transport.base import TransportError
-from hbd.transport.udp import BcastTransport, McastTransport, UcastTransport
+from hbd.transport.udp import RECV_BYTES, BcastTransport, McastTransport, UcastTransport
 from tests.integration.hbl_netns import inside, netns_pair, sh
 
 pytestmark = [
@@ -188,3 +189,30 @@ def test_reopens_after_the_interface_is_recreated(pair):
 
     with inside(pair.b):
         asyncio.run(main())
+
+
+def test_ucast_drops_datagrams_not_from_the_peer_and_reads_at_most_what_the_codec_accepts(pair):
+    # Issue 11, bug 1: a ucast medium knows its peer's address, so anything else is dropped before the
+    # daemon sees a byte of it; and a 64 KiB datagram reaches the daemon cut to RECV_BYTES.
+    stranger = f"{pair.subnet}.3"
+    sh("ip", "-n", pair.a, "addr", "add", f"{stranger}/24", "dev", pair.if_a)
+
+    async def main():
+        b_ucast = UcastTransport(Medium("ucast", "ucast:b", iface=pair.if_b, peer=pair.ip_a), 694)
+        inbox = Inbox()
+        await _open_in(pair.b, b_ucast, inbox)
+        try:
+            with inside(pair.a):
+                for source, payload in ((stranger, b"from a stranger"), (pair.ip_a, b"x" * 65000)):
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    sock.bind((source, 0))
+                    sock.sendto(payload, (pair.ip_b, 694))
+                    sock.close()
+            packets = await inbox.wait_for(1)
+            await asyncio.sleep(0.1)
+            assert [len(p) for p, _ in packets] == [RECV_BYTES]  # the peer's, cut; never the stranger's
+            assert b_ucast.stats["dropped_foreign"] == 1
+        finally:
+            await b_ucast.close()
+
+    asyncio.run(main())
