@@ -47,26 +47,21 @@ class LinkCut(Fault[fp.LinkCut]):
     params = fp.LinkCut
 
     def inject(self, ctx: FaultContext, p: fp.LinkCut, given: Given) -> dict[str, Any]:
-        node, iface = cable_of(ctx, self.name, p)
-        mono = time.monotonic()
-        cut(ctx, self.name, node, iface, p.how, p.direction, heartbeat_only=False)
-        return ctx.emit(
-            "fault.inject",
-            self.name,
-            given,
-            mono=mono,
-            node=node,
-            iface=iface,
-            how=p.how,
-            verified_mono=time.monotonic(),
-        )
+        return self._set(ctx, p, given, cutting=True)
 
     def heal(self, ctx: FaultContext, p: fp.LinkCut, given: Given) -> dict[str, Any]:
+        return self._set(ctx, p, given, cutting=False)
+
+    def _set(self, ctx: FaultContext, p: fp.LinkCut, given: Given, cutting: bool) -> dict[str, Any]:
         node, iface = cable_of(ctx, self.name, p)
         mono = time.monotonic()
-        uncut(ctx, self.name, node, iface, p.how)
+        if cutting:
+            cut(ctx, self.name, node, iface, p.how, p.direction, heartbeat_only=False)
+        else:
+            uncut(ctx, self.name, node, iface, p.how)
+        event = "fault.inject" if cutting else "fault.heal"
         return ctx.emit(
-            "fault.heal",
+            event,
             self.name,
             given,
             mono=mono,
@@ -80,47 +75,30 @@ class LinkCut(Fault[fp.LinkCut]):
 class CutHeartbeat(Fault[fp.CutHeartbeat]):
     params = fp.CutHeartbeat
 
-    def _targets(self, ctx: FaultContext, node: str) -> tuple[list[tuple[str, bool]], list[str]]:
+    def inject(self, ctx: FaultContext, p: fp.CutHeartbeat, given: Given) -> dict[str, Any]:
+        return self._set(ctx, p, given, cutting=True)
+
+    def heal(self, ctx: FaultContext, p: fp.CutHeartbeat, given: Given) -> dict[str, Any]:
+        return self._set(ctx, p, given, cutting=False)
+
+    def _set(self, ctx: FaultContext, p: fp.CutHeartbeat, given: Given, cutting: bool) -> dict[str, Any]:
+        """Every heartbeat segment and serial line of the node (default: the first server) cut or healed."""
+        node = node_of(ctx, self.name, p.node if p.node is not None else ctx.topology.servers[0].name)
         ifaces = [
             (e.iface, s.kind == "lan") for s, e in ctx.topology.endpoints_of(node) if s.heartbeat != "none"
         ]
         lines = [ln.name for ln in ctx.topology.serial_lines if ln.heartbeat and ln.device_of(node)]
-        return ifaces, lines
-
-    def _node(self, ctx: FaultContext, p: fp.CutHeartbeat) -> str:
-        return node_of(ctx, self.name, p.node if p.node is not None else ctx.topology.servers[0].name)
-
-    def inject(self, ctx: FaultContext, p: fp.CutHeartbeat, given: Given) -> dict[str, Any]:
-        node = self._node(ctx, p)
-        ifaces, lines = self._targets(ctx, node)
         mono = time.monotonic()
         for iface, shared_lan in ifaces:
-            # On a LAN the clients also use, drop only heartbeats: the service must stay reachable.
-            cut(ctx, self.name, node, iface, p.how, "both", heartbeat_only=shared_lan and p.how == "drop")
+            if cutting:
+                # On a LAN the clients also use, drop only heartbeats: the service must stay reachable.
+                cut(ctx, self.name, node, iface, p.how, "both", heartbeat_only=shared_lan and p.how == "drop")
+            else:
+                uncut(ctx, self.name, node, iface, p.how)
         for line in lines:
-            ctx.backend.serial_set(line, False)
+            ctx.backend.serial_set(line, not cutting)
         return ctx.emit(
-            "fault.inject",
-            self.name,
-            given,
-            mono=mono,
-            node=node,
-            how=p.how,
-            ifaces=[i for i, _ in ifaces],
-            serial=lines,
-            verified_mono=time.monotonic(),
-        )
-
-    def heal(self, ctx: FaultContext, p: fp.CutHeartbeat, given: Given) -> dict[str, Any]:
-        node = self._node(ctx, p)
-        ifaces, lines = self._targets(ctx, node)
-        mono = time.monotonic()
-        for iface, _lan in ifaces:
-            uncut(ctx, self.name, node, iface, p.how)
-        for line in lines:
-            ctx.backend.serial_set(line, True)
-        return ctx.emit(
-            "fault.heal",
+            "fault.inject" if cutting else "fault.heal",
             self.name,
             given,
             mono=mono,
