@@ -55,11 +55,11 @@ def _registry(implementations: Iterable[Fault[Any]]) -> dict[str, Fault[Any]]:
     for name, decl in DECLARED.items():
         if decl.heals is not None:
             continue
-        impl = by_params.pop(decl.params, None)  # type: ignore[arg-type]
-        if impl is None:
+        found = by_params.pop(decl.params, None)
+        if found is None:
             raise ImportError(f"fault {name} is declared in lab/spec/fault_params.py but not implemented")
-        impl.name = name
-        out[name] = impl
+        found.name = name
+        out[name] = found
     if by_params:
         raise ImportError(f"implemented but not declared: {', '.join(t.__name__ for t in by_params)}")
     return out

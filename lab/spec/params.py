@@ -119,9 +119,13 @@ def _kind(tp: Any) -> _Kind:
     raise TypeError(f"unsupported parameter type {tp!r}")
 
 
-@cache
 def fields_of(cls: type) -> dict[str, tuple[dataclasses.Field[Any], _Kind]]:
     """name -> (field, kind), in declaration order (base class fields first)."""
+    return _fields_of(cls)
+
+
+@cache
+def _fields_of(cls: type) -> dict[str, tuple[dataclasses.Field[Any], _Kind]]:
     hints = typing.get_type_hints(cls, include_extras=True)
     return {f.name: (f, _kind(hints[f.name])) for f in dataclasses.fields(cls)}
 
@@ -166,7 +170,7 @@ def _number_text(kind: _Kind) -> str:
         return "a positive integer" if kind.base is int else "a positive number"
     if low is not None:
         return f"{word} {'>' if b.low_open else '>='} {_num(low)}"
-    return f"{word} <= {_num(high)}"
+    return f"{word} <= {_num(high)}" if high is not None else word
 
 
 def _in_bounds(value: float, b: Range | None) -> bool:
