@@ -6,17 +6,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hbd.event_names import (
+    GARP_SENT,
+    GROUP_ACTIVE,
+    GROUP_RELEASE_START,
+    PEER_DEAD,
+    PEER_GONE,
+    SPLITBRAIN_DETECTED,
+)
 from lab.history.ownership import holding_intervals
 from lab.history.records import History
 
 # Events worth a marker on a node's lane.
 MARKED_EVENTS = {
-    "peer.dead": "v",
-    "peer.gone": "v",
-    "group.active": "^",
-    "group.release.start": "s",
-    "garp.sent": "d",
-    "splitbrain.detected": "X",
+    PEER_DEAD: "v",
+    PEER_GONE: "v",
+    GROUP_ACTIVE: "^",
+    GROUP_RELEASE_START: "s",
+    GARP_SENT: "d",
+    SPLITBRAIN_DETECTED: "X",
 }
 FAILED_PROBE_COLOUR = "#d62728"
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from hbd.event_names import GARP_SENT
 from lab.checks import CheckResult, all_ok
 from lab.history.records import History, Record
 from lab.history.store import RESULT_FILE, load_run, seed_of
@@ -27,7 +28,7 @@ TOLD_EVENTS = (
     "link.",
     "group.",
     "ip.",
-    "garp.sent",
+    GARP_SENT,
     "splitbrain.",
     "fence.",
 )

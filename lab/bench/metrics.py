@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from hbd.event_names import PEER_WARN
 from lab.checks import breakdown, outage, takeover_latency
 from lab.history.ownership import holding_intervals, multi_owner_windows, total_length
 from lab.history.records import History
@@ -163,7 +164,7 @@ def run_metrics(history: History, scenario: str) -> Metrics:
             m["takeover_s"] = _first_answer_after(history, t0)
     if scenario in ("steady", "stress"):
         m["takeover_s"] = None
-    m["late_warnings"] = sum(1 for r in history.select("peer.warn", source="node"))
+    m["late_warnings"] = sum(1 for r in history.select(PEER_WARN, source="node"))
     return m
 
 

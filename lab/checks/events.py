@@ -6,13 +6,14 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping
 
+from hbd.event_names import GROUP_ACQUIRE_START, GROUP_ACTIVE, GROUP_RELEASE_START, GROUP_RELEASED, LINK_DOWN
 from lab.checks.result import CheckResult
 from lab.checks.timeline import at, no_fault, reference_fault
 from lab.history.records import History, Record
 from lab.spec.check_params import BadNews, LinkDownNamed, NoEvent, NoFailover
 
 BAD_LEVELS = frozenset({"ERROR", "CRITICAL"})
-GROUP_MOVE_EVENTS = ("group.acquire.start", "group.active", "group.release.start", "group.released")
+GROUP_MOVE_EVENTS = (GROUP_ACQUIRE_START, GROUP_ACTIVE, GROUP_RELEASE_START, GROUP_RELEASED)
 
 
 def bad_news(history: History, params: BadNews) -> CheckResult:
@@ -101,11 +102,11 @@ def link_down_named(history: History, params: LinkDownNamed) -> CheckResult:
     aliases = _link_aliases(history, params.link)
     found = [
         r
-        for r in history.select("link.down", source="node", after=since)
+        for r in history.select(LINK_DOWN, source="node", after=since)
         if _names_link(r.get("link"), aliases) and (params.node is None or r.node == params.node)
     ]
     if not found:
-        seen = sorted({str(r.get("link")) for r in history.select("link.down", source="node")})
+        seen = sorted({str(r.get("link")) for r in history.select(LINK_DOWN, source="node")})
         return CheckResult(
             "link_down_named",
             False,

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import itertools
 
+from hbd.event_names import (
+    GARP_SENT,
+    GROUP_ACQUIRE_START,
+    GROUP_ACTIVE,
+    PEER_DEAD,
+    PEER_GONE,
+    TAKEOVER_BREAKDOWN,
+)
 from lab.checks.result import CheckResult, Number
 from lab.checks.timeline import at, first_answer, no_fault, reference_fault, survivor_test
 from lab.history.records import History, Record
 from lab.spec.check_params import Breakdown, Outage, TakeoverLatency
 
-DETECTION_EVENTS = ("peer.dead", "peer.gone")
+DETECTION_EVENTS = (PEER_DEAD, PEER_GONE)
 
 
 def takeover_latency(history: History, params: TakeoverLatency) -> CheckResult:
@@ -93,14 +101,14 @@ def breakdown(history: History, params: Breakdown) -> CheckResult:
 
     phases = {
         "detected_s": first_on_survivor(DETECTION_EVENTS),
-        "acquire_s": first_on_survivor("group.acquire.start"),
-        "active_s": first_on_survivor("group.active"),
-        "garp_s": first_on_survivor("garp.sent"),
+        "acquire_s": first_on_survivor(GROUP_ACQUIRE_START),
+        "active_s": first_on_survivor(GROUP_ACTIVE),
+        "garp_s": first_on_survivor(GARP_SENT),
         "answered_s": first_answer(history, t0, accept),
     }
     values: dict[str, Number] = {k: (r.mono - t0 if r is not None else None) for k, r in phases.items()}
     # The daemon's own view of the silence before it declared the peer dead, when it reports one.
-    own = first_on_survivor("takeover.breakdown")
+    own = first_on_survivor(TAKEOVER_BREAKDOWN)
     if (
         own is not None
         and isinstance(own.get("peer_last_heard"), int | float)

@@ -3,6 +3,7 @@ resource group changed owner."""
 
 from __future__ import annotations
 
+from hbd.event_names import GROUP_ACTIVE
 from lab.checks.result import CheckResult, Number
 from lab.checks.timeline import at
 from lab.history.ownership import holding_intervals, multi_owner_windows, owners_at, total_length
@@ -61,7 +62,7 @@ def single_owner(history: History, params: SingleOwner) -> CheckResult:
 def group_owners(history: History, group: str | None = None) -> dict[str, list[tuple[float, str]]]:
     """group -> [(mono, node)] for every group.active, in time order."""
     out: dict[str, list[tuple[float, str]]] = {}
-    for r in history.select("group.active", source="node"):
+    for r in history.select(GROUP_ACTIVE, source="node"):
         key = str(r.get("group", "?"))
         if group is None or key == group:
             out.setdefault(key, []).append((r.mono, r.node or "?"))

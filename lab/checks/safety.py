@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
+from hbd.event_names import LINK_DOWN
 from lab.checks.result import CheckResult
 from lab.checks.timeline import at as _at
 from lab.history.records import History, Record
@@ -69,7 +70,7 @@ def links_down_only(history: History, params: LinksDownOnly) -> CheckResult:
     """`{check: links_down_only, links: "bcast:eth0 serial"}`: every link.down names one of these media
     (a link reported down that was never cut is a wrong diagnosis), and each of them was reported."""
     wanted = params.links.split()
-    downs = history.select("link.down", source="node")
+    downs = history.select(LINK_DOWN, source="node")
     wrong = [r for r in downs if not _names_one_of(r.get("link"), wanted)]
     missing = [w for w in wanted if not any(_names_one_of(r.get("link"), [w]) for r in downs)]
     problems = [f"{_at(history, r.mono)} {r.node} reported {r.get('link')} down" for r in wrong[:5]]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hbd.event_names import DAEMON_START, IP_ADDED, IP_REMOVED
 from lab.history.records import History
 
 Interval = tuple[float, float]
@@ -50,7 +51,7 @@ def _power_events(history: History) -> dict[str, list[tuple[float, bool]]]:
             powered = True  # healing a power-off or a stop boots the node again
         elif r.source == "lab" and r.event.startswith("boot"):
             powered = True
-        elif r.source == "node" and r.event == "daemon.start" and r.node:
+        elif r.source == "node" and r.event == DAEMON_START and r.node:
             out.setdefault(r.node, []).append((r.mono, True))
             continue
         if powered is not None:
@@ -71,10 +72,10 @@ def _powered(power: list[tuple[float, bool]], t: float) -> bool:
 def ownership_evidence(history: History, ip: str | None = None) -> list[Evidence]:
     out: list[Evidence] = []
     for r in history:
-        if r.source == "node" and r.event in ("ip.added", "ip.removed") and r.node:
+        if r.source == "node" and r.event in (IP_ADDED, IP_REMOVED) and r.node:
             if ip is not None and not _same_ip(r.get("ip"), ip):
                 continue
-            out.append(Evidence(r.mono, r.node, r.event == "ip.added", exact=True))
+            out.append(Evidence(r.mono, r.node, r.event == IP_ADDED, exact=True))
         elif r.source == "lab" and r.event == "fault.inject" and r.get("fault") == "power_off":
             out.extend(Evidence(r.mono, node, False, exact=True) for node in fault_nodes(r))
     power = _power_events(history)
