@@ -9,6 +9,7 @@ allowed values is in docs/scenarios.md); the implementations live one module per
   links       link_cut (down / drop / pull), cut_heartbeat
   serial      serial_cut
   loss_delay  loss, delay
+  daemon      daemon_kill, service_kill, resource_fail, state_dir_full, hbctl (an operator command)
   attack      junk_flood, capture, replay (scapy node programs; netns only)
 and this registry pairs each declaration with its implementation (an import error if one is missing).
 `heal: {fault: X}` with no other parameter heals every active X with the parameters it was injected
@@ -24,7 +25,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lab.faults import attack, links, loss_delay, power, process, serial
+from lab.faults import attack, daemon, links, loss_delay, power, process, serial
 from lab.faults.base import Daemons, Fault, FaultContext, FaultError, wait_until
 from lab.spec.daemon import HEARTBEAT_UDP_PORT
 from lab.spec.fault_params import FAULTS as DECLARED
@@ -72,6 +73,7 @@ FAULTS: dict[str, Fault[Any]] = _registry(
         *links.FAULTS,
         *serial.FAULTS,
         *loss_delay.FAULTS,
+        *daemon.FAULTS,
         *attack.FAULTS,
     )
 )

@@ -134,6 +134,59 @@ class Freeze(FaultParams):
     )
 
 
+# -- the daemon and its resources (lab/faults/daemon.py) --------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DaemonKill(FaultParams):
+    """SIGKILL of the daemon's worker process only (under hbd's supervisor, the child of the pid the lab
+    started; without one, that pid itself): services, VIP and the supervisor are left alone."""
+
+    node: NodeName = field(metadata=doc("the node whose worker dies"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceKill(FaultParams):
+    """SIGKILL of the lab service's processes (hblab-service responders) on a node; the daemon untouched."""
+
+    node: NodeName = field(metadata=doc("the node whose services die"))
+    port: Annotated[int, Range(1, 65535)] | None = field(
+        default=None, metadata=doc("only the service on this port (default: every service)")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceFail(FaultParams):
+    """The next start, stop or status of the lab service on a node fails (exit 1) or hangs (past any
+    resource timeout); heal removes a failure that has not happened yet and reports whether it did."""
+
+    node: NodeName = field(metadata=doc("the node whose resource fails"))
+    action: Literal["start", "stop", "status"] = field(metadata=doc("which operation fails"))
+    mode: Literal["fail", "hang"] = field(default="fail", metadata=doc("exit 1 at once, or hang"))
+    hang_s: Positive = field(default=600.0, metadata=doc("with mode: hang, how long the script sleeps"))
+    port: Annotated[int, Range(1, 65535)] | None = field(
+        default=None, metadata=doc("the service's port (default: the first service of the topology)")
+    )
+    sticky: bool = field(default=False, metadata=doc("fail every time until the heal, not only the next"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateDirFull(FaultParams):
+    """The daemon's state directory cannot be written (no file can be created, renamed or removed in it:
+    the immutable attribute, `chattr +i`); files already open keep working. Heal clears it."""
+
+    node: NodeName = field(metadata=doc("the node whose state directory fills up"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hbctl(FaultParams):
+    """An operator command on a node (`hbctl standby|takeover [scope]`): not a fault, a step of a script."""
+
+    node: NodeName = field(metadata=doc("the node the operator types on"))
+    command: Literal["standby", "takeover"] = field(metadata=doc("hbctl's command"))
+    scope: Literal["all", "local", "foreign"] = field(default="all", metadata=doc("which groups"))
+
+
 # -- attacks on the heartbeat port (lab/faults/attack.py; scapy, netns only) ------------------------
 
 
@@ -225,6 +278,11 @@ FAULTS: dict[str, FaultDecl] = _registry(
     FaultDecl("delay", Delay, healable=True),
     FaultDecl("freeze", Freeze, healable=True),
     FaultDecl("boot_together", BootTogether),
+    FaultDecl("daemon_kill", DaemonKill),
+    FaultDecl("service_kill", ServiceKill),
+    FaultDecl("resource_fail", ResourceFail, healable=True),
+    FaultDecl("state_dir_full", StateDirFull, healable=True),
+    FaultDecl("hbctl", Hbctl),
     FaultDecl("junk_flood", JunkFlood, healable=True, backends=("netns",), backends_why=_SCAPY_NETNS),
     FaultDecl("capture", Capture, healable=True, backends=("netns",), backends_why=_SCAPY_NETNS),
     FaultDecl("replay", Replay, backends=("netns",), backends_why=_SCAPY_NETNS),
