@@ -99,9 +99,21 @@ def select(frames: Sequence[Packet], msg_type: str | None, src: str | None, whic
     return chosen[-1:] if which == "last" else chosen
 
 
+def resendable(frame: Packet) -> Packet:
+    """The frame with its IP and UDP checksums computed again, everything else unchanged.
+
+    A veth passes a frame on with the checksum left for "the NIC" to fill in (checksum offload), so the
+    captured UDP checksum is a partial sum: sent again as is, the receiver's kernel drops the datagram
+    before hbd sees it. A real replay on a wire carries the sender's correct checksum, and so does this."""
+    copy = frame.copy()
+    del copy[IP].chksum
+    del copy[UDP].chksum
+    return copy.__class__(bytes(copy))
+
+
 def send(args: argparse.Namespace) -> int:
     nets = [ipaddress.ip_network(a, strict=False) for a in args.allow]
-    frames = select(rdpcap(str(args.pcap)), args.type, args.src, args.which)
+    frames = [resendable(f) for f in select(rdpcap(str(args.pcap)), args.type, args.src, args.which)]
     with open(args.out, "a", encoding="utf-8") as out:
         if not frames:
             _write(out, {"event": "replay.none", "type": args.type, "src": args.src})

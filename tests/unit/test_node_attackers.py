@@ -80,3 +80,13 @@ def test_replay_selects_by_type_and_source():
 def test_replay_refuses_unbounded_counts():
     with pytest.raises(SystemExit):
         replay.parse_args(["send", "--iface", "e", "--pcap", "p", "--out", "o", "--count", "5000"])
+
+
+def test_a_replayed_frame_gets_correct_checksums_and_the_same_payload():
+    captured = Ether(bytes(frame("hb_takeover", "bobek", 4)))
+    captured[UDP].chksum = 0x1234  # what a veth capture shows: a partial sum left for checksum offload
+    sent = replay.resendable(captured)
+    fresh = Ether(bytes(frame("hb_takeover", "bobek", 4)))
+    assert sent[UDP].chksum == fresh[UDP].chksum != 0x1234
+    assert bytes(sent[replay.Heartbeat].data) == bytes(captured[replay.Heartbeat].data)
+    assert (sent.src, sent[IP].src) == (captured.src, captured[IP].src)
