@@ -60,7 +60,75 @@ def test_imports_point_one_way(package: str) -> None:
             )
 
 
-def test_the_lab_never_imports_the_core() -> None:
+# What the lab may use of hbd: its config (to render each node's files), its event names (the contract of
+# events.jsonl) and its wire codec (to forge and dissect heartbeats). Never the core or the daemon.
+LAB_MAY_USE_OF_HBD = ("hbd.config", "hbd.event_names", "hbd.wire")
+
+
+def test_the_lab_uses_only_hbds_contracts_never_the_core() -> None:
     for path in modules("lab"):
-        bad = {name for name in imports_of(path) if name.startswith(("hbd.core", "hbd.daemon"))}
+        bad = {
+            name
+            for name in imports_of(path)
+            if name.split(".")[0] == "hbd"
+            and not any(name == ok or name.startswith(ok + ".") for ok in LAB_MAY_USE_OF_HBD)
+        }
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+# Inside the lab (DESIGN.md): spec <- backends <- faults <- runner; checks read only the history; nothing
+# imports upward. Each lab package: the lab packages it may import besides itself.
+LAB_ALLOWED: dict[str, set[str]] = {
+    "lab.paths": set(),
+    "lab.node": set(),  # programs that run inside a node: the standard library and each other
+    "lab.spec": {"lab.paths"},
+    "lab.history": {"lab.paths"},
+    "lab.backends": {"lab.paths", "lab.spec", "lab.node"},
+    "lab.backends.docker": {"lab.paths", "lab.spec", "lab.node", "lab.backends"},
+    "lab.checks": {"lab.spec", "lab.history"},
+    "lab.faults": {"lab.paths", "lab.spec", "lab.backends"},
+    "lab.render": {"lab.paths", "lab.spec", "lab.history", "lab.backends"},
+    "lab.analysis": {"lab.paths", "lab.spec", "lab.history", "lab.checks"},
+    "lab.runner": {
+        "lab.paths", "lab.spec", "lab.history", "lab.backends", "lab.faults", "lab.checks", "lab.analysis",
+        "lab.render",
+    },
+    "lab.bench": {
+        "lab.paths", "lab.spec", "lab.history", "lab.backends", "lab.backends.docker", "lab.faults",
+        "lab.checks", "lab.analysis", "lab.render", "lab.runner",
+    },
+}  # fmt: skip
+
+
+def lab_package_of(module: str) -> str:
+    """The LAB_ALLOWED key a lab module belongs to (the longest one that is a prefix)."""
+    keys = [k for k in [*LAB_ALLOWED, "lab.cli"] if module == k or module.startswith(k + ".")]
+    return max(keys, key=len) if keys else module
+
+
+def lab_modules() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted((ROOT / "lab").rglob("*.py")):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        found.append((name, path))
+    return found
+
+
+def test_every_lab_module_has_a_layer() -> None:
+    for name, path in lab_modules():
+        if name in ("lab", "lab.cli"):
+            continue
+        where = path.relative_to(ROOT)
+        assert lab_package_of(name) in LAB_ALLOWED, f"{where}: add its package to LAB_ALLOWED"
+
+
+@pytest.mark.parametrize("package", sorted(LAB_ALLOWED))
+def test_lab_imports_point_one_way(package: str) -> None:
+    for name, path in lab_modules():
+        if lab_package_of(name) != package:
+            continue
+        for imported in imports_of(path):
+            if not imported.startswith("lab.") or lab_package_of(imported) == package:
+                continue
+            where = path.relative_to(ROOT)
+            assert lab_package_of(imported) in LAB_ALLOWED[package], f"{where} imports {imported}"
