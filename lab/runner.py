@@ -43,6 +43,10 @@ WAIT_POLL_S = 0.01
 Progress = Callable[[str], None]
 
 
+# What ends a run with an error instead of a traceback (execute() records it and still checks).
+RUN_ERRORS = (LabError, RenderError, TopologyError, OSError, ValueError)
+
+
 class StepError(LabError):
     """A step could not be carried out (a wait_for timed out, a probe could not start...)."""
 
@@ -221,6 +225,7 @@ class ScenarioRun:
         self.helpers: list[subprocess.Popen[bytes] | int] = []
         self.action_mark = 0.0  # wait_for only accepts events at or after the last boot/inject/heal
         self.power_switch: Any = None  # lab.faults.power_switch.PowerSwitch when the scenario fences
+        self.finished = False
         keepalive = scenario.daemon.get("keepalive", 1.0)
         self.fault_ctx = faults.FaultContext(
             backend=self.backend,
@@ -233,29 +238,46 @@ class ScenarioRun:
         )
 
     # -- the whole run ------------------------------------------------------------------------------
+    # execute() = begin(), build(), run_step() for each step, finish(), checks. Each is public so a run
+    # can also be driven one step at a time (lab/pytest_plugin.py); finish() is safe to call again.
 
     def execute(self) -> RunResult:
         result = RunResult(self.run_dir, self.seed)
-        self._write_meta()
-        self.log.mark("run.start", scenario=self.scenario.name, seed=self.seed, run_id=self.run_id)
+        self.begin()
         try:
-            self.progress(f"building {self.topology.name} ({self.backend.name}, run {self.run_id})")
-            self.backend.create()
-            self._start_power_switch()
-            self._render()
-            self._start_owner_sampler()
-            self.action_mark = time.monotonic()
+            self.build()
             for index, step in enumerate(self.scenario.steps):
-                self._step(index, step)
-        except (LabError, RenderError, TopologyError, OSError, ValueError) as e:
+                self.run_step(index, step)
+        except RUN_ERRORS as e:
             result.error = f"{type(e).__name__}: {e}"
             self.log.mark("run.error", error=result.error)
             self.progress(f"ERROR {result.error}")
         finally:
-            self.log.mark("run.end")
-            self._teardown()
+            self.finish()
         self._check(result)
         return result
+
+    def begin(self) -> None:
+        """Record what is run (lab-run.json) and its start; nothing is built yet."""
+        self._write_meta()
+        self.log.mark("run.start", scenario=self.scenario.name, seed=self.seed, run_id=self.run_id)
+
+    def build(self) -> None:
+        """Create the topology, render every node's files, start the owner sampler: ready for steps."""
+        self.progress(f"building {self.topology.name} ({self.backend.name}, run {self.run_id})")
+        self.backend.create()
+        self._start_power_switch()
+        self._render()
+        self._start_owner_sampler()
+        self.action_mark = time.monotonic()
+
+    def finish(self) -> None:
+        """Mark the end and tear everything down, once (a second call does nothing)."""
+        if self.finished:
+            return
+        self.finished = True
+        self.log.mark("run.end")
+        self._teardown()
 
     def _write_meta(self) -> None:
         meta = {
@@ -374,9 +396,10 @@ class ScenarioRun:
 
     # -- steps ----------------------------------------------------------------------------------------
 
-    def _step(self, index: int, step: Step) -> None:
+    def run_step(self, index: int, step: Step) -> None:
+        """Carry out one validated step (lab.spec.scenario); `index` numbers it in lab.jsonl and progress."""
         total = len(self.scenario.steps)
-        label = f"[{index + 1}/{total}] {step.kind} {_brief(step.args)}"
+        label = f"[{index + 1}/{total or '-'}] {step.kind} {_brief(step.args)}"
         self.progress(label)
         started = time.monotonic()
         self.log.mark("step", index=index, kind=step.kind, args=step.args, where=step.where)
@@ -481,18 +504,26 @@ class ScenarioRun:
             self.progress(f"WARNING teardown: {e} (run `hblab clean`)")
         self.log.close()
 
-    def _check(self, result: RunResult) -> None:
+    def check(self, expect: list[dict[str, Any]]) -> list[Any]:
+        """Run validated expect items over the history recorded so far (lab.checks.CheckResult each)."""
         from lab.checks import run_checks
         from lab.history.store import load_run
 
         history = load_run(self.run_dir)  # what `hblab report` reads too: the same verdict later
-        result.results = list(run_checks(history, self.scenario.expect))
+        return list(run_checks(history, expect))
+
+    def _check(self, result: RunResult) -> None:
+        result.results = self.check(self.scenario.expect)
+        self.write_report(result.results)
+
+    def write_report(self, results: list[Any]) -> None:
+        """result.json, report.md and timeline.png in the run dir (lab/analysis/report.py)."""
         try:
             from lab.analysis.report import write_run_report
         except ImportError as e:  # the report module is optional for the machinery
             self.progress(f"no report written: {e}")
             return
-        write_run_report(self.run_dir, self.scenario, result.results)
+        write_run_report(self.run_dir, self.scenario, results)
 
 
 def run_scenario(
