@@ -97,6 +97,29 @@ class PingReplied:
 
 
 @dataclass(frozen=True)
+class ConfigChanged:
+    """A reload (SIGHUP, `hbctl reload`) brought a valid new configuration: take its timings and groups.
+
+    `groups` is the new haresources as (key, home) pairs. A group left out is released (if held) and
+    forgotten; a group in `replaced` had its resources changed: held, it is stopped and then decided afresh
+    (its new resources started where the policy says). A group whose home changed is decided afresh too.
+    """
+
+    keepalive_s: float
+    deadtime_s: float
+    warntime_s: float
+    initdead_s: float
+    groups: tuple[tuple[str, str], ...]
+    replaced: frozenset[str] = frozenset()
+    auto_failback: bool = True
+    fencing: bool = False
+    fence_delay_s: float = 0.0
+    config_digest: str = ""
+    ping_targets: tuple[str, ...] = ()
+    deadping_s: float | None = None
+
+
+@dataclass(frozen=True)
 class TimerFired:
     """The deadline from `next_deadline()` was reached."""
 
@@ -113,5 +136,6 @@ Event = (
     | FenceFinished
     | GroupAnnounced
     | PingReplied
+    | ConfigChanged
     | TimerFired
 )

@@ -43,6 +43,7 @@ from hbd.core.actions import (
 )
 from hbd.core.events import (
     Booted,
+    ConfigChanged,
     Event,
     FenceFinished,
     GroupAnnounced,
@@ -161,6 +162,10 @@ class GroupState:
     standby: bool = False
     # Self-measurement of a takeover: mono times of its stages.
     takeover: dict[str, float] = field(default_factory=dict)
+    # Set by a reload: `replace` (its resources changed) stops it if held, then it is decided afresh;
+    # `retire` (gone from haresources) stops it if held, then forgets it.
+    replace: bool = False
+    retire: bool = False
 
 
 class NodeMachine:
@@ -243,6 +248,9 @@ class NodeMachine:
                 self._takeover_commanded(event, now, out)
             case TakeoverAsked():
                 self._standby(_mirror_scope(event.scope), now, out, cause=f"{event.peer} asked to take over")
+            case ConfigChanged():
+                self._timers(now, out)  # deadlines due under the old timings fire under them
+                self._config_changed(event, now)
             case ShutdownRequested():
                 if self.state is not NodeState.SHUTTING_DOWN:
                     self._set_state(NodeState.SHUTTING_DOWN, "shutdown requested", now, out)
@@ -353,7 +361,42 @@ class NodeMachine:
             self.ping_measured = True
         self._update_ping_standby(now, out)
 
-    # ------------------------------------------------------------------ ping nodes (heartbeat's ipfail)
+    # ------------------------------------------------------------------ reload
+
+    def _config_changed(self, ev: ConfigChanged, now: float) -> None:
+        """Take the new timings and groups without touching a group that did not change."""
+        self.timing = Timing(ev.keepalive_s, ev.deadtime_s, ev.warntime_s, ev.initdead_s)
+        self.peer.deadtime_s = ev.deadtime_s
+        self.peer.warntime_s = ev.warntime_s
+        if self.next_send_at is not None:
+            self.next_send_at = min(self.next_send_at, now + ev.keepalive_s)  # a shorter keepalive now
+        self.auto_failback = ev.auto_failback
+        if self.fencing and not ev.fencing and self.fence_state is FenceState.WAITING:
+            self.fence_state = FenceState.NOT_NEEDED
+            self.fence_at = None
+        self.fencing = ev.fencing
+        self.fence_delay_s = ev.fence_delay_s
+        self.config_digest = ev.config_digest
+        self.digest_warned_for = None  # the peer may now agree, or differ anew: say so again
+        self.ping_targets = ev.ping_targets
+        self.deadping_s = ev.deadping_s if ev.deadping_s is not None else ev.deadtime_s
+        for target in set(self.ping_last) - set(ev.ping_targets):
+            self.ping_last.pop(target, None)
+            self.ping_up.discard(target)
+        homes = dict(ev.groups)
+        for key, g in self.groups.items():
+            if key not in homes:
+                g.retire = True
+            else:
+                g.spec = GroupSpec(key, homes[key])
+                g.replace = g.replace or key in ev.replaced
+        existing = dict(self.groups)
+        self.groups = {}
+        for key, home in ev.groups:  # haresources order, then the groups on their way out
+            kept = existing.pop(key, None)
+            self.groups[key] = kept if kept is not None else GroupState(GroupSpec(key, home), since=now)
+        self.groups.update(existing)
+
 
     def _ping_replied(self, target: str, now: float, out: list[Action]) -> None:
         if target not in self.ping_targets:
@@ -637,11 +680,30 @@ class NodeMachine:
     # ------------------------------------------------------------------ reconciliation
 
     def _reconcile(self, now: float, out: list[Action]) -> None:
-        for g in self.groups.values():
+        for g in list(self.groups.values()):
             if g.role not in (Role.STOPPED, Role.ACTIVE, Role.FAILED):
                 continue  # an operation is in flight; decide again when it reports
+            if (g.replace or g.retire) and self._reloaded(g, now, out):
+                continue
             decision = decide(self._facts(g, now))
             self._apply(g, decision, now, out)
+
+    def _reloaded(self, g: GroupState, now: float, out: list[Action]) -> bool:
+        """A group a reload replaced or removed: hand it over cleanly. True when nothing more to decide."""
+        if g.role is Role.ACTIVE:
+            what = "removed from haresources" if g.retire else "its resources changed"
+            cause = f"reload: {what}: releasing it"
+            self._set_role(g, Role.STOPPING, cause, now)
+            out.append(Emit(GROUP_RELEASE_START, "INFO", {"group": g.spec.key, "cause": cause}))
+            out.append(StopGroup(g.spec.key, cause))
+            return True
+        if g.retire:
+            del self.groups[g.spec.key]
+            return True
+        if g.role is Role.FAILED:
+            self._set_role(g, Role.STOPPED, "reload: its resources changed: failure cleared", now)
+        g.replace = False  # released (or never held): the new resources are decided like any group's
+        return False
 
     def _split_release_deadline(self) -> float | None:
         """When a split brain's loser gives up waiting for the home node to hear it (a one-way cut):

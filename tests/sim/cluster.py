@@ -142,7 +142,8 @@ class Cluster:
     def holders(self, key: str) -> list[str]:
         out = []
         for name, node in self.nodes.items():
-            if node.machine is not None and node.machine.groups[key].role in HELD_ROLES:
+            group = node.machine.groups.get(key) if node.machine is not None else None  # a reload may drop it
+            if group is not None and group.role in HELD_ROLES:
                 out.append(name)
         return out
 
@@ -150,7 +151,9 @@ class Cluster:
         return [
             name
             for name, node in self.nodes.items()
-            if node.machine is not None and node.machine.groups[key].role.name == "ACTIVE"
+            if node.machine is not None
+            and (group := node.machine.groups.get(key)) is not None
+            and group.role.name == "ACTIVE"
         ]
 
     def emitted(self, name: str, event: str) -> list[Emit]:
