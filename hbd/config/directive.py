@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hbd.config.errors import Diagnostics
-from hbd.config.model import Medium, StonithHost, Where
+from hbd.config.model import Medium, Monitor, StonithHost, Where
 from hbd.config.syntax import BadValue
 
 DEFAULT_UDPPORT = 694
@@ -35,6 +35,7 @@ class ParseState:
     ping_nodes: list[str] = field(default_factory=list)
     stonith_hosts: list[StonithHost] = field(default_factory=list)
     resource_dirs: list[str] = field(default_factory=list)
+    monitors: list[Monitor] = field(default_factory=list)
     nice_failback: tuple[bool, int] | None = None  # (value, line) of an obsolete nice_failback
 
     def set_once(self, name: str, value: Any, line: int, directive: str) -> None:

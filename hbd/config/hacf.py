@@ -37,6 +37,7 @@ from hbd.config.directive import (
 )
 from hbd.config.errors import Diagnostics
 from hbd.config.model import HOST_MAP_PARAM, AutoFailback, ClusterConfig, StonithHost, parse_host_map
+from hbd.config.monitor import parse_monitor
 from hbd.config.syntax import (
     FALSE_WORDS,
     BadValue,
@@ -303,6 +304,13 @@ DIRECTIVES: dict[str, Directive] = {
             "time between gratuitous ARPs",
             200,
         ),
+        Directive(
+            "hbd_monitor",
+            parse_monitor,
+            "RESOURCE INTERVAL [timeout=T] [restarts=N] [window=W]: run its status every INTERVAL; "
+            "restart the group on failure, hand it over past N restarts within W (3 within 300)",
+            whole_line=True,
+        ),
         # heartbeat directives hbd reads and ignores
         Directive("watchdog", ignored("hbd has no watchdog support yet"), "ignored", whole_line=True),
         Directive(
@@ -473,6 +481,7 @@ def _finish(state: ParseState) -> ClusterConfig:
         ping_nodes=tuple(state.ping_nodes),
         stonith_hosts=tuple(state.stonith_hosts),
         resource_dirs=tuple(state.resource_dirs),
+        monitors=tuple(state.monitors),
         **fields,
     )
 

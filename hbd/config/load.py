@@ -16,6 +16,7 @@ from hbd.config.errors import ConfigError, Diagnostics, Problem
 from hbd.config.hacf import parse_hacf
 from hbd.config.haresources import parse_haresources
 from hbd.config.model import Config
+from hbd.config.monitor import check_monitors
 from hbd.config.permission import check_file, trusted_owners
 from hbd.config.render import render_authkeys, render_hacf, render_haresources
 
@@ -74,6 +75,8 @@ def load_config(config_dir: Path, node: str | None = None) -> LoadedConfig:
     res_text = _read(config_dir / HARESOURCES, res_diag)
     nodes = cluster.nodes if cluster is not None else ()
     groups = parse_haresources(res_text, res_diag, nodes) if res_text is not None else ()
+    if cluster is not None and res_text is not None:
+        check_monitors(cluster.monitors, groups, hacf_diag)  # ha.cf's hbd_monitor lines name these resources
 
     auth_diag = Diagnostics(str(config_dir / AUTHKEYS))
     auth_text = _read(config_dir / AUTHKEYS, auth_diag, secret=True)

@@ -89,6 +89,24 @@ def parse_host_map(text: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Monitor:
+    """`hbd_monitor RESOURCE INTERVAL [timeout=T] [restarts=N] [window=W]`: run RESOURCE's `status` every
+    INTERVAL on the node holding its group; on failure restart the group here up to `restarts` times within
+    `window_s`, then hand it to the peer. RESOURCE is a resource spec of haresources or a script name (then
+    every resource of that name is monitored); the loader refuses one that no group has."""
+
+    resource: str
+    interval_s: float
+    timeout_s: float | None = None  # None: hbd_resource_timeout
+    restarts: int = 3
+    window_s: float = 300.0
+    where: Where | None = None
+
+    def matches(self, resource: Resource) -> bool:
+        return self.resource in (resource.spec, resource.name)
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     """ha.cf."""
 
@@ -117,6 +135,7 @@ class ClusterConfig:
     fence_delay_s: float = 0.0
     garp_count: int = 5  # `hbd_garp_count`: gratuitous ARPs sent on takeover
     garp_interval_s: float = 0.2  # `hbd_garp_interval`
+    monitors: tuple[Monitor, ...] = ()  # `hbd_monitor` lines, in file order
 
 
 @dataclass(frozen=True)

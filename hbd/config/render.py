@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from hbd.config.directive import DEFAULT_BAUD, DEFAULT_UDPPORT
-from hbd.config.model import AuthConfig, ClusterConfig, Medium, ResourceGroup, StonithHost
+from hbd.config.model import AuthConfig, ClusterConfig, Medium, Monitor, ResourceGroup, StonithHost
 
 MASK = "***"
 # stonith parameter names whose values are secrets; positional ones are unknown, so masked too
@@ -143,7 +143,16 @@ def render_hacf(cluster: ClusterConfig, *, redact: bool = False) -> str:
         f"hbd_garp_count {cluster.garp_count}",
         f"hbd_garp_interval {format_time(cluster.garp_interval_s)}",
     ]
+    lines += [_monitor_line(m) for m in cluster.monitors]
     return "\n".join(lines) + "\n"
+
+
+def _monitor_line(monitor: Monitor) -> str:
+    words = ["hbd_monitor", _token(monitor.resource, "monitored resource"), format_time(monitor.interval_s)]
+    if monitor.timeout_s is not None:
+        words.append(f"timeout={format_time(monitor.timeout_s)}")
+    words += [f"restarts={monitor.restarts}", f"window={format_time(monitor.window_s)}"]
+    return " ".join(words)
 
 
 def render_haresources(groups: Iterable[ResourceGroup]) -> str:
