@@ -13,6 +13,7 @@ cannot be created in the state dir, hbctl answered 0) or raises FaultError.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import os
@@ -196,6 +197,16 @@ def _writable(directory: Path) -> bool:
     return True
 
 
+_IMMUTABLE: set[Path] = set()  # state dirs made immutable and not healed yet
+
+
+@atexit.register
+def _clear_immutable() -> None:
+    """A run that aborted between inject and heal must not leave a directory nobody can delete."""
+    for directory in _IMMUTABLE:
+        subprocess.run(["chattr", "-i", str(directory)], capture_output=True, check=False)
+
+
 def _chattr(flag: str, directory: Path) -> None:
     res = subprocess.run(["chattr", flag, str(directory)], capture_output=True, text=True, check=False)
     if res.returncode != 0:
@@ -213,6 +224,7 @@ class StateDirFull(Fault[fp.StateDirFull]):
         state = ctx.backend.node_dirs(node).state_dir
         mono = time.monotonic()
         _chattr("+i", state)
+        _IMMUTABLE.add(state)
         if _writable(state):
             _chattr("-i", state)
             raise FaultError(f"{self.name}: {state} is still writable after chattr +i")
@@ -223,6 +235,7 @@ class StateDirFull(Fault[fp.StateDirFull]):
         state = ctx.backend.node_dirs(node).state_dir
         mono = time.monotonic()
         _chattr("-i", state)
+        _IMMUTABLE.discard(state)
         if not _writable(state):
             raise FaultError(f"{self.name}: {state} is still not writable after chattr -i")
         return ctx.emit("fault.heal", self.name, given, mono=mono, state_dir=str(state))
