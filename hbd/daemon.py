@@ -66,6 +66,7 @@ from hbd.event_names import (
 from hbd.events_log import EventLog
 from hbd.fencing.agent import agent_dirs
 from hbd.fencing.fencer import Fencer
+from hbd.metrics import Metrics, MetricsServer, state_of
 from hbd.notify import Notifier
 from hbd.realtime import go_realtime, leave_realtime
 from hbd.resources.group import GroupRunner
@@ -162,6 +163,13 @@ class Daemon:
         for d in {paths.run_dir, paths.lib_dir}:
             ensure_private_dir(d)  # 0700, owned by root or us, else refuse to start (hbd.statefile)
         self.log = EventLog(paths.events, self.node, logger)
+        # `hbd_metrics ADDR:PORT`: counters are fed by the event log itself, the state is read at scrape time.
+        self.metrics: Metrics | None = None
+        self.metrics_server: MetricsServer | None = None
+        if config.cluster.metrics_listen is not None:
+            self.metrics = Metrics(self._metrics_state)
+            self.log.observers.append(self.metrics.observe)
+            self.metrics_server = MetricsServer(self.metrics, *config.cluster.metrics_listen)
         self.supervision = supervision  # set when hbd.supervisor runs this process (restarts it if it dies)
         self.notifier = Notifier.from_env()
         self.generation = 0
@@ -238,6 +246,8 @@ class Daemon:
             if self.pinger is not None:
                 await self.pinger.open()
             await control.start()
+            if self.metrics_server is not None:
+                await self.metrics_server.start()
             if self.supervision is not None and self.supervision.restarts:
                 await self._release_leftovers()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -259,6 +269,8 @@ class Daemon:
             if self._timer is not None:
                 self._timer.cancel()
             await control.close()
+            if self.metrics_server is not None:
+                await self.metrics_server.close()
             for transport in self.transports:
                 with contextlib.suppress(Exception):
                     await transport.close()
@@ -316,7 +328,12 @@ class Daemon:
         deadline = self.machine.next_deadline()
         if deadline is not None:
             # loop.time() is time.monotonic(): the core's `now` and the timer share one clock.
-            self._timer = asyncio.get_running_loop().call_at(deadline, self.feed, TimerFired())
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._timer_fired, deadline)
+
+    def _timer_fired(self, deadline: float) -> None:
+        if self.metrics is not None:
+            self.metrics.timer_late(time.monotonic() - deadline)  # event-loop lateness
+        self.feed(TimerFired())
 
     def _notice_stall(self, now: float) -> None:
         """A status of ours overdue by more than a keepalive when anything at all is handled means this
@@ -490,6 +507,25 @@ class Daemon:
     async def _fence(self, peer: str, cause: str) -> None:
         result = await self.fencer.fence(peer, cause)
         self.feed(FenceFinished(peer, result.ok, result.detail, result.agent))
+
+    # ------------------------------------------------------------------ metrics
+
+    def _metrics_state(self) -> Any:
+        if self.machine is None:
+            return None
+        return state_of(
+            self.machine,
+            time.monotonic(),
+            {t.name: t.stats for t in self.transports},
+            self.rejected,
+            self.supervision.restarts if self.supervision is not None else None,
+            self.generation,
+        )
+
+    def record_monitor_result(self, group: str, resource: str, result: str) -> None:
+        """The hook for resource monitors: one call per finished status check (ok, failed, timeout...)."""
+        if self.metrics is not None:
+            self.metrics.monitor_result(group, resource, result)
 
     # ------------------------------------------------------------------ control socket
 

@@ -87,6 +87,14 @@ def _absolute_path(token: str) -> str:
     return token
 
 
+def _listen_address(token: str) -> tuple[str, int]:
+    """`ADDR:PORT` with an IPv4 address (0.0.0.0: every interface; port 0: any free one, for tests)."""
+    host, sep, port = token.rpartition(":")
+    if not sep or not host:
+        raise BadValue(f"{token!r} is not ADDR:PORT", "hbd_metrics 127.0.0.1:9694")
+    return parse_ipv4(host, "metrics address"), parse_int(port, 0, 65535, "port")
+
+
 def _initdead_ms(settings: Mapping[str, Any]) -> int:
     """Heartbeat's `init_config()`: initdead follows deadtime when ha.cf does not set it."""
     deadtime: int = settings["deadtime_ms"]
@@ -268,6 +276,12 @@ DIRECTIVES: dict[str, Directive] = {
             "stonith_host", _parse_stonith_host, "stonith_host HOST|* AGENT [PARAMS...]", whole_line=True
         ),
         # hbd's own directives
+        setting(
+            "hbd_metrics",
+            "metrics_listen",
+            _listen_address,
+            "ADDR:PORT: serve Prometheus metrics at http://ADDR:PORT/metrics",
+        ),
         setting(
             "hbd_builtin_ipaddr",
             "builtin_ipaddr",

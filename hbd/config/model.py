@@ -127,6 +127,8 @@ class ClusterConfig:
     realtime: bool = True
     stonith_hosts: tuple[StonithHost, ...] = ()
     # hbd's own directives (documented in README):
+    # `hbd_metrics ADDR:PORT`: serve Prometheus metrics at http://ADDR:PORT/metrics (None: off)
+    metrics_listen: tuple[str, int] | None = None
     builtin_ipaddr: bool = True  # `hbd_builtin_ipaddr off` runs resource.d/IPaddr scripts instead
     # `hbd_resource_path DIR [DIR...]`; empty: <config-dir>/resource.d, /etc/init.d
     resource_dirs: tuple[str, ...] = ()

@@ -115,6 +115,8 @@ def render_hacf(cluster: ClusterConfig, *, redact: bool = False) -> str:
     ):
         if value is not None:
             lines.append(f"{name} {_token(value, name)}")
+    if cluster.metrics_listen is not None:
+        lines.append("hbd_metrics {}:{}".format(*cluster.metrics_listen))
 
     media = cluster.media
     port_at, port_after = _setting_changes(

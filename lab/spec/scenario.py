@@ -452,23 +452,63 @@ def _expect(value: Any, p: _Problems) -> list[dict[str, Any]]:
         return []
     out: list[dict[str, Any]] = []
     for i, item in enumerate(value):
-        where = f"expect[{i}]"
-        if not isinstance(item, dict):
-            p.add(where, f"expected {{check: NAME, ...}}, got {item!r}")
-            continue
-        check = item.get("check")
-        if check not in CHECK_PARAMS:
-            p.add(f"{where}.check", f"unknown check {check!r} (known: {', '.join(CHECK_PARAMS)})")
-            continue
-        _, problems = parse_params(CHECK_PARAMS[check], item, owner=check, ignore=COMMON_KEYS)
-        _add_problems(problems, where, p)
-        label = item.get("name", "x")
-        if not isinstance(label, str) or not label.strip():
-            p.add(f"{where}.name", f"expected a non-empty string, got {label!r}")
-        out.append(dict(item))
+        checked = _expect_item(item, f"expect[{i}]", p)
+        if checked is not None:
+            out.append(checked)
     names = [str(item.get("name") or item.get("check")) for item in out]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         p.add("expect", f"two checks are named {dup!r}: give one a `name:` so results can tell them apart")
+    return out
+
+
+def _expect_item(item: Any, where: str, p: _Problems) -> dict[str, Any] | None:
+    if not isinstance(item, dict):
+        p.add(where, f"expected {{check: NAME, ...}}, got {item!r}")
+        return None
+    check = item.get("check")
+    if check not in CHECK_PARAMS:
+        p.add(f"{where}.check", f"unknown check {check!r} (known: {', '.join(CHECK_PARAMS)})")
+        return None
+    _, problems = parse_params(CHECK_PARAMS[check], item, owner=check, ignore=COMMON_KEYS)
+    _add_problems(problems, where, p)
+    label = item.get("name", "x")
+    if not isinstance(label, str) or not label.strip():
+        p.add(f"{where}.name", f"expected a non-empty string, got {label!r}")
+    return dict(item)
+
+
+# ---------------------------------------------------------------- one piece at a time (lab/cluster.py)
+# The pytest plugin's methods are a scenario written as calls: each is checked by the parser a file's
+# item goes through, so a bad argument reads the same, `source` naming where it was written (test_x.py:12).
+
+
+def parse_daemon(value: Any, source: str) -> dict[str, Any]:
+    """A `daemon:` mapping; raises ScenarioError with every problem."""
+    p = _Problems(source)
+    out = _daemon(value, p)
+    if p.errors:
+        raise ScenarioError(p.errors)
+    return out
+
+
+def parse_step(kind: str, body: Any, source: str) -> Step:
+    """One step (`inject`, {fault: power_off, node: bob}); raises ScenarioError with every problem."""
+    p = _Problems(source)
+    parser = _STEP_PARSERS.get(kind)
+    if parser is None:
+        raise ScenarioError([f"{source}: unknown step {kind!r} (known: {', '.join(STEP_KINDS)})"])
+    args = parser(body, kind, p)
+    if p.errors or args is None:
+        raise ScenarioError(p.errors or [f"{source}: {kind}: invalid {body!r}"])
+    return Step(kind=kind, args=args, where=source)
+
+
+def parse_expect_item(item: Any, source: str) -> dict[str, Any]:
+    """One `expect:` item ({check: takeover_latency, max: 1s}); raises ScenarioError with every problem."""
+    p = _Problems(source)
+    out = _expect_item(item, "expect", p)
+    if p.errors or out is None:
+        raise ScenarioError(p.errors)
     return out
 
 

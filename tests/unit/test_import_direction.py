@@ -88,7 +88,7 @@ LAB_ALLOWED: dict[str, set[str]] = {
     "lab.checks": {"lab.spec", "lab.history"},
     "lab.faults": {"lab.paths", "lab.spec", "lab.backends"},
     "lab.render": {"lab.paths", "lab.spec", "lab.history", "lab.backends"},
-    "lab.analysis": {"lab.paths", "lab.spec", "lab.history", "lab.checks"},
+    "lab.analysis": {"lab.paths", "lab.spec", "lab.history", "lab.checks", "lab.node"},
     "lab.runner": {
         "lab.paths", "lab.spec", "lab.history", "lab.backends", "lab.faults", "lab.checks", "lab.analysis",
         "lab.render",
@@ -97,6 +97,11 @@ LAB_ALLOWED: dict[str, set[str]] = {
         "lab.paths", "lab.spec", "lab.history", "lab.backends", "lab.backends.docker", "lab.faults",
         "lab.checks", "lab.analysis", "lab.render", "lab.runner",
     },
+    # The top: a scenario driven call by call, and the pytest plugin that hands such clusters out.
+    "lab.cluster": {
+        "lab.paths", "lab.spec", "lab.history", "lab.backends", "lab.checks", "lab.runner",
+    },
+    "lab.pytest_plugin": {"lab.cluster", "lab.backends.docker"},
 }  # fmt: skip
 
 

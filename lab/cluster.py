@@ -1,0 +1,241 @@
+"""A scenario written as calls: build a topology, then boot, wait, probe, inject, heal and check one call at a
+time (the pytest plugin's `hblab_cluster` hands these out; lab/pytest_plugin.py).
+
+Each method is one step kind of a scenario file and goes through the same parser (lab.spec.scenario:
+parse_step, parse_daemon, parse_expect_item), so a bad argument reads as it would in a file, with the
+caller's FILE:LINE where a file has its YAML path. Steps run on lab.runner.ScenarioRun, the machinery
+`hblab run` uses, so a call records the same lab.jsonl lines and `check()` returns the CheckResult a
+scenario's `expect:` item gets. `close()` tears everything down (also after a failure) and writes the run's
+report with the checks asked for so far.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lab.backends.base import LabError
+from lab.checks.result import CheckResult
+from lab.history.records import History
+from lab.history.store import load_run
+from lab.runner import RUN_ERRORS, Progress, ScenarioRun
+from lab.spec.scenario import (
+    Scenario,
+    ScenarioError,
+    parse_daemon,
+    parse_expect_item,
+    parse_step,
+    validate_against_topology,
+    validate_for_backend,
+)
+from lab.spec.topology import Topology
+
+# AF_UNIX paths (hbd's control socket in each node's state dir) must fit 108 bytes; the run dir is
+# runs_root/NAME/STAMP-SEED, so the name is kept short and the whole path is checked before anything starts.
+NAME_MAX = 24
+SOCKET_PATH_MAX = 107
+CONTROL_SOCKET_TAIL = "nodes/{node}/state/control.sock"
+
+
+def run_name(text: str) -> str:
+    """A run directory name from free text (a test's name): lower case, [a-z0-9._-], at most NAME_MAX."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")[:NAME_MAX].rstrip("-._")
+    return name or "cluster"
+
+
+def caller(depth: int = 2) -> str:
+    """FILE:LINE of the code that called the public method `depth - 1` frames up (for error messages)."""
+    frame = sys._getframe(depth)
+    return f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno}"
+
+
+class Cluster:
+    """One topology on one backend, driven step by step. Built by `start()`; always end with `close()`."""
+
+    def __init__(
+        self,
+        topology: str | Path,
+        *,
+        backend: str = "netns",
+        daemon: Mapping[str, Any] | None = None,
+        name: str = "cluster",
+        seed: int | None = None,
+        runs_root: Path = Path("runs"),
+        progress: Progress | None = None,
+        verbose_daemon: bool = False,
+        source: str | None = None,
+    ) -> None:
+        where = source or caller()
+        scenario = Scenario(
+            name=run_name(name),
+            description=f"driven step by step from {where}",
+            topology=str(topology),
+            daemon=parse_daemon(dict(daemon or {}), where),
+            steps=[],
+            expect=[],
+            raw={"daemon": dict(daemon or {})},
+        )
+        self.run = ScenarioRun(
+            scenario,
+            backend_name=backend,
+            seed=seed,
+            runs_root=runs_root,
+            progress=progress,
+            verbose_daemon=verbose_daemon,
+        )
+        self.checks: list[CheckResult] = []
+        self.steps = 0
+        self.error: str | None = None  # the step that failed, as lab.jsonl's run.error has it
+        self._check_socket_room()
+
+    # -- what a test looks at ------------------------------------------------------------------------
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.run_dir
+
+    @property
+    def timeline(self) -> Path:
+        """timeline.png, drawn by close() (lab/analysis/report.py)."""
+        return self.run_dir / "timeline.png"
+
+    @property
+    def topology(self) -> Topology:
+        return self.run.topology
+
+    @property
+    def backend_name(self) -> str:
+        return self.run.backend.name
+
+    @property
+    def seed(self) -> int:
+        return self.run.seed
+
+    def failed_checks(self) -> list[CheckResult]:
+        return [r for r in self.checks if not r.ok]
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> Cluster:
+        """Build the topology and start the owner sampler; on failure everything built is removed."""
+        self.run.begin()
+        try:
+            self.run.build()
+        except BaseException as e:
+            self._record_error(e)
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Tear down (idempotent), then write result.json, report.md and timeline.png with the checks
+        asked for so far. Teardown comes first: the report must not delay removing a cluster."""
+        if self.run.finished:
+            return
+        self.run.finish()
+        self.run.write_report(self.checks)
+
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- steps: one method per step kind of a scenario file ------------------------------------------
+
+    def boot(self, *nodes: str, together: bool = False) -> None:
+        self._step("boot", {"nodes": list(nodes), "together": together})
+
+    def wait_for(self, event: str, *, within: str | float, node: str | None = None) -> None:
+        body: dict[str, Any] = {"event": event, "within": within}
+        if node is not None:
+            body["node"] = node
+        self._step("wait_for", body)
+
+    def probe(self, target: str = "vip", *, every_ms: float = 5) -> None:
+        self._step("probe", {"target": target, "every_ms": every_ms})
+
+    def inject(self, fault: str, **params: Any) -> None:
+        self._step("inject", {"fault": fault, **params})
+
+    def heal(self, fault: str, **params: Any) -> None:
+        self._step("heal", {"fault": fault, **params})
+
+    def sleep(self, duration: str | float) -> None:
+        self._step("sleep", duration)
+
+    # -- verdicts and looking inside -----------------------------------------------------------------
+
+    def check(self, check: str, **params: Any) -> CheckResult:
+        """One `expect:` item over the history so far (`name=` labels it, as in a file)."""
+        item = parse_expect_item({"check": check, **params}, caller())
+        (result,) = self.run.check([item])
+        self.checks.append(result)
+        return result
+
+    def history(self) -> History:
+        """Every record of the run so far, merged by time (lab.history.store.load_run)."""
+        return load_run(self.run_dir)
+
+    def exec(
+        self,
+        node: str,
+        argv: Sequence[str],
+        *,
+        input_text: str | None = None,
+        timeout_s: float = 30.0,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command inside a node and wait for it; `check` raises LabError on a non-zero exit."""
+        if node not in self.topology.node_names:
+            raise LabError(
+                f"{caller()}: unknown node {node!r} (known: {', '.join(self.topology.node_names)})"
+            )
+        return self.run.backend.exec(
+            node, list(argv), input_text=input_text, timeout_s=timeout_s, check=check
+        )
+
+    # -- inside --------------------------------------------------------------------------------------
+
+    def _step(self, kind: str, body: Any) -> None:
+        where = caller(3)
+        if self.run.finished:
+            raise LabError(f"{where}: {kind}: the cluster is closed")
+        step = parse_step(kind, body, where)
+        one = dataclasses.replace(self.run.scenario, steps=[step])
+        topo = self.topology
+        problems = validate_for_backend(one, self.backend_name) + validate_against_topology(
+            one, topo.node_names, [s.name for s in topo.segments], [s.name for s in topo.serial_lines]
+        )
+        if problems:
+            raise ScenarioError(problems)
+        try:
+            self.run.run_step(self.steps, step)
+        except BaseException as e:
+            self._record_error(e)
+            raise
+        finally:
+            self.steps += 1
+
+    def _record_error(self, e: BaseException) -> None:
+        if self.error is None:
+            self.error = f"{type(e).__name__}: {e}"
+            if isinstance(e, RUN_ERRORS) and not self.run.finished:
+                self.run.log.mark("run.error", error=self.error)
+
+    def _check_socket_room(self) -> None:
+        longest = max((len(n) for n in self.topology.node_names), default=0)
+        tail = CONTROL_SOCKET_TAIL.format(node="x" * longest)
+        path = self.run_dir / tail
+        if len(str(path)) > SOCKET_PATH_MAX:
+            root = self.run_dir.parent.parent
+            self.run.log.close()
+            raise LabError(
+                f"{path} is {len(str(path))} bytes, over the {SOCKET_PATH_MAX} a unix socket path may have: "
+                f"choose a shorter runs root than {root} (--hblab-runs-root)"
+            )
