@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +30,9 @@ class EventLog:
         self.node = node
         self.logger = logger
         self._file: TextIO | None = None
+        # Called with every record after it is written (hbd.metrics counts here: one place, so the
+        # counters and the file agree by construction).
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             # 0600 and never through a symlink: the records hold resource scripts' output.
@@ -46,6 +50,8 @@ class EventLog:
         if self._file is not None:
             self._file.write(json.dumps(record, default=str) + "\n")
             self._file.flush()
+        for observe in self.observers:
+            observe(record)
         self.logger.log(LEVELS.get(level, logging.INFO), "(%s) %s", self.node, _prose(event, fields))
         return record
 
@@ -55,9 +61,17 @@ class EventLog:
             self._file = None
 
 
+# The field that names what a record is about, in order of preference: it leads the log line.
+SUBJECT_FIELDS = ("group", "resource", "peer", "link", "ip", "target")
+
+
 def _prose(event: str, fields: dict[str, Any]) -> str:
-    """Subject first, then the details, then the cause: `peer bobek dead: 0.31 s silence on ...`."""
+    """Subject first, then what happened and the details, then the cause:
+    `peer bobek: peer.dead silence_s=0.31 links=[...]: no heartbeat for deadtime`."""
     cause = fields.get("cause")
-    details = " ".join(f"{k}={v}" for k, v in fields.items() if k != "cause")
+    subject = next((k for k in SUBJECT_FIELDS if fields.get(k) not in (None, "")), None)
+    details = " ".join(f"{k}={v}" for k, v in fields.items() if k not in ("cause", subject))
     text = f"{event} {details}".strip()
+    if subject is not None:
+        text = f"{subject} {fields[subject]}: {text}"
     return f"{text}: {cause}" if cause else text

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,8 +36,7 @@ from lab.paths import IMAGES_DIR, PROJECT_ROOT
 VARIANTS_FILE = IMAGES_DIR / "variants.yaml"
 # The node layer's build context: these files plus a wheels/ directory made at build time.
 CONTEXT_FILES = ("Dockerfile", "hbl-spawn")
-# hbd's runtime dependencies, pinned to the versions in the host venv so nodes run what the tests ran.
-RUNTIME_DEPS = ("pyroute2", "pyserial", "PyYAML")
+PYPROJECT = PROJECT_ROOT / "pyproject.toml"
 WHEEL_CACHE = Path("/var/cache/hblab/wheels")
 LOCK_DIR = Path("/var/lock")
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
@@ -153,10 +153,19 @@ def source_hash() -> str:
     return _digest(parts)
 
 
+def runtime_deps(pyproject: Path = PYPROJECT) -> tuple[str, ...]:
+    """The distribution names of hbd's runtime dependencies, read from pyproject.toml's [project]
+    dependencies: a dependency added there reaches the node image without another list to keep."""
+    with pyproject.open("rb") as f:
+        specs = tomllib.load(f)["project"]["dependencies"]
+    return tuple(re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0] for spec in specs)
+
+
 def dependency_pins() -> tuple[str, ...]:
-    """`name==version` for hbd's runtime deps as installed in the host venv."""
+    """`name==version` for hbd's runtime deps, pinned to the versions in the host venv so nodes run what
+    the tests ran."""
     pins = []
-    for name in RUNTIME_DEPS:
+    for name in runtime_deps():
         try:
             pins.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError as exc:
