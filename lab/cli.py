@@ -8,6 +8,7 @@ hblab clean [--all]                  remove what crashed runs left behind (only 
 hblab run SCENARIO... [--repeat N] [--seed S] [--backend netns]   exit 1 if a check fails
 hblab experiment NAME [--repeat N] [--record]   every scenario of experiments/NAME, N times, with a summary
 hblab report RUN_DIR                 re-check a recorded run and rewrite its report
+hblab pcap RUN_DIR [--json]          the run's captured heartbeats (verdict with its authkeys) and VIP ARP
 """
 
 from __future__ import annotations
@@ -226,6 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 runs_root=Path(args.runs_dir),
                 progress=progress,
                 verbose_daemon=args.verbose,
+                capture=False if args.no_capture else None,
             )
             for r in result.results:
                 value = getattr(r, "value", None)
@@ -292,6 +294,22 @@ def cmd_report(args: argparse.Namespace) -> int:
 # -- main -----------------------------------------------------------------------------------------------
 
 
+def cmd_pcap(args: argparse.Namespace) -> int:
+    from lab.analysis.pcap import HEADER, PcapError, format_record, packet_records
+
+    try:
+        records = packet_records(Path(args.run_dir))
+    except PcapError as e:
+        raise LabError(str(e)) from e
+    if args.link:
+        records = [r for r in records if r["link"] in args.link]
+    if not args.json:
+        print(HEADER)
+    for rec in records:
+        print(json.dumps(rec) if args.json else format_record(rec))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hblab", description="the hbd lab: topologies, faults, scenarios")
     sub = p.add_subparsers(dest="command", required=True)
@@ -326,7 +344,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--set", action="append", help="override a scenario value: daemon.deadtime=500ms")
     run.add_argument("--runs-dir", default="runs")
     run.add_argument("-v", "--verbose", action="store_true", help="daemons log DEBUG too")
+    run.add_argument("--no-capture", action="store_true", help="do not record the segments to pcap")
     run.set_defaults(func=cmd_run)
+    pcap = sub.add_parser("pcap", help="print a run's captured heartbeats and VIP ARP packets")
+    pcap.add_argument("run_dir")
+    pcap.add_argument("--json", action="store_true", help="one JSON record per line")
+    pcap.add_argument("--link", action="append", help="only this segment; repeat")
+    pcap.set_defaults(func=cmd_pcap)
     exp = sub.add_parser("experiment", help="run an experiment (experiments/NAME)")
     exp.add_argument("name")
     exp.add_argument("--repeat", type=int)

@@ -196,6 +196,8 @@ class RunResult:
 class ScenarioRun:
     """One execution of a scenario; `execute()` does everything and returns the RunResult."""
 
+    CAPTURE = True  # record the segments to pcap unless told otherwise (the bench turns it off)
+
     def __init__(
         self,
         scenario: Scenario,
@@ -205,6 +207,7 @@ class ScenarioRun:
         runs_root: Path = Path("runs"),
         progress: Progress | None = None,
         verbose_daemon: bool = False,
+        capture: bool | None = None,
     ) -> None:
         problems = validate_for_backend(scenario, backend_name)
         if problems:
@@ -220,6 +223,8 @@ class ScenarioRun:
         self.progress = progress or (lambda _msg: None)
         self.log = RecordLog(self.run_dir / "lab.jsonl")
         self.daemons = DaemonSet(self.backend, self.topology, self.log, verbose_daemon)
+        self.capture_packets = self.CAPTURE if capture is None else capture
+        self.capture: Any = None  # lab.backends.capture.Capture while the segments are recorded
         self.tail = EventTail(self.backend, [n.name for n in self.topology.servers])
         self.stop_file = self.run_dir / ".stop"
         self.helpers: list[subprocess.Popen[bytes] | int] = []
@@ -266,6 +271,7 @@ class ScenarioRun:
         """Create the topology, render every node's files, start the owner sampler: ready for steps."""
         self.progress(f"building {self.topology.name} ({self.backend.name}, run {self.run_id})")
         self.backend.create()
+        self._start_capture()
         self._start_power_switch()
         self._render()
         self._start_owner_sampler()
@@ -356,6 +362,16 @@ class ScenarioRun:
         return FenceDockerSetup(access.options, access.plugs)
 
     # -- helpers: owner sampler and prober ------------------------------------------------------------
+
+    def _start_capture(self) -> None:
+        """Record every segment to <run>/pcap from the switch side (lab/backends/capture.py)."""
+        if not self.capture_packets:
+            return
+        from lab.backends.capture import start_capture
+
+        self.capture = start_capture(
+            self.backend, self.topology, self.run_dir, env=child_env(), until_file=self.stop_file
+        )
 
     def _start_owner_sampler(self) -> None:
         if not self.topology.groups:
@@ -499,6 +515,8 @@ class ScenarioRun:
                     else:
                         self.backend.signal(helper, signal.SIGKILL)
         try:
+            if self.capture is not None:
+                self.capture.stop()  # after the helpers: the last packets of the run are on file
             self.backend.destroy()
         except LabError as e:
             self.progress(f"WARNING teardown: {e} (run `hblab clean`)")
@@ -534,6 +552,7 @@ def run_scenario(
     runs_root: Path = Path("runs"),
     progress: Progress | None = None,
     verbose_daemon: bool = False,
+    capture: bool | None = None,
 ) -> RunResult:
     run = ScenarioRun(
         scenario,
@@ -542,6 +561,7 @@ def run_scenario(
         runs_root=runs_root,
         progress=progress,
         verbose_daemon=verbose_daemon,
+        capture=capture,
     )
     return run.execute()
 

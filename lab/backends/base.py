@@ -198,6 +198,12 @@ class Backend(Protocol):
         the host's cores), recorded with the run's processes so `destroy` and `hblab clean` end it."""
         ...
 
+    def switch_tap(self, segment: str) -> tuple[list[str], str]:
+        """Where a segment's frames can be recorded from the switch side: an argv prefix that runs a host
+        program where the segment's bridge is (netns: the switch namespace; docker: [] for the host) and
+        the bridge's name. A powered-off node cannot stop a recorder there (lab/backends/capture.py)."""
+        ...
+
     def owner_sampler_argv(self) -> list[str]:
         """argv of the host program that samples who holds each VIP on the server nodes; the runner adds
         --vip, --out and --until-file (lab.node.owners' options and records)."""

@@ -406,6 +406,9 @@ class NetnsBackend:
     ) -> subprocess.Popen[bytes]:
         return start_host_process(self.pid_record, argv, log_path, env)
 
+    def switch_tap(self, segment: str) -> tuple[list[str], str]:
+        return ["ip", "netns", "exec", self.names.switch_netns], self.names.bridge(segment)
+
     def owner_sampler_argv(self) -> list[str]:
         argv = [sys.executable, "-m", "lab.node.owners"]
         for spec in self.topology.servers:

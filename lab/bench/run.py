@@ -85,6 +85,7 @@ class BenchDaemonSet(DaemonSet):
 
 
 class BenchRun(ScenarioRun):
+    CAPTURE = False  # a recorder on every segment costs CPU the measured daemons share
     def __init__(
         self,
         scenario: Scenario,

@@ -27,7 +27,8 @@ from scapy.layers.inet import UDP
 from scapy.packet import Packet, bind_layers
 
 from hbd.config.model import AuthConfig, AuthKey
-from hbd.wire.codec import encode
+from hbd.wire.codec import decode_packet, encode
+from hbd.wire.error import WireError
 from hbd.wire.message import Message
 
 HEARTBEAT_PORT = 694
@@ -133,6 +134,17 @@ class Heartbeat(Packet):
         value = self.field("auth") or self.field("outer_auth")
         head = value.split(" ", 1)[0] if value else ""
         return int(head) if head.isdigit() and len(head) < 6 else None
+
+    def verdict(self, auth: AuthConfig) -> str:
+        """Would a receiver holding `auth` (the run's authkeys) take this packet? "accept" when its
+        signature verifies (hbd.wire's own decoder, both encodings), else the decoder's reason
+        (bad_auth, unknown_key, no_auth, malformed, too_large). The replay window is per receiver and
+        stateful, so a replayed copy of a good packet still says "accept" here."""
+        try:
+            decode_packet(bytes(self.data), auth)
+        except WireError as e:
+            return e.reason
+        return "accept"
 
     def mysummary(self) -> str:
         if self.msg_type is None:

@@ -686,6 +686,9 @@ class DockerBackend:
     ) -> subprocess.Popen[bytes]:
         return start_host_process(self.pid_record, argv, log_path, env)
 
+    def switch_tap(self, segment: str) -> tuple[list[str], str]:
+        return [], self.bridge_name(segment)  # the networks' bridges are in the host namespace
+
     def socket_dir(self) -> Path:
         return self.lab_dir  # bind-mounted at the same path in every container
 
