@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# A handler answers at once, or with an awaitable when the answer needs I/O first (reload).
+Handler = Callable[[dict[str, Any]], dict[str, Any] | Awaitable[dict[str, Any]]]
 SCOPES = ("all", "local", "foreign")
 MAX_REQUEST = 64 * 1024
 SUN_PATH_MAX = 107  # sockaddr_un.sun_path is 108 bytes with the NUL
@@ -65,6 +67,8 @@ class ControlServer:
                 if not isinstance(request, dict):
                     raise ValueError("request must be a JSON object")
                 answer = self.handler(request)
+                if inspect.isawaitable(answer):
+                    answer = await answer
             except (ValueError, KeyError) as exc:
                 answer = {"ok": False, "error": str(exc)}
             writer.write(json.dumps(answer, default=str).encode() + b"\n")

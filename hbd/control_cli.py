@@ -1,5 +1,5 @@
-"""`hbctl`: status, standby and takeover through the daemon's control socket (heartbeat's cl_status,
-hb_standby, hb_takeover)."""
+"""`hbctl`: status, standby, takeover and reload through the daemon's control socket (heartbeat's
+cl_status, hb_standby, hb_takeover; `reload` is SIGHUP that answers)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the peer is down: vouch for it instead of a fence (after a fence loop)",
     )
+    sub.add_parser(
+        "reload",
+        help="re-read ha.cf, haresources and authkeys and apply them without a restart (like SIGHUP); "
+        "invalid files are refused with FILE:LINE and the running configuration is kept (exit 1)",
+    )
     return parser
 
 
@@ -40,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "takeover":
         payload["force"] = args.force
     try:
-        answer = request(Path(socket), payload)
+        # a reload may open transports and wait for a running reload: longer than a status
+        answer = request(Path(socket), payload, timeout_s=30.0 if args.command == "reload" else 5.0)
     except (OSError, ValueError) as exc:
         print(f"hbctl: cannot reach hbd at {socket}: {exc}", file=sys.stderr)
         return 2
@@ -50,7 +56,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "status":
         status = answer["status"]
         print(json.dumps(status, indent=2) if args.json else render_status(status))
+    if args.command == "reload":
+        return render_reload(answer)
     return 0
+
+
+def render_reload(answer: dict[str, Any]) -> int:
+    """What the reload changed; 1 when something could not be applied (a medium that would not open)."""
+    for warning in answer.get("warnings", []):
+        print(f"hbctl: warning: {warning}", file=sys.stderr)
+    changed = answer.get("changed") or {}
+    if not changed:
+        print("reloaded: nothing changed")
+    for what, items in changed.items():
+        print(f"reloaded: {what}: {', '.join(items)}")
+    for problem in answer.get("problems", []):
+        print(f"hbctl: not applied: {problem}", file=sys.stderr)
+    return 1 if answer.get("problems") else 0
 
 
 def render_status(s: dict[str, Any]) -> str:

@@ -16,11 +16,13 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hbd.config.model import AutoFailback, Config
+from hbd.config.diff import FENCING_FIELDS, RESOURCE_FIELDS, ConfigDiff
+from hbd.config.model import AutoFailback, Config, ResourceGroup
 from hbd.control import SCOPES, ControlServer
 from hbd.core.actions import (
     Action,
@@ -52,6 +54,8 @@ from hbd.core.machine import GroupSpec, NodeMachine, Timing
 from hbd.core.status import MESSAGE_TYPE as STATUS
 from hbd.core.status import NodeState, StatusError, decode_status
 from hbd.event_names import (
+    CONFIG_RELOAD_FAILED,
+    CONFIG_RELOADED,
     DAEMON_BUG,
     DAEMON_REALTIME,
     DAEMON_RECONCILE,
@@ -69,11 +73,12 @@ from hbd.fencing.fencer import Fencer
 from hbd.metrics import Metrics, MetricsServer, state_of
 from hbd.notify import Notifier
 from hbd.realtime import go_realtime, leave_realtime
+from hbd.reload import ReloadPlan, ReloadRefused, config_changed, plan_reload
 from hbd.resources.group import GroupRunner
 from hbd.resources.runner import ScriptRunner
 from hbd.statefile import ensure_private_dir, write_private
 from hbd.supervisor import Supervision
-from hbd.transport.base import Transport, build_transports
+from hbd.transport.base import Transport, TransportError, build_transports
 from hbd.transport.ping import Pinger
 from hbd.wire.codec import decode as decode_packet
 from hbd.wire.codec import encode
@@ -188,6 +193,9 @@ class Daemon:
         self._exit: asyncio.Future[int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.groups = {g.key: g for g in config.groups}
+        # Groups a reload replaced or removed, as they were: they are stopped with the resources they run.
+        self._leaving: dict[str, ResourceGroup] = {}
+        self._reload_lock = asyncio.Lock()
         self.runner = GroupRunner(ScriptRunner.from_config(config), config.node, self._emit_from_resources)
         self.ip_groups = _ip_groups(config)
         self.garp_at: dict[str, float] = {}
@@ -252,6 +260,7 @@ class Daemon:
                 await self._release_leftovers()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.feed, ShutdownRequested())
+            loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
             for group in self.config.groups:
                 self._spawn(self.runner.probe_idle(group))  # queued ahead of any start of that group
             # Everything loaded so far lives as long as the daemon: out of the collector's sight, a full
@@ -491,6 +500,7 @@ class Daemon:
 
     async def _start_group(self, key: str, cause: str) -> None:
         self.garp_at.pop(key, None)
+        self._leaving.pop(key, None)  # a start runs the current resources: the old ones are gone
         result = await self.runner.start(self.groups[key], cause)
         self.feed(GroupStarted(key, result.ok, result.detail, result.failed_resource or ""))
         announced_at = self.garp_at.get(key)
@@ -498,7 +508,8 @@ class Daemon:
             self.feed(GroupAnnounced(key, announced_at))
 
     async def _stop_group(self, key: str, cause: str) -> None:
-        result = await self.runner.stop(self.groups[key], cause)
+        group = self._leaving.pop(key, None) or self.groups[key]  # a reload's replaced group: its old self
+        result = await self.runner.stop(group, cause)
         self.feed(GroupStopped(key, result.ok, result.detail, result.failed_resource or ""))
 
     async def _announce_group(self, key: str, cause: str) -> None:
@@ -527,9 +538,99 @@ class Daemon:
         if self.metrics is not None:
             self.metrics.monitor_result(group, resource, result)
 
+    # ------------------------------------------------------------------ reload
+
+    async def reload(self, trigger: str) -> dict[str, Any]:
+        """SIGHUP / `hbctl reload`: re-read the three files and apply the difference without a restart.
+        Invalid files (or a change of the cluster's members) change nothing: the answer and a
+        `config.reload_failed` event say why, each problem at its FILE:LINE."""
+        async with self._reload_lock:  # two reloads at once would diff against a half-applied config
+            plan = plan_reload(self.config)
+            if isinstance(plan, ReloadRefused):
+                cause = "the new configuration is refused: the running one is kept"
+                self.log.emit(
+                    CONFIG_RELOAD_FAILED, "ERROR", problems=list(plan.problems), trigger=trigger, cause=cause
+                )
+                return {"ok": False, "error": f"{cause}:\n" + "\n".join(plan.problems)}
+            problems = await self._apply_reload(plan)
+            diff = plan.diff
+            self.log.emit(
+                CONFIG_RELOADED,
+                "WARN" if problems else "INFO",
+                changed=diff.summary(),
+                next_start=list(diff.next_start),
+                problems=problems,
+                trigger=trigger,
+                cause=diff.describe(),
+            )
+            warnings = list(plan.warnings)
+            return {"ok": True, "changed": diff.summary(), "problems": problems, "warnings": warnings}
+
+    async def _apply_reload(self, plan: ReloadPlan) -> list[str]:
+        """Swap in the new configuration piece by piece; what could not be applied comes back as text."""
+        assert self.machine is not None
+        new, diff = plan.config, plan.diff
+        problems: list[str] = []
+        for key in (*diff.groups_replaced, *diff.groups_removed):
+            self._leaving.setdefault(key, self.groups[key])
+        self.config = new  # from here on packets are signed and verified with the new keys
+        self.groups = {g.key: g for g in new.groups}
+        self.ip_groups = _ip_groups(new)
+        cluster = new.cluster
+        if any(f in diff.cluster for f in RESOURCE_FIELDS):
+            self.runner.runner = ScriptRunner.from_config(new)
+        if any(f in diff.cluster for f in FENCING_FIELDS):
+            self.fencer = Fencer(
+                new.node, cluster.stonith_hosts, self._emit_from_resources, agent_dirs(new.config_dir)
+            )
+        if diff.media_changed:
+            problems += await self._reopen_media(new, diff)
+        if "ping_nodes" in diff.cluster:
+            problems += await self._reopen_pinger(cluster.ping_nodes)
+        for group in new.groups:
+            if group.key in diff.groups_added:
+                self._spawn(self.runner.probe_idle(group))  # queued ahead of any start, as at boot
+        fencing = self.fencer.configured_for(self.peer)
+        self.feed(config_changed(new, fencing=fencing, digest=config_digest(new)))
+        return problems
+
+    async def _reopen_media(self, new: Config, diff: ConfigDiff) -> list[str]:
+        """Close the transports of media gone or changed, open those of new or changed ones."""
+        problems = []
+        kept = []
+        for transport in self.transports:
+            if transport.name in diff.media_removed:
+                with contextlib.suppress(Exception):
+                    await transport.close()
+            else:
+                kept.append(transport)
+        added = [m for m in new.cluster.media if m.name in diff.media_added]
+        for transport in build_transports(added, new.cluster.udpport):
+            try:
+                await transport.open(self._on_packet)
+                kept.append(transport)
+            except (OSError, TransportError) as exc:
+                problems.append(f"{transport.name}: cannot open: {exc}")
+        self.transports = kept
+        return problems
+
+    async def _reopen_pinger(self, targets: tuple[str, ...]) -> list[str]:
+        if self.pinger is not None:
+            await self.pinger.close()
+            self.pinger = None
+        if not targets:
+            return []
+        pinger = Pinger(targets, lambda ip: self.feed(PingReplied(ip)))
+        try:
+            await pinger.open()
+        except OSError as exc:
+            return [f"ping nodes: cannot open: {exc}"]
+        self.pinger = pinger
+        return []
+
     # ------------------------------------------------------------------ control socket
 
-    def _control(self, request: dict[str, Any]) -> dict[str, Any]:
+    def _control(self, request: dict[str, Any]) -> dict[str, Any] | Awaitable[dict[str, Any]]:
         assert self.machine is not None
         cmd = request.get("cmd")
         scope = request.get("scope", "all")
@@ -542,6 +643,8 @@ class Daemon:
             if self.pinger is not None:
                 snap["ping_nodes"] = self.pinger.stats
             return {"ok": True, "status": snap}
+        if cmd == "reload":
+            return self.reload("hbctl reload")
         if cmd in ("standby", "takeover"):
             if scope not in SCOPES:
                 return {"ok": False, "error": f"scope must be one of {', '.join(SCOPES)}"}

@@ -33,6 +33,8 @@ LINK_DOWN: Final = "link.down"
 PACKET_REJECTED: Final = "packet.rejected"
 PEER_GENERATION_RESET: Final = "peer.generation_reset"
 CONFIG_MISMATCH: Final = "config.mismatch"
+CONFIG_RELOADED: Final = "config.reloaded"
+CONFIG_RELOAD_FAILED: Final = "config.reload_failed"
 
 # ---------------------------------------------------------------- this node
 NODE_STATE: Final = "node.state"

@@ -14,7 +14,9 @@ hbd.statefile, itself stdlib-only), never hbd.daemon. It
   (0, 1, 2, 4, ... 30 s, back to 0 after the worker ran STABLE_S), appending a CRITICAL `daemon.restarted`
   to events.jsonl each time;
 * forwards SIGTERM, SIGINT and SIGHUP to the worker, and exits with the worker's status once asked to stop,
-  or when the worker exits 0 (a clean stop, e.g. SIGTERM sent to the worker itself);
+  or when the worker exits 0 (a clean stop, e.g. SIGTERM sent to the worker itself). SIGHUP is a reload:
+  the worker re-reads its files and applies them live (hbd.daemon.Daemon.reload); restarting it instead
+  would drop the VIP for as long as a restart takes;
 * does not restart a worker that refused to start (exit EX_CONFIG: a bad config or an unsafe state dir):
   restarting would only repeat the refusal.
 
@@ -89,14 +91,12 @@ class Supervisor:
     last_exit: str = ""
     worker_pid: int | None = None
     stop_requested: bool = False
-    hup_forwarded: bool = False
 
     def run(self) -> int:
         for sig in FORWARDED:
             signal.signal(sig, self._forward)
         while True:
             started = self.now()
-            self.hup_forwarded = False
             self.worker_pid = self._spawn()
             if self.stop_requested:  # a SIGTERM that came while spawning was not forwarded
                 self._forward(signal.SIGTERM, None)
@@ -108,11 +108,12 @@ class Supervisor:
             if code == EX_CONFIG:
                 return 1  # the worker said why on stderr; restarting would only repeat the refusal
             self.last_exit = describe_exit(status)
-            reload = self.hup_forwarded and code == -signal.SIGHUP
-            # SIGHUP restarts the worker (how hbd reloads its configuration): at once, not a crash.
-            delay = 0.0 if reload else self.backoff.next_delay(self.now() - started)
+            # A SIGHUP that reached the worker before it installed its handler killed it: it restarts at
+            # once with the files it was asked to read, which is what the reload wanted.
+            early_hup = code == -signal.SIGHUP
+            delay = 0.0 if early_hup else self.backoff.next_delay(self.now() - started)
             self.restarts += 1
-            self._record_restart(status, delay, self.now() - started, reload)
+            self._record_restart(status, delay, self.now() - started, early_hup)
             if not self._sleep(delay):
                 return 0  # asked to stop while waiting: there is no worker to stop
 
@@ -134,9 +135,7 @@ class Supervisor:
         return status
 
     def _forward(self, sig: int, _frame: object) -> None:
-        if sig == signal.SIGHUP:
-            self.hup_forwarded = True
-        else:
+        if sig != signal.SIGHUP:  # SIGHUP is the worker's to handle (a reload), not a stop
             self.stop_requested = True
         if self.worker_pid is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -157,7 +156,7 @@ class Supervisor:
 
     def _record_restart(self, status: int, delay_s: float, ran_s: float, reload: bool) -> None:
         cause = (
-            "SIGHUP: restarting the worker to reload the configuration"
+            "SIGHUP came while the worker was starting: restarted, it reads the configuration again"
             if reload
             else f"the daemon's worker died ({self.last_exit}): restarting it"
         )
