@@ -57,6 +57,13 @@ GARP_SENT: Final = "garp.sent"
 GARP_FAILED: Final = "garp.failed"
 TAKEOVER_BREAKDOWN: Final = "takeover.breakdown"
 
+# ---------------------------------------------------------------- resource monitoring (ha.cf hbd_monitor)
+MONITOR_FAILED: Final = "monitor.failed"
+GROUP_RESTART_START: Final = "group.restart.start"
+GROUP_RESTART_DONE: Final = "group.restart.done"
+GROUP_MIGRATE: Final = "group.migrate"
+GROUP_CLEANUP: Final = "group.cleanup"
+
 # ---------------------------------------------------------------- split brain and fencing
 SPLITBRAIN_DETECTED: Final = "splitbrain.detected"
 SPLITBRAIN_HEALED: Final = "splitbrain.healed"

@@ -33,6 +33,27 @@ class StopGroup:
 
 
 @dataclass(frozen=True)
+class RestartGroup:
+    """Restart a group here after `resource` failed: stop right to left down to `resource`, start again left
+    to right from it (the resources before it keep running). Reported back as GroupRestarted."""
+
+    group: str
+    resource: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class RunMonitor:
+    """Run `resource`'s status out of the event loop, killed after `timeout_s`; report MonitorOk or
+    MonitorFailed carrying `run`."""
+
+    group: str
+    resource: str
+    timeout_s: float
+    run: int
+
+
+@dataclass(frozen=True)
 class AnnounceGroup:
     """Send gratuitous ARP again for a group's addresses: after a split brain clients follow the last one."""
 
@@ -62,4 +83,15 @@ class Exit:
     code: int = 0
 
 
-Action = SendStatus | SendMessage | StartGroup | StopGroup | AnnounceGroup | FencePeer | Emit | Exit
+Action = (
+    SendStatus
+    | SendMessage
+    | StartGroup
+    | StopGroup
+    | RestartGroup
+    | RunMonitor
+    | AnnounceGroup
+    | FencePeer
+    | Emit
+    | Exit
+)

@@ -120,6 +120,47 @@ class ConfigChanged:
 
 
 @dataclass(frozen=True)
+class MonitorOk:
+    """A monitored resource's status said running (LSB 0); `run` is the RunMonitor it answers."""
+
+    group: str
+    resource: str
+    run: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class MonitorFailed:
+    """A monitored resource's status said stopped (3), failed (any other code) or timed out (killed)."""
+
+    group: str
+    resource: str
+    run: int
+    rc: int
+    detail: str = ""
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class GroupRestarted:
+    """A RestartGroup finished. Not ok: `op` says which half failed; after a failed start the daemon has
+    stopped the whole group, so nothing of it runs here."""
+
+    group: str
+    ok: bool
+    detail: str = ""
+    resource: str = ""
+    op: str = ""  # "stop" | "start" when not ok
+
+
+@dataclass(frozen=True)
+class CleanupCommanded:
+    """Local `hbctl cleanup GROUP`: forget the group's monitor failures and its failed mark here."""
+
+    group: str
+
+
+@dataclass(frozen=True)
 class TimerFired:
     """The deadline from `next_deadline()` was reached."""
 
@@ -137,5 +178,9 @@ Event = (
     | GroupAnnounced
     | PingReplied
     | ConfigChanged
+    | MonitorOk
+    | MonitorFailed
+    | GroupRestarted
+    | CleanupCommanded
     | TimerFired
 )

@@ -19,9 +19,13 @@ Node states::
 Group roles (one per resource group)::
 
       STOPPED --start--> STARTING --ok--> ACTIVE --stop--> STOPPING --ok--> STOPPED
-         ^                  |                                  |
-         |                  +--failed--> FAILED                +--failed--> STOP_FAILED
-         +--------cleared by `hbctl takeover`--+
+         ^                  |               | ^                |  |
+         |                  +--failed--> FAILED <--monitor: ---+  +--failed--> STOP_FAILED
+         |                                  |   restarts exhausted            ^
+         +--cleared by `hbctl takeover` ----+     | ^                          |
+            or `hbctl cleanup`                    v |  monitor failed          |
+                                            RESTARTING ----stop failed---------+
+                                 (start failed: FAILED)
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from hbd.core.actions import (
     Emit,
     Exit,
     FencePeer,
+    RestartGroup,
+    RunMonitor,
     SendMessage,
     SendStatus,
     StartGroup,
@@ -43,13 +49,17 @@ from hbd.core.actions import (
 )
 from hbd.core.events import (
     Booted,
+    CleanupCommanded,
     ConfigChanged,
     Event,
     FenceFinished,
     GroupAnnounced,
+    GroupRestarted,
     GroupStarted,
     GroupStopped,
     HeartbeatReceived,
+    MonitorFailed,
+    MonitorOk,
     PingReplied,
     ShutdownRequested,
     StandbyCommanded,
@@ -57,6 +67,7 @@ from hbd.core.events import (
     TakeoverCommanded,
     TimerFired,
 )
+from hbd.core.monitor import MonitorSpec, MonitorState, Next
 from hbd.core.peer import Liveness, PeerView
 from hbd.core.policy import Decision, GroupFacts, Intent, decide
 from hbd.core.status import NodeState, PeerStatus, encode_status
@@ -69,11 +80,16 @@ from hbd.event_names import (
     FENCE_WAIT_OPERATOR,
     GROUP_ACQUIRE_START,
     GROUP_ACTIVE,
+    GROUP_CLEANUP,
     GROUP_FAILED,
+    GROUP_MIGRATE,
     GROUP_RELEASE_START,
     GROUP_RELEASED,
+    GROUP_RESTART_DONE,
+    GROUP_RESTART_START,
     LINK_DOWN,
     LINK_UP,
+    MONITOR_FAILED,
     NODE_STANDBY,
     NODE_STATE,
     NODE_STOPPED,
@@ -100,6 +116,7 @@ class Role(enum.Enum):
     STOPPING = "stopping"
     FAILED = "failed"
     STOP_FAILED = "stop_failed"
+    RESTARTING = "restarting"  # a monitor failure: the group is being restarted here
 
 
 class FenceState(enum.Enum):
@@ -128,10 +145,15 @@ ROLE_TRANSITIONS: frozenset[tuple[Role, Role]] = frozenset(
         (Role.STOPPING, Role.STOPPED),
         (Role.STOPPING, Role.STOP_FAILED),
         (Role.FAILED, Role.STOPPED),
+        (Role.ACTIVE, Role.RESTARTING),
+        (Role.RESTARTING, Role.ACTIVE),
+        (Role.RESTARTING, Role.FAILED),  # the start half failed: the daemon stopped the whole group
+        (Role.RESTARTING, Role.STOP_FAILED),
+        (Role.STOPPING, Role.FAILED),  # handed over by a monitor: stopped here, marked failed for the peer
     }
 )
 
-HELD_ROLES = frozenset({Role.STARTING, Role.ACTIVE, Role.STOPPING, Role.STOP_FAILED})
+HELD_ROLES = frozenset({Role.STARTING, Role.ACTIVE, Role.STOPPING, Role.STOP_FAILED, Role.RESTARTING})
 FENCE_BACKOFF_MAX_S = 30.0
 
 
@@ -166,6 +188,7 @@ class GroupState:
     # `retire` (gone from haresources) stops it if held, then forgets it.
     replace: bool = False
     retire: bool = False
+    fail_when_stopped: bool = False  # a monitor hands it over: once stopped it is FAILED here, not STOPPED
 
 
 class NodeMachine:
@@ -184,6 +207,7 @@ class NodeMachine:
         ping_targets: tuple[str, ...] = (),
         deadping_s: float | None = None,
         generation: int = 0,
+        monitors: tuple[MonitorSpec, ...] = (),
     ) -> None:
         self.node = node
         self.timing = timing
@@ -214,6 +238,8 @@ class NodeMachine:
         self.ping_standby = False
         self.ping_measured = False
         self.generation = generation
+        self.monitors = {(m.group, m.resource): MonitorState(m) for m in monitors}
+        self.monitor_runs = 0  # ids of RunMonitor actions: a result carrying an older one is stale
 
     # ------------------------------------------------------------------ public API
 
@@ -248,6 +274,13 @@ class NodeMachine:
                 self._takeover_commanded(event, now, out)
             case TakeoverAsked():
                 self._standby(_mirror_scope(event.scope), now, out, cause=f"{event.peer} asked to take over")
+            case MonitorOk() | MonitorFailed():
+                self._timers(now, out)
+                self._monitor_result(event, now, out)
+            case GroupRestarted():
+                self._group_restarted(event, now, out)
+            case CleanupCommanded():
+                self._cleanup(event.group, now, out)
             case ConfigChanged():
                 self._timers(now, out)  # deadlines due under the old timings fire under them
                 self._config_changed(event, now)
@@ -270,6 +303,7 @@ class NodeMachine:
             if self.ping_targets and not self.ping_measured:
                 times.append(self.started_at + self.deadping_s)
             times.append(self._split_release_deadline())
+            times.extend(m.due for m in self.monitors.values() if m.due is not None)
         return min((t for t in times if t is not None), default=None)
 
     def snapshot(self, now: float) -> dict[str, Any]:
@@ -307,6 +341,7 @@ class NodeMachine:
                 }
                 for key, g in self.groups.items()
             },
+            "monitors": [m.snapshot(now) for m in self.monitors.values()],
         }
 
     def suggested_deadtime_s(self) -> float | None:
@@ -360,6 +395,7 @@ class NodeMachine:
         if self.ping_targets and now >= self._started() + self.deadping_s:
             self.ping_measured = True
         self._update_ping_standby(now, out)
+        self._monitors_due(now, out)
 
     # ------------------------------------------------------------------ reload
 
@@ -562,8 +598,12 @@ class NodeMachine:
         g = self._group(ev.group)
         if ev.ok:
             duration = now - g.since  # since the stop began (STOPPING)
-            self._set_role(g, Role.STOPPED, g.cause, now)
             fields = {"group": g.spec.key, "duration_s": round(duration, 4), "cause": g.cause}
+            if g.fail_when_stopped:
+                g.fail_when_stopped = False
+                self._set_role(g, Role.FAILED, g.cause, now)  # the status's `fail` hands it to the peer
+            else:
+                self._set_role(g, Role.STOPPED, g.cause, now)
             out.append(Emit(GROUP_RELEASED, "INFO", fields))
             if self.split_brain_since is not None and not self._both_hold():
                 out.append(
@@ -579,6 +619,7 @@ class NodeMachine:
                 )
                 self.split_brain_since = None
         else:
+            g.fail_when_stopped = False
             self._set_role(g, Role.STOP_FAILED, f"stop failed: {ev.detail}", now)
             out.append(
                 Emit(
@@ -676,6 +717,155 @@ class NodeMachine:
             )
         out.append(SendMessage((("t", "hb_takeover"), ("rsc_hold", ev.scope))))
         out.append(Emit(NODE_TAKEOVER, "INFO", {"scope": ev.scope, "groups": keys, "force": ev.force}))
+
+    # ------------------------------------------------------------------ resource monitoring (hbd_monitor)
+
+    def _monitors_of(self, key: str) -> list[MonitorState]:
+        return [m for m in self.monitors.values() if m.spec.group == key]
+
+    def _monitors_due(self, now: float, out: list[Action]) -> None:
+        for m in self.monitors.values():
+            if m.due is None or now < m.due:
+                continue
+            g = self.groups.get(m.spec.group)
+            if g is None or g.role is not Role.ACTIVE or self.state is not NodeState.RUNNING:
+                m.disarm()
+                continue
+            self.monitor_runs += 1
+            m.due, m.run = None, self.monitor_runs
+            out.append(RunMonitor(m.spec.group, m.spec.resource, m.spec.timeout_s, m.run))
+
+    def _monitor_result(self, ev: MonitorOk | MonitorFailed, now: float, out: list[Action]) -> None:
+        m = self.monitors.get((ev.group, ev.resource))
+        if m is None or ev.run == 0 or m.run != ev.run:
+            return  # the group stopped (or restarted) since this check began: its result says nothing
+        g = self.groups.get(ev.group)
+        if isinstance(ev, MonitorOk):
+            m.record(True, 0, ev.detail, False, now)
+            return
+        m.record(False, ev.rc, ev.detail, ev.timed_out, now)
+        if g is None or g.role is not Role.ACTIVE or self.state is not NodeState.RUNNING:
+            return
+        count, spec = m.recent(now), m.spec
+        step = m.next_step(now)
+        why = f"timed out after {spec.timeout_s:g} s" if ev.timed_out else _status_words(ev.rc)
+        blocked = self._peer_cannot_run(g) if step is Next.MIGRATE else None
+        if step is Next.RESTART:
+            cause = f"{spec.resource} {why}: restart {count} of {spec.restarts} within {spec.window_s:g} s"
+        elif blocked is not None:
+            cause = f"{spec.resource} {why}: restarts exhausted, but {blocked}: restarting here"
+        else:
+            cause = f"{spec.resource} {why}: restarts exhausted ({count} failures within {spec.window_s:g} s)"
+        out.append(
+            Emit(
+                MONITOR_FAILED,
+                "WARN",
+                {
+                    "group": g.spec.key,
+                    "resource": spec.resource,
+                    "rc": ev.rc,
+                    "result": m.last,
+                    "detail": ev.detail[-300:],
+                    "failures": count,
+                    "restarts": spec.restarts,
+                    "window_s": spec.window_s,
+                    "next": "migrate" if step is Next.MIGRATE and blocked is None else "restart",
+                    "cause": cause,
+                },
+            )
+        )
+        if step is Next.MIGRATE and blocked is None:
+            g.fail_when_stopped = True
+            self._set_role(g, Role.STOPPING, cause, now)
+            out.append(
+                Emit(
+                    GROUP_MIGRATE,
+                    "WARN",
+                    {
+                        "group": g.spec.key,
+                        "resource": spec.resource,
+                        "failures": count,
+                        "window_s": spec.window_s,
+                        "cause": cause,
+                    },
+                )
+            )
+            out.append(Emit(GROUP_RELEASE_START, "INFO", {"group": g.spec.key, "cause": cause}))
+            out.append(StopGroup(g.spec.key, cause))
+            return
+        self._set_role(g, Role.RESTARTING, cause, now)
+        out.append(
+            Emit(
+                GROUP_RESTART_START,
+                "INFO",
+                {"group": g.spec.key, "resource": spec.resource, "attempt": count, "cause": cause},
+            )
+        )
+        out.append(RestartGroup(g.spec.key, spec.resource, cause))
+
+    def _peer_cannot_run(self, g: GroupState) -> str | None:
+        """Why the peer cannot take the group over now (None: it can): it must be alive and running, see
+        this incarnation of us, and neither have failed the group nor stand by."""
+        peer = self.peer
+        status = peer.status if peer.liveness is Liveness.ALIVE else None
+        if status is None:
+            return f"the peer {peer.name} is {peer.liveness.value}"
+        if status.state is not NodeState.RUNNING:
+            return f"the peer {peer.name} is {status.state.value}"
+        if status.heard != self.generation:
+            return f"the peer {peer.name} has not heard this node yet"
+        if g.spec.key in status.failed:
+            return f"the peer {peer.name} failed it too"
+        if g.spec.key in status.standby:
+            return f"the peer {peer.name} stands by"
+        return None
+
+    def _group_restarted(self, ev: GroupRestarted, now: float, out: list[Action]) -> None:
+        g = self._group(ev.group)
+        fields: dict[str, Any] = {
+            "group": g.spec.key,
+            "ok": ev.ok,
+            "duration_s": round(now - g.since, 4),
+            "cause": g.cause,
+        }
+        if ev.ok:
+            self._set_role(g, Role.ACTIVE, g.cause, now)
+            out.append(Emit(GROUP_RESTART_DONE, "INFO", fields))
+            return
+        fields.update(op=ev.op, resource=ev.resource, detail=ev.detail)
+        out.append(Emit(GROUP_RESTART_DONE, "ERROR", fields))
+        if ev.op == "stop":
+            self._set_role(g, Role.STOP_FAILED, f"stop failed during a restart: {ev.detail}", now)
+            level = "CRITICAL"
+        else:
+            self._set_role(g, Role.FAILED, f"start failed during a restart: {ev.detail}", now)
+            level = "ERROR"
+        out.append(
+            Emit(
+                GROUP_FAILED,
+                level,
+                {"group": g.spec.key, "op": ev.op, "resource": ev.resource, "detail": ev.detail},
+            )
+        )
+
+    def _cleanup(self, key: str, now: float, out: list[Action]) -> None:
+        g = self._group(key)
+        cleared = sum(m.clear() for m in self._monitors_of(key))
+        was_failed = g.role is Role.FAILED
+        if was_failed:
+            self._set_role(g, Role.STOPPED, "failure cleared by hbctl cleanup", now)
+        out.append(
+            Emit(
+                GROUP_CLEANUP,
+                "INFO",
+                {
+                    "group": key,
+                    "cleared_failures": cleared,
+                    "was_failed": was_failed,
+                    "cause": "hbctl cleanup",
+                },
+            )
+        )
 
     # ------------------------------------------------------------------ reconciliation
 
@@ -796,7 +986,8 @@ class NodeMachine:
     def _maybe_exit(self, out: list[Action]) -> None:
         if self.state is not NodeState.SHUTTING_DOWN:
             return
-        if any(g.role in (Role.STARTING, Role.ACTIVE, Role.STOPPING) for g in self.groups.values()):
+        busy = (Role.STARTING, Role.ACTIVE, Role.STOPPING, Role.RESTARTING)
+        if any(g.role in busy for g in self.groups.values()):
             return
         self.state = NodeState.STOPPED
         self.state_cause = "every group released"
@@ -819,6 +1010,13 @@ class NodeMachine:
     def _set_role(self, g: GroupState, new: Role, cause: str, now: float) -> None:
         if (g.role, new) not in ROLE_TRANSITIONS:
             raise IllegalTransition(f"group {g.spec.key}: {g.role.name} -> {new.name}")
+        if new is Role.ACTIVE or g.role is Role.ACTIVE:
+            for m in self._monitors_of(g.spec.key):
+                # checks run while the group is ACTIVE here, the first one an interval after it became so
+                if new is Role.ACTIVE:
+                    m.arm(now)
+                else:
+                    m.disarm()
         g.role = new
         g.cause = cause
         g.since = now
@@ -859,3 +1057,8 @@ class NodeMachine:
 def _mirror_scope(scope: str) -> str:
     """The peer's `local` groups are our `foreign` ones (heartbeat's hb_takeover mapping)."""
     return {"local": "foreign", "foreign": "local"}.get(scope, scope)
+
+
+def _status_words(rc: int) -> str:
+    """An LSB status code as a reason: 3 is stopped, anything else but 0 a failure of the check itself."""
+    return "stopped (status rc 3)" if rc == 3 else f"failed (status rc {rc})"

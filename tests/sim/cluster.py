@@ -15,6 +15,8 @@ from hbd.core.actions import (
     AnnounceGroup,
     Emit,
     Exit,
+    RestartGroup,
+    RunMonitor,
     SendMessage,
     SendStatus,
     StartGroup,
@@ -23,15 +25,19 @@ from hbd.core.actions import (
 from hbd.core.events import (
     Booted,
     Event,
+    GroupRestarted,
     GroupStarted,
     GroupStopped,
     HeartbeatReceived,
+    MonitorFailed,
+    MonitorOk,
     PeerStatus,
     PingReplied,
     TakeoverAsked,
     TimerFired,
 )
 from hbd.core.machine import HELD_ROLES, GroupSpec, NodeMachine, Timing
+from hbd.core.monitor import MonitorSpec
 from hbd.core.status import decode_status
 
 TIMING = Timing(keepalive_s=0.05, deadtime_s=0.3, warntime_s=0.15, initdead_s=2.0)
@@ -58,6 +64,7 @@ class Cluster:
         auto_failback: bool = True,
         fail_start: set[tuple[str, str]] | None = None,
         ping_targets: tuple[str, ...] = (),
+        monitors: tuple[MonitorSpec, ...] = (),
     ) -> None:
         self.groups = groups or [GroupSpec("IPaddr::10.0.0.100/24", "bob")]
         self.latency_s = latency_s
@@ -65,6 +72,11 @@ class Cluster:
         self.auto_failback = auto_failback
         self.fail_start = fail_start or set()
         self.ping_targets = ping_targets
+        self.monitors = monitors
+        # (node, resource) whose status fails until the next start or restart of its group there; hung: its
+        # status never answers and is killed at its timeout
+        self.broken: set[tuple[str, str]] = set()
+        self.hung: set[tuple[str, str]] = set()
         self.reaches_ping = {"bob": True, "bobek": True}
         self.now = 0.0
         self.nodes = {"bob": SimNode("bob"), "bobek": SimNode("bobek")}
@@ -92,6 +104,7 @@ class Cluster:
             auto_failback=self.auto_failback,
             ping_targets=self.ping_targets,
             generation=(generation := next(self.generation)),
+            monitors=self.monitors,
         )
         node.generation = generation  # type: ignore[attr-defined]
         self._deliver(name, Booted())
@@ -196,7 +209,7 @@ class Cluster:
                     self._schedule(
                         self.now + self.latency_s, peer, TakeoverAsked(name, f.get("rsc_hold", "all"))
                     )
-            case StartGroup() | StopGroup() | AnnounceGroup():
+            case StartGroup() | StopGroup() | AnnounceGroup() | RestartGroup() | RunMonitor():
                 node.actions.append((self.now, action))
                 self._group_op(name, action)
             case Exit():
@@ -206,12 +219,31 @@ class Cluster:
     def _group_op(self, name: str, action: Action) -> None:
         match action:
             case StartGroup(group=key):
+                self.broken -= {(name, m.resource) for m in self.monitors if m.group == key}
+                self.hung -= {(name, m.resource) for m in self.monitors if m.group == key}
                 ok = (name, key) not in self.fail_start
                 self._schedule(
                     self.now + self.op_s, name, GroupStarted(key, ok, "" if ok else "scripted failure")
                 )
             case StopGroup(group=key):
                 self._schedule(self.now + self.op_s, name, GroupStopped(key, True))
+            case RestartGroup(group=key, resource=resource):
+                self.broken.discard((name, resource))
+                self.hung.discard((name, resource))
+                ok = (name, key) not in self.fail_start
+                restarted = GroupRestarted(
+                    key, ok, "" if ok else "scripted failure", resource, "" if ok else "start"
+                )
+                self._schedule(self.now + 2 * self.op_s, name, restarted)
+            case RunMonitor(group=key, resource=resource, timeout_s=timeout_s, run=run):
+                if (name, resource) in self.hung:
+                    failed = MonitorFailed(key, resource, run, -9, "killed", timed_out=True)
+                    self._schedule(self.now + timeout_s, name, failed)
+                elif (name, resource) in self.broken:
+                    stopped = MonitorFailed(key, resource, run, 3, "stopped")
+                    self._schedule(self.now + self.op_s, name, stopped)
+                else:
+                    self._schedule(self.now + self.op_s, name, MonitorOk(key, resource, run))
 
     def _broadcast(self, to: str, src: str, status: PeerStatus) -> None:
         if to in self.deaf:
