@@ -202,6 +202,15 @@ def packet_records(
     return records
 
 
+def captured_heartbeats(run_dir: Path) -> list[dict[str, Any]]:
+    """The heartbeat records of a run's capture; [] for a run recorded without one (the bench) or whose
+    capture cannot be read (the timeline is drawn without heartbeat lanes; `hblab pcap` says why)."""
+    try:
+        return [r for r in packet_records(run_dir) if r["kind"] == "heartbeat"]
+    except PcapError:
+        return []
+
+
 def format_record(rec: dict[str, Any]) -> str:
     """One line of `hblab pcap`."""
     head = f"{rec['mono']:14.6f}  {rec['link']:<12}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from hbd.event_names import (
     GARP_SENT,
@@ -45,14 +46,53 @@ def _origin(history: History) -> float:
     return history.start or 0.0
 
 
-def plot_timeline(history: History, path: Path, title: str = "") -> Path:
-    """One lane per node (VIP held: bar; daemon events: markers), one lane for the client's probes."""
+def _plot_heartbeats(
+    ax: Any, history: History, heartbeats: Sequence[Mapping[str, Any]], first_lane: int, t0: float,
+    colours: Mapping[str, str],
+) -> list[str]:
+    """One lane per captured link: a tick per heartbeat in its sender's colour (refused ones: a red x),
+    and for each death detection a dotted line at the last heartbeat heard from the dead peer before it:
+    where the detection's latency starts. Returns the lanes' labels."""
+    links = sorted({str(h["link"]) for h in heartbeats})
+    for i, link in enumerate(links):
+        lane = first_lane + i
+        senders = sorted({str(h.get("src")) for h in heartbeats if h["link"] == link})
+        for k, src in enumerate(senders):
+            y = lane + 0.3 * (k - (len(senders) - 1) / 2) / max(len(senders) - 1, 1)  # a row per sender
+            xs = [
+                float(h["mono"]) - t0
+                for h in heartbeats
+                if h["link"] == link and str(h.get("src")) == src and h.get("verdict") == "accept"
+            ]
+            if xs:
+                ax.scatter(xs, [y] * len(xs), marker="|", s=40, color=colours.get(src, "grey"))
+        on_link = [h for h in heartbeats if h["link"] == link]
+        bad = [float(h["mono"]) - t0 for h in on_link if h.get("verdict") != "accept"]
+        if bad:
+            ax.scatter(bad, [lane] * len(bad), marker="x", s=12, color=FAILED_PROBE_COLOUR, label="refused")
+    good = [h for h in heartbeats if h.get("verdict") == "accept" and h.get("src") is not None]
+    for dead in history.select((PEER_DEAD, PEER_GONE), source="node"):
+        heard = [float(h["mono"]) for h in good if h["src"] != dead.node and h["mono"] < dead.mono]
+        if heard:
+            x = max(heard) - t0
+            ax.vlines(x, first_lane - 0.4, first_lane + len(links) - 0.6, colors="black", linestyles=":")
+            where = (x, first_lane - 0.45)
+            ax.annotate(f"last heard by {dead.node}", where, fontsize=7, ha="left", va="top")
+    return [f"{link} (heartbeats)" for link in links]
+
+
+def plot_timeline(
+    history: History, path: Path, title: str = "", heartbeats: Sequence[Mapping[str, Any]] = ()
+) -> Path:
+    """One lane per node (VIP held: bar; daemon events: markers), one lane for the client's probes, and
+    with `heartbeats` (lab.analysis.pcap records of the run's capture) one lane per link."""
     plt = _pyplot()
     t0 = _origin(history)
     nodes = list(history.nodes)
     colours = {node: f"C{i % 10}" for i, node in enumerate(nodes)}
     intervals = holding_intervals(history)
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.8 * (len(nodes) + 1)))
+    n_links = len({h["link"] for h in heartbeats})
+    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.8 * (len(nodes) + 1 + n_links)))
     for lane, node in enumerate(nodes):
         spans = [(a - t0, b - a) for a, b in intervals.get(node, [])]
         if spans:
@@ -80,8 +120,10 @@ def plot_timeline(history: History, path: Path, title: str = "") -> Path:
         what += f" {r.get('link')}" if r.get("link") else ""
         verb = "" if r.event == "fault.inject" else "heal "
         ax.annotate(verb + what, (x, probe_lane + 0.45), rotation=0, fontsize=7, ha="left", va="bottom")
-    ax.set_yticks(range(len(nodes) + 1), [f"{n} (VIP)" for n in nodes] + ["client probes"])
-    ax.set_ylim(-0.7, probe_lane + 0.9)
+    link_labels = _plot_heartbeats(ax, history, heartbeats, probe_lane + 1, t0, colours)
+    labels = [f"{n} (VIP)" for n in nodes] + ["client probes"] + link_labels
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(-0.7, probe_lane + len(link_labels) + 0.9)
     ax.set_xlabel("seconds from the first fault" if history.faults() else "seconds from the start")
     ax.grid(axis="x", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()

@@ -85,9 +85,10 @@ def result_dict(
 def _draw_timeline(history: History, path: Path, title: str) -> str | None:
     # A missing or broken matplotlib must not lose the verdict: report why there is no picture instead.
     try:
+        from lab.analysis.pcap import captured_heartbeats
         from lab.analysis.plot import plot_timeline
 
-        plot_timeline(history, path, title)
+        plot_timeline(history, path, title, heartbeats=captured_heartbeats(path.parent))
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -139,3 +139,24 @@ def test_a_run_without_capture_says_so(tmp_path: Path) -> None:
     (tmp_path / "pcap" / "x.pcap").write_bytes(b"nope")
     with pytest.raises(PcapError, match="clock"):
         packet_records(tmp_path)
+
+
+def test_the_timeline_gets_a_lane_per_captured_link(run_dir: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from lab.analysis.pcap import captured_heartbeats
+    from lab.analysis.plot import _plot_heartbeats, plot_timeline
+    from lab.history.records import History, Record
+
+    hbs = captured_heartbeats(run_dir)
+    dead = Record(MONO0 + 0.5, "node", "peer.dead", "bobek", {"event": "peer.dead", "node": "bobek"})
+    history = History((dead,))
+    plt = pytest.importorskip("matplotlib.pyplot")
+    fig, ax = plt.subplots()
+    labels = _plot_heartbeats(ax, history, hbs, 1, MONO0, {"bob": "C0", "bobek": "C1"})
+    assert labels == ["crossover (heartbeats)", "lan (heartbeats)"]
+    # the detection's latency starts at the last heartbeat from bob heard before it (crossover, +0.230)
+    (line,) = [c for c in ax.collections if c.get_linestyle() and c.get_linestyle()[0][1] is not None]
+    assert line.get_segments()[0][0][0] == pytest.approx(0.230, abs=1e-6)
+    plt.close(fig)
+    assert plot_timeline(history, run_dir / "t.png", heartbeats=hbs).stat().st_size > 0
+    assert captured_heartbeats(run_dir / "nodes") == []  # no capture: no lanes, no error
