@@ -233,6 +233,77 @@ class GroupRunner:
             return None
         return f"stop failed {self.stop_attempts} times (last rc {result.rc}): {result.detail}"
 
+    # -- monitoring (ha.cf hbd_monitor) -----------------------------------------------------------------
+    async def restart(self, group: ResourceGroup, failed: str, reason: str) -> GroupResult:
+        """Restart the group after the resource `failed` (a spec) failed its monitor: stop right to left
+        down to it, start left to right from it; the resources before it keep running. If a start fails,
+        the whole group is stopped, so that a failed group runs nothing here (the peer may take it)."""
+        async with self._lock(group):
+            started = time.monotonic()
+            specs = [r.spec for r in group.resources]
+            tail = group.resources[specs.index(failed) :] if failed in specs else group.resources
+            ctx = self._ctx(group, reason)
+            log = _Log()
+            failures = await self._stop_all(reversed(tail), ctx, log)
+            if failures:
+                resource, detail = failures[0]
+                return GroupResult(
+                    group.key,
+                    "restart",
+                    False,
+                    time.monotonic() - started,
+                    resource,
+                    "stop",
+                    detail,
+                    tuple(log.steps),
+                )
+            for resource in tail:
+                result = await self._op(resource, "start", ctx, log)
+                if result.ok:
+                    continue
+                rollback = self._ctx(group, f"rollback: {resource.spec} failed to start again ({reason})")
+                stop_failures = await self._stop_all(reversed(group.resources), rollback, log)
+                if not stop_failures:
+                    self._known_stopped.add(group.key)
+                return GroupResult(
+                    group.key,
+                    "restart",
+                    False,
+                    time.monotonic() - started,
+                    resource.spec,
+                    "start",
+                    result.detail,
+                    tuple(log.steps),
+                    rolled_back=True,
+                    rollback_ok=not stop_failures,
+                )
+            return GroupResult(group.key, "restart", True, time.monotonic() - started, steps=tuple(log.steps))
+
+    async def monitor(self, group: ResourceGroup, spec: str, timeout_s: float, reason: str) -> OpResult:
+        """One monitor check: the status of the resource `spec`, killed after `timeout_s`. Not serialised with
+        the group's operations (a hung check must not delay a stop); only failures are logged as resource.op,
+        so a check every few hundred milliseconds does not flood the event log."""
+        resource = next((r for r in group.resources if r.spec == spec), None)
+        if resource is None:
+            return OpResult("status", False, 2, f"{spec} is not a resource of {group.key}", 0.0)
+        ctx = self._ctx(group, reason)
+        result = await self.runner.run(resource, "status", ctx, timeout_s=timeout_s)
+        if not result.running:
+            fields: dict[str, object] = {
+                "group": group.key,
+                "resource": spec,
+                "op": "status",
+                "rc": result.rc,
+                "ok": False,
+                "duration_s": round(result.duration_s, 6),
+                "detail": result.detail[-500:],
+                "cause": reason,
+            }
+            if result.timed_out:
+                fields["timed_out"] = True
+            self.emit("resource.op", "WARN", **fields)
+        return result
+
     # -- queries --------------------------------------------------------------------------------------
     async def status(self, group: ResourceGroup, reason: str = "status") -> GroupStatus:
         ctx = self._ctx(group, reason)

@@ -86,7 +86,11 @@ def status_rc(rc: int, output: str) -> int:
 
 
 class ResourceRunner(Protocol):
-    async def run(self, resource: Resource, op: str, ctx: RunContext) -> OpResult: ...
+    async def run(
+        self, resource: Resource, op: str, ctx: RunContext, timeout_s: float | None = None
+    ) -> OpResult:
+        """`timeout_s`: this operation's limit (a monitor's `timeout=`); None: the runner's own."""
+        ...
 
 
 def _check_op(op: str) -> None:
@@ -129,7 +133,9 @@ class ScriptRunner:
         env.update(HBD_NODE=ctx.node, HBD_GROUP=ctx.group, HBD_REASON=ctx.reason, HA_CURHOST=ctx.node)
         return env
 
-    async def run(self, resource: Resource, op: str, ctx: RunContext) -> OpResult:
+    async def run(
+        self, resource: Resource, op: str, ctx: RunContext, timeout_s: float | None = None
+    ) -> OpResult:
         _check_op(op)
         if self.builtin_ipaddr and resource.name in IPADDR_NAMES:
             return await self._run_builtin_ip(resource, op, ctx)
@@ -141,8 +147,9 @@ class ScriptRunner:
             where = ", ".join(str(d) for d in self.dirs)
             detail = f"cannot locate resource script {resource.name!r} in {where}"
             return OpResult(op, False, RC_NOT_FOUND, detail, time.monotonic() - started)
+        limit = self.timeout_s if timeout_s is None else timeout_s
         result = await run_agent(
-            script, resource.args, op, self.timeout_s, self.env_for(ctx), kill_grace_s=self.kill_grace_s
+            script, resource.args, op, limit, self.env_for(ctx), kill_grace_s=self.kill_grace_s
         )
         rc = status_rc(result.rc, result.output) if op == "status" else result.rc
         ok = op_ok(op, rc) and not result.timed_out
@@ -195,11 +202,16 @@ class FakeRunner:
     def preset(self, specs: Iterable[str]) -> None:
         self.running.update(specs)
 
-    async def run(self, resource: Resource, op: str, ctx: RunContext) -> OpResult:
+    async def run(
+        self, resource: Resource, op: str, ctx: RunContext, timeout_s: float | None = None
+    ) -> OpResult:
         _check_op(op)
         spec = resource.spec
         self.calls.append((spec, op, ctx.reason))
         if self.delay_s:
+            if timeout_s is not None and self.delay_s > timeout_s:
+                await asyncio.sleep(timeout_s)  # a hung script, killed at its timeout
+                return OpResult(op, False, -9, f"fake {op} timed out", timeout_s, timed_out=True)
             await asyncio.sleep(self.delay_s)
         queue = self._queued.get((spec, op))
         if queue:
