@@ -23,6 +23,7 @@ from typing import Any
 
 from hbd.config.diff import FENCING_FIELDS, RESOURCE_FIELDS, ConfigDiff
 from hbd.config.model import AutoFailback, Config, ResourceGroup
+from hbd.config.monitor import monitored
 from hbd.control import SCOPES, ControlServer
 from hbd.core.actions import (
     Action,
@@ -30,6 +31,8 @@ from hbd.core.actions import (
     Emit,
     Exit,
     FencePeer,
+    RestartGroup,
+    RunMonitor,
     SendMessage,
     SendStatus,
     StartGroup,
@@ -37,12 +40,16 @@ from hbd.core.actions import (
 )
 from hbd.core.events import (
     Booted,
+    CleanupCommanded,
     Event,
     FenceFinished,
     GroupAnnounced,
+    GroupRestarted,
     GroupStarted,
     GroupStopped,
     HeartbeatReceived,
+    MonitorFailed,
+    MonitorOk,
     PingReplied,
     ShutdownRequested,
     StandbyCommanded,
@@ -51,6 +58,7 @@ from hbd.core.events import (
     TimerFired,
 )
 from hbd.core.machine import GroupSpec, NodeMachine, Timing
+from hbd.core.monitor import MonitorSpec
 from hbd.core.status import MESSAGE_TYPE as STATUS
 from hbd.core.status import NodeState, StatusError, decode_status
 from hbd.event_names import (
@@ -245,6 +253,7 @@ class Daemon:
             ping_targets=cluster.ping_nodes,
             deadping_s=cluster.deadping_s,
             generation=self.generation,
+            monitors=monitor_specs(self.config),
         )
         control = ControlServer(self.paths.socket, self._control)
         try:
@@ -369,6 +378,10 @@ class Daemon:
                 self._spawn(self._stop_group(key, cause))
             case AnnounceGroup(group=key, cause=cause):
                 self._spawn(self._announce_group(key, cause))
+            case RestartGroup(group=key, resource=resource, cause=cause):
+                self._spawn(self._restart_group(key, resource, cause))
+            case RunMonitor(group=key, resource=resource, timeout_s=timeout_s, run=run):
+                self._spawn(self._run_monitor(key, resource, timeout_s, run))
             case FencePeer(peer=peer, cause=cause):
                 self._spawn(self._fence(peer, cause))
             case Exit(code=code):
@@ -512,6 +525,25 @@ class Daemon:
         result = await self.runner.stop(group, cause)
         self.feed(GroupStopped(key, result.ok, result.detail, result.failed_resource or ""))
 
+    async def _restart_group(self, key: str, resource: str, cause: str) -> None:
+        self.garp_at.pop(key, None)
+        result = await self.runner.restart(self.groups[key], resource, cause)
+        failed = result.failed_resource or ""
+        self.feed(GroupRestarted(key, result.ok, result.detail, failed, result.failed_op or ""))
+
+    async def _run_monitor(self, key: str, resource: str, timeout_s: float, run: int) -> None:
+        """One check of a monitored resource, as a task: the event loop (and the heartbeats) never wait."""
+        group = self.groups.get(key)
+        if group is None:  # a reload removed the group while the check was due
+            return
+        result = await self.runner.monitor(group, resource, timeout_s, "monitor (ha.cf hbd_monitor)")
+        outcome = "ok" if result.running else ("timeout" if result.timed_out else "failed")
+        self.record_monitor_result(key, resource, outcome)
+        if result.running:
+            self.feed(MonitorOk(key, resource, run, result.detail))
+        else:
+            self.feed(MonitorFailed(key, resource, run, result.rc, result.detail, result.timed_out))
+
     async def _announce_group(self, key: str, cause: str) -> None:
         await self.runner.announce(self.groups[key], cause)
 
@@ -645,6 +677,13 @@ class Daemon:
             return {"ok": True, "status": snap}
         if cmd == "reload":
             return self.reload("hbctl reload")
+        if cmd == "cleanup":
+            group = request.get("group")
+            if group not in self.machine.groups:
+                known = ", ".join(self.machine.groups) or "none"
+                return {"ok": False, "error": f"no resource group {group!r} (groups: {known})"}
+            self.feed(CleanupCommanded(str(group)))
+            return {"ok": True}
         if cmd in ("standby", "takeover"):
             if scope not in SCOPES:
                 return {"ok": False, "error": f"scope must be one of {', '.join(SCOPES)}"}
@@ -673,6 +712,23 @@ def _load_generations(path: Path, wall_now: float) -> dict[str, Floor]:
             if plausible_generation(gen, wall_now):
                 floors[str(src)] = Floor(gen, seq)
     return floors
+
+
+def monitor_specs(config: Config) -> tuple[MonitorSpec, ...]:
+    """ha.cf's hbd_monitor lines as the core's specs: one per monitored resource of each group."""
+    cluster = config.cluster
+    return tuple(
+        MonitorSpec(
+            group.key,
+            resource.spec,
+            monitor.interval_s,
+            monitor.timeout_s if monitor.timeout_s is not None else cluster.resource_timeout_s,
+            monitor.restarts,
+            monitor.window_s,
+        )
+        for monitor in cluster.monitors
+        for group, resource in monitored(monitor, config.groups)
+    )
 
 
 def _ip_groups(config: Config) -> dict[str, str]:
