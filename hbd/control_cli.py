@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
         help="re-read ha.cf, haresources and authkeys and apply them without a restart (like SIGHUP); "
         "invalid files are refused with FILE:LINE and the running configuration is kept (exit 1)",
     )
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="forget a group's monitor failures (ha.cf hbd_monitor) and clear its failed mark here, so it "
+        "may run here again (Pacemaker's crm_resource --cleanup)",
+    )
+    cleanup.add_argument("group", help="the group's key: the first resource of its haresources line")
     return parser
 
 
@@ -44,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         payload["scope"] = args.scope
     if args.command == "takeover":
         payload["force"] = args.force
+    if args.command == "cleanup":
+        payload["group"] = args.group
     try:
         # a reload may open transports and wait for a running reload: longer than a status
         answer = request(Path(socket), payload, timeout_s=30.0 if args.command == "reload" else 5.0)
@@ -96,6 +104,15 @@ def render_status(s: dict[str, Any]) -> str:
             f"group {key} (home {g['home']}): here {g['role']}, held by {holder}"
             + (", standby" if g["standby"] else "")
             + (f" -- {g['cause']}" if g["cause"] else "")
+        )
+    for m in s.get("monitors") or []:
+        last = m["last"] or "not run yet"
+        if m["last"] not in (None, "ok"):
+            last += f" (rc {m['rc']})"
+        lines.append(
+            f"  monitor {m['resource']} (group {m['group']}, every {m['interval_s']:g} s): {last}, "
+            f"{_age(m['last_s'])}; failures {m['failures']} within {m['window_s']:g} s "
+            f"(restarts allowed {m['restarts']}), {m['total_failures']} in all"
         )
     sup = s.get("supervisor")
     if sup:
