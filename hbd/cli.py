@@ -1,4 +1,5 @@
-"""`hbd run` (the foreground daemon) and `hbd check` (validate and print the effective configuration).
+"""`hbd run` (the foreground daemon), `hbd check` (validate and print the effective configuration) and
+`hbd export pacemaker` (hbd.export: the same cluster as Pacemaker + Corosync configuration).
 
 `hbd run` starts a supervisor (hbd.supervisor) that runs the daemon itself as its worker, `hbd run` again
 with HBD_SUPERVISOR_PID set; `--no-supervisor` runs the daemon in this process. Imports stay lazy: the
@@ -26,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the daemon in the foreground")
     check = sub.add_parser("check", help="validate the configuration and print it as understood")
+    from hbd.export.arguments import add_arguments as add_export_arguments  # argparse only: stays light
+
+    add_export_arguments(sub.add_parser("export", help="write the Pacemaker + Corosync configuration"))
     for p in (run, check):
         p.add_argument(
             "--config-dir", default=DEFAULT_CONFIG_DIR, help="where ha.cf, haresources, authkeys are"
@@ -46,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(raw)
+    if args.command == "export":
+        from hbd.export.command import run as export
+
+        return export(args)
     supervision: Supervision | None = None
     if args.command == "run" and not args.no_supervisor:
         from hbd import supervisor
