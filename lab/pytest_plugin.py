@@ -89,10 +89,17 @@ def missing(backend: str) -> str | None:
     return None
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    for name, (backend, _text) in MARKERS.items():
-        if item.get_closest_marker(name) is not None and (reason := missing(backend)):
-            pytest.skip(reason)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A skip mark rather than pytest.skip() in a hook: the report then names the test, not this file.
+    reasons: dict[str, str | None] = {}
+    for item in items:
+        for name, (backend, _text) in MARKERS.items():
+            if item.get_closest_marker(name) is None:
+                continue
+            if backend not in reasons:
+                reasons[backend] = missing(backend)
+            if reason := reasons[backend]:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture

@@ -1,0 +1,110 @@
+"""The pytest plugin as a downstream user meets it: pytester writes a test file in a temporary directory
+(outside this repository, no conftest, no ini), a separate pytest process runs it, and that process finds the
+plugin only through the installed `pytest11` entry point."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
+DUMMY = Path(__file__).parent / "data" / "dummy-two-node.yaml"
+
+# The issue's example, verbatim: only the public API.
+POWER_OFF = """
+def test_power_off(hblab_cluster):
+    c = hblab_cluster("two-node", daemon={"keepalive": "50ms", "deadtime": "300ms"})
+    c.boot("bob", "bobek")
+    c.wait_for("group.active", node="bob", within="10s")
+    c.probe("vip", every_ms=5)
+    c.inject("power_off", node="bob")
+    c.wait_for("group.active", node="bobek", within="5s")
+    assert c.check("takeover_latency", max="1s").ok
+    assert c.check("single_owner").ok
+"""
+
+
+def leftover_netns(run_dir: Path) -> list[str]:
+    """The run's namespaces still there (other engineers' runs may have theirs: only this run's prefix)."""
+    prefix = f"hbl{json.loads((run_dir / 'lab-run.json').read_text())['run_id']}-"
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    return [ns for ns in names if ns.startswith(prefix)]
+
+
+def run_dirs(runs_root: Path) -> list[Path]:
+    return sorted(p.parent for p in runs_root.glob("*/*/lab-run.json") if not p.parent.is_symlink())
+
+
+def run_outside(pytester: pytest.Pytester, runs_root: Path, *args: str) -> pytest.RunResult:
+    assert not str(pytester.path).startswith(str(ROOT))
+    assert not list(pytester.path.glob("conftest.py"))
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", f"--hblab-runs-root={runs_root}", *args, timeout=300
+    )
+
+
+def test_power_off_from_a_file_outside_the_repository(pytester: pytest.Pytester, short_runs_root: Path):
+    pytester.makepyfile(test_downstream=POWER_OFF)
+    result = run_outside(pytester, short_runs_root, "--hblab-backend=netns")
+    result.assert_outcomes(passed=1)
+    (run_dir,) = run_dirs(short_runs_root)
+    verdict = json.loads((run_dir / "result.json").read_text())
+    assert [c["name"] for c in verdict["checks"]] == ["takeover_latency", "single_owner"]
+    assert all(c["ok"] for c in verdict["checks"])
+    assert (run_dir / "timeline.png").is_file()
+    assert leftover_netns(run_dir) == [], "the cluster's namespaces outlived the test"
+
+
+def test_a_failing_check_shows_run_dir_failed_checks_and_timeline(
+    pytester: pytest.Pytester, short_runs_root: Path
+):
+    pytester.makepyfile(
+        test_fails="""
+        def test_boot(hblab_cluster):
+            c = hblab_cluster("two-node", daemon={"keepalive": "50ms", "deadtime": "300ms"})
+            c.boot("bob", "bobek")
+            c.wait_for("group.active", node="bob", within="10s")
+            assert c.check("no_event", event="group.active").ok
+        """
+    )
+    result = run_outside(pytester, short_runs_root, "--show-capture=no")
+    result.assert_outcomes(failed=1)
+    (run_dir,) = run_dirs(short_runs_root)
+    result.stdout.fnmatch_lines(
+        [
+            "*- hblab -*",
+            f"run dir:  {run_dir}",
+            "cluster:  two-node on netns, seed *",
+            f"timeline: {run_dir / 'timeline.png'}",
+            "failed checks:",
+            "  no_event*group.active*",
+        ]
+    )
+    assert (run_dir / "timeline.png").is_file(), "the timeline the report names must exist"
+
+
+def test_interrupted_test_still_tears_down(pytester: pytest.Pytester, short_runs_root: Path):
+    """Ctrl-C mid-test (KeyboardInterrupt): pytest stops, the cluster (from the user's own topology file,
+    given by path) is still removed, and lab.jsonl ends with run.end."""
+    shutil.copy(DUMMY, pytester.path / "my-topology.yaml")
+    pytester.makepyfile(
+        test_interrupt="""
+        def test_interrupted(hblab_cluster):
+            c = hblab_cluster("my-topology.yaml")
+            c.boot("bob", "bobek")
+            raise KeyboardInterrupt
+        """
+    )
+    result = run_outside(pytester, short_runs_root)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    (run_dir,) = run_dirs(short_runs_root)
+    events = [json.loads(line).get("event") for line in (run_dir / "lab.jsonl").read_text().splitlines()]
+    assert "boot" in events and events[-1] == "run.end"
+    assert leftover_netns(run_dir) == [], "an interrupted test left its namespaces"
