@@ -42,8 +42,11 @@ from hbd.event_names import (
     GROUP_ACQUIRE_START,
     GROUP_ACTIVE,
     GROUP_FAILED,
+    GROUP_MIGRATE,
     GROUP_RELEASE_START,
     GROUP_RELEASED,
+    GROUP_RESTART_DONE,
+    GROUP_RESTART_START,
     TAKEOVER_BREAKDOWN,
 )
 
@@ -58,6 +61,9 @@ GROUP_TRANSITIONS = {
     GROUP_RELEASE_START: "release",
     GROUP_RELEASED: "released",
     GROUP_FAILED: "failed",
+    GROUP_RESTART_START: "restart",  # a monitor failure restarts the group in place
+    GROUP_RESTART_DONE: "restarted",
+    GROUP_MIGRATE: "migrate",  # past the monitor's restarts: handed to the peer
 }
 # The stages of takeover.breakdown, each a duration field of that record.
 TAKEOVER_STAGES = ("detect_s", "start_s", "announce_s")
@@ -266,7 +272,8 @@ class Metrics:
             for stage in TAKEOVER_STAGES:
                 value = record.get(stage)
                 if isinstance(value, int | float):
-                    self.takeover.labels(stage.removesuffix("_s")).observe(value)
+                    # The ARP burst's first packet can precede the "started" mark by a few hundred µs.
+                    self.takeover.labels(stage.removesuffix("_s")).observe(max(0.0, value))
             total = _takeover_total(record)
             if total is not None:
                 self.takeover.labels("total").observe(total)

@@ -158,6 +158,9 @@ def hacf_source(
         if spec is not None and spec.kind == "nodes":
             lines.append(f"{directive} " + " ".join(_ping_address(topology, name) for name in value))
             continue
+        if spec is not None and spec.kind == "loopback_port":  # only the node itself scrapes it
+            lines.append(f"{directive} 127.0.0.1:{value}")
+            continue
         lines.append(f"{directive} {directive_value(key, value)}")
     lines += media_lines(topology, node)
     for line in topology.serial_lines:

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from lab import faults
 from lab.backends import make_backend
 from lab.backends.base import Backend, LabError
+from lab.history.records import NODE_METRICS_FILE
 from lab.history.store import new_run_dir
 from lab.paths import PROJECT_ROOT
 from lab.render import ClusterSecret, FenceDockerSetup, RenderError, fencing_agent, render_node
@@ -93,6 +94,7 @@ class DaemonSet:
         self.log = log
         self.verbose = verbose
         self.pids: dict[str, int] = {}
+        self.on_boot: Callable[[list[str]], None] | None = None  # after every boot (steps and faults)
 
     def argv(self, node: str) -> list[str]:
         spec = self.topology.node(node)
@@ -130,6 +132,8 @@ class DaemonSet:
                 raise LabError(
                     f"boot {node}: daemon exited at once; see {self.backend.node_dirs(node).daemon_log}"
                 )
+        if self.on_boot is not None:
+            self.on_boot(nodes)
 
     def pid(self, node: str) -> int | None:
         pid = self.pids.get(node)
@@ -223,11 +227,13 @@ class ScenarioRun:
         self.progress = progress or (lambda _msg: None)
         self.log = RecordLog(self.run_dir / "lab.jsonl")
         self.daemons = DaemonSet(self.backend, self.topology, self.log, verbose_daemon)
+        self.daemons.on_boot = self._start_scrapers
         self.capture_packets = self.CAPTURE if capture is None else capture
         self.capture: Any = None  # lab.backends.capture.Capture while the segments are recorded
         self.tail = EventTail(self.backend, [n.name for n in self.topology.servers])
         self.stop_file = self.run_dir / ".stop"
         self.helpers: list[subprocess.Popen[bytes] | int] = []
+        self.scrapers: dict[str, int] = {}  # node -> pid of its lab.node.scraper (daemon key `metrics`)
         self.action_mark = 0.0  # wait_for only accepts events at or after the last boot/inject/heal
         self.power_switch: Any = None  # lab.faults.power_switch.PowerSwitch when the scenario fences
         self.finished = False
@@ -443,6 +449,23 @@ class ScenarioRun:
     def _do_boot(self, args: dict[str, Any]) -> None:
         self.action_mark = time.monotonic()
         self.daemons.boot(list(args["nodes"]), together=bool(args.get("together")))
+
+    def _start_scrapers(self, nodes: list[str]) -> None:
+        """With `daemon: {metrics: PORT}`, scrape each booted node's /metrics from inside the node until the
+        run ends (or the node is powered off: the scraper dies with it, the next boot starts another)."""
+        port = self.scenario.daemon.get("metrics")
+        if port is None:
+            return
+        for node in nodes:
+            pid = self.scrapers.get(node)
+            if self.topology.node(node).daemon != "hbd" or (pid is not None and self.backend.alive(pid)):
+                continue
+            root = self.backend.node_dirs(node).root
+            argv = [*self.backend.python_argv("lab.node.scraper"), "--url", f"http://127.0.0.1:{port}/metrics"]
+            argv += ["--node", node, "--out", str(root / NODE_METRICS_FILE)]
+            argv += ["--until-file", str(self.stop_file)]
+            self.scrapers[node] = self.backend.spawn(node, argv, root / "scraper.log", env=child_env())
+            self.helpers.append(self.scrapers[node])
 
     def _do_wait_for(self, args: dict[str, Any]) -> None:
         event, node = str(args["event"]), args.get("node")

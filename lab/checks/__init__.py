@@ -18,6 +18,7 @@ from typing import Any
 
 from lab.checks.events import bad_news, link_down_named, no_event, no_failover
 from lab.checks.latency import breakdown, outage, takeover_latency
+from lab.checks.metrics import metrics_agree
 from lab.checks.ownership import failback, group_owners, single_owner
 from lab.checks.result import CheckParamError, CheckResult
 from lab.checks.safety import acked_records, fences, links_down_only, single_writer
@@ -54,6 +55,7 @@ CHECKS: dict[str, Checker] = {
     "links_down_only": links_down_only,
     "acked_records": acked_records,
     "single_writer": single_writer,
+    "metrics_agree": metrics_agree,
 }
 if set(CHECKS) != set(CHECK_PARAMS):  # a declared check without a checker, or the reverse
     raise ImportError(f"checks and their declarations differ: {sorted(set(CHECKS) ^ set(CHECK_PARAMS))}")

@@ -19,6 +19,7 @@ PROBE_FILE = "probe.jsonl"
 OWNERS_FILE = "owners.jsonl"
 NODES_DIR = "nodes"
 NODE_EVENTS_FILE = "events.jsonl"
+NODE_METRICS_FILE = "metrics.jsonl"  # lab/node/scraper.py: the node's /metrics, scraped inside the node
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Record:
     """One line of any history file. `fields` is the whole JSON object (including mono/source/event)."""
 
     mono: float
-    source: str  # "lab" | "probe" | "owner" | "node"
+    source: str  # "lab" | "probe" | "owner" | "node" | "metrics"
     event: str
     node: str | None
     fields: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -95,6 +96,10 @@ class History:
     def owner_samples(self) -> list[Record]:
         return self.select("vip.owners", source="owner")
 
+    def scrapes(self, node: str | None = None) -> list[Record]:
+        """`metrics.scrape` records (lab/node/scraper.py), successful or not."""
+        return self.select("metrics.scrape", source="metrics", node=node)
+
     @property
     def nodes(self) -> tuple[str, ...]:
         """Every node named by a node event, an owner sample or a probe answer, sorted."""
@@ -135,7 +140,8 @@ def history_from_records(objs: Iterable[Mapping[str, Any]], problems: Iterable[s
 
 
 def load_history(run_dir: Path | str) -> History:
-    """Merge lab.jsonl, probe.jsonl, owners.jsonl and nodes/*/events.jsonl of a run directory.
+    """Merge lab.jsonl, probe.jsonl, owners.jsonl, nodes/*/events.jsonl and nodes/*/metrics.jsonl of a run
+    directory.
 
     Only these files: to read a recorded run (shared disk included) use lab.history.store.load_run."""
     run_dir = Path(run_dir)
@@ -153,6 +159,11 @@ def load_history(run_dir: Path | str) -> History:
             if path.exists():
                 # The directory names the node; records claiming another node are suspicious but kept.
                 records.extend(_read_jsonl(path, "node", node_dir.name, problems, notes, force_source=True))
+            path = node_dir / NODE_METRICS_FILE
+            if path.exists():
+                records.extend(
+                    _read_jsonl(path, "metrics", node_dir.name, problems, notes, force_source=True)
+                )
     if not records:
         problems.append(f"{run_dir}: no history records found")
     return History(records=_sorted(records), problems=tuple(problems), notes=tuple(notes))

@@ -146,6 +146,14 @@ class SingleWriter:
     expect_violation: bool = field(default=False, metadata=doc("the scenario must show two writers at once"))
 
 
+@dataclass(frozen=True, kw_only=True)
+class MetricsAgree:
+    """Every /metrics scrape (daemon key `metrics`) agrees with the node's events.jsonl: events, group
+    transitions, failovers, rejected packets, supervisor restarts and the generation."""
+
+    min_scrapes: Count = field(default=3, metadata=doc("successful scrapes needed on each node with events"))
+
+
 CHECK_PARAMS: dict[str, type] = {
     "takeover_latency": TakeoverLatency,
     "outage": Outage,
@@ -160,4 +168,5 @@ CHECK_PARAMS: dict[str, type] = {
     "links_down_only": LinksDownOnly,
     "acked_records": AckedRecords,
     "single_writer": SingleWriter,
+    "metrics_agree": MetricsAgree,
 }

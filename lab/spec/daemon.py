@@ -16,7 +16,7 @@ from hbd.config.directive import DEFAULT_UDPPORT
 # hbd's (and heartbeat's) heartbeat UDP port: the lab's nft heartbeat-only drop, mcast lines and peers use it.
 HEARTBEAT_UDP_PORT = DEFAULT_UDPPORT
 
-DaemonKind = Literal["duration", "int", "onoff", "auto_failback", "fencing", "nodes"]
+DaemonKind = Literal["duration", "int", "onoff", "auto_failback", "fencing", "nodes", "loopback_port"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,13 @@ DAEMON_KEYS: dict[str, DaemonKey] = {
         ),
         DaemonKey(
             "ping", "nodes", "ping", "ping nodes: lab node names (their first address) or IPv4 addresses"
+        ),
+        DaemonKey(
+            "metrics",
+            "loopback_port",
+            "hbd_metrics",
+            "a port: each node serves Prometheus metrics on 127.0.0.1:PORT, scraped inside the node during "
+            "the run (nodes/<node>/metrics.jsonl; the metrics_agree check)",
         ),
     )
 }

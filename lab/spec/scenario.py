@@ -285,6 +285,11 @@ def _daemon(value: Any, p: _Problems) -> dict[str, Any]:
                 p.add(where, f"expected a non-negative integer, got {v!r}")
             else:
                 out[key] = v
+        elif kind == "loopback_port":
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
+                p.add(where, f"expected a port 1..65535, got {v!r}")
+            else:
+                out[key] = v
         elif kind == "nodes":
             names = v if isinstance(v, list) else [v]
             if not names or not all(isinstance(n, str) and n for n in names):

@@ -24,6 +24,7 @@ SAMPLE = {
     "resource_timeout": "5s",
     "fencing": "off",
     "ping": ["client"],
+    "metrics": 9694,
 }
 
 
@@ -49,6 +50,7 @@ def test_every_key_validates_renders_and_parses_as_its_directive():
     cluster = parse_hacf(text, diag, local_node="bob")
     assert diag.errors == []
     assert (cluster.keepalive_s, cluster.udpport) == (0.1, 700)
+    assert cluster.metrics_listen == ("127.0.0.1", 9694)  # only the node itself scrapes it
 
 
 def test_the_heartbeat_port_is_hbds_default():
