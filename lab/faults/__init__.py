@@ -11,6 +11,7 @@ allowed values is in docs/scenarios.md); the implementations live one module per
   loss_delay  loss, delay
   daemon      daemon_kill, service_kill, resource_fail, state_dir_full, hbctl (an operator command)
   attack      junk_flood, capture, replay (scapy node programs; netns only)
+  config      reload (rewrite a node's ha.cf / authkeys, SIGHUP, wait for the daemon's answer)
 and this registry pairs each declaration with its implementation (an import error if one is missing).
 `heal: {fault: X}` with no other parameter heals every active X with the parameters it was injected
 with (so the heal uses the same `how`); with parameters it heals the matching one. `inject: {fault:
@@ -25,7 +26,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lab.faults import attack, daemon, links, loss_delay, power, process, serial
+from lab.faults import attack, config, daemon, links, loss_delay, power, process, serial
 from lab.faults.base import Daemons, Fault, FaultContext, FaultError, wait_until
 from lab.spec.daemon import HEARTBEAT_UDP_PORT
 from lab.spec.fault_params import FAULTS as DECLARED
@@ -75,6 +76,7 @@ FAULTS: dict[str, Fault[Any]] = _registry(
         *loss_delay.FAULTS,
         *daemon.FAULTS,
         *attack.FAULTS,
+        *config.FAULTS,
     )
 )
 

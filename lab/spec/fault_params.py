@@ -187,6 +187,37 @@ class Hbctl(FaultParams):
     scope: Literal["all", "local", "foreign"] = field(default="all", metadata=doc("which groups"))
 
 
+# -- the daemon's configuration (lab/faults/config.py) ---------------------------------------------
+
+AuthIndex = Annotated[int, Range(0, 15)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reload(FaultParams):
+    """Rewrite node(s)' ha.cf and/or authkeys, then SIGHUP each daemon (hbd reloads without a restart):
+    every node's files first, then the signals. Verified by each daemon's config.reloaded event (or
+    config.reload_failed with `expect: refused`). Not healable: write the old values back with another
+    reload."""
+
+    node: NodeName | None = field(default=None, metadata=doc("the node"))
+    nodes: tuple[NodeName, ...] | None = field(default=None, metadata=doc("several nodes"))
+    set: tuple[str, ...] | None = field(
+        default=None,
+        metadata=doc("ha.cf lines `directive value`, each replacing every line of its directive (or added)"),
+    )
+    keys: tuple[AuthIndex, ...] | None = field(
+        default=None,
+        metadata=doc(
+            "authkeys: the key indexes the file holds afterwards (one it had keeps its key; a new one gets "
+            "a sha256 key derived from the file's lowest key, so every node derives the same)"
+        ),
+    )
+    auth: AuthIndex | None = field(default=None, metadata=doc("authkeys: the index that signs afterwards"))
+    expect: Literal["reloaded", "refused"] = field(
+        default="reloaded", metadata=doc("refused: the new files must be rejected (the old ones run on)")
+    )
+
+
 # -- attacks on the heartbeat port (lab/faults/attack.py; scapy, netns only) ------------------------
 
 
@@ -283,6 +314,7 @@ FAULTS: dict[str, FaultDecl] = _registry(
     FaultDecl("resource_fail", ResourceFail, healable=True),
     FaultDecl("state_dir_full", StateDirFull, healable=True),
     FaultDecl("hbctl", Hbctl),
+    FaultDecl("reload", Reload),
     FaultDecl("junk_flood", JunkFlood, healable=True, backends=("netns",), backends_why=_SCAPY_NETNS),
     FaultDecl("capture", Capture, healable=True, backends=("netns",), backends_why=_SCAPY_NETNS),
     FaultDecl("replay", Replay, backends=("netns",), backends_why=_SCAPY_NETNS),

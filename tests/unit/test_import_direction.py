@@ -46,6 +46,7 @@ ALLOWED = {
     "hbd.transport": {"hbd.config.model", "hbd.wire", "hbd.netlink"},
     "hbd.resources": {"hbd.config", "hbd.wire", "hbd.netlink"},
     "hbd.fencing": {"hbd.config.model"},
+    "hbd.export": {"hbd.config"},  # hbd export pacemaker: reads the config, nothing of the daemon
 }
 
 

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Written by `hbd export pacemaker` from /etc/ha.d (ha.cf, haresources, authkeys).
+# Not carried over, to fill in, or to know (nothing is dropped silently):
+# - [dropped] /etc/ha.d/ha.cf:5: warntime 250ms: Corosync has no late-heartbeat warning (`corosync-cfgtool -s` shows each link's state)
+# - [dropped] /etc/ha.d/ha.cf:12: serial:/dev/ttyS0: knet has no serial links; give the nodes another network path instead
+# - [dropped] /etc/ha.d/ha.cf:14: hbd_builtin_ipaddr on: Pacemaker always runs the IPaddr2 agent (a script per action, no in-process path)
+# - [dropped] /etc/ha.d/haresources:2: hblab-service::8080::www: arguments 8080 www dropped: an LSB resource takes none (wrap lsb:hblab-service in an OCF agent with parameters to keep them)
+# - [warning] token 227 ms (from deadtime) is below Corosync's default 3000 ms: a loaded node may lose membership; raise deadtime if that happens
+# - [warning] no monitor operation on hblab-service, ip-192-168-77-50: as under hbd without hbd_monitor, a failed service is not noticed; add `op monitor interval=...` to have Pacemaker restart it
+# - [warning] /etc/ha.d/haresources:2: hblab-service: a script of /etc/ha.d/resource.d with no OCF equivalent, exported as lsb:hblab-service: install it as /etc/init.d/hblab-service (Pacemaker looks for LSB scripts only there) or write an OCF agent
+#
+# The nodes and their ids come from corosync.conf (written beside this script).
+set -eu
+CIB="${CIB:-hbd-export-cib.xml}"
+pcs cluster cib "$CIB"
+pcs -f "$CIB" property set stonith-enabled=true dc-deadtime=12s
+pcs -f "$CIB" resource create hblab-service lsb:hblab-service --group grp-hblab-service
+pcs -f "$CIB" resource create ip-192-168-77-50 ocf:heartbeat:IPaddr2 ip=192.168.77.50 cidr_netmask=24 nic=eth0 --group grp-hblab-service
+pcs -f "$CIB" stonith create fence-fence_lab-all fence_lab socket=/run/hblab/power.sock 'pcmk_host_list=bob bobek'
+pcs -f "$CIB" constraint location add loc-grp-hblab-service-home grp-hblab-service bob 100
+pcs -f "$CIB" resource defaults update resource-stickiness=0
+pcs -f "$CIB" resource op defaults update timeout=60s
+pcs cluster cib-push "$CIB" --config

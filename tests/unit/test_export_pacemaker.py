@@ -1,0 +1,277 @@
+"""`hbd export pacemaker`: golden outputs (the article's files, a hand-written file with every kind of
+setting, the lab's topologies rendered to ha.d files) in every format, Pacemaker's own crm_verify on every
+CIB, and the parts with a rule of their own (timing, key derivation, addresses, file modes, bad input)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hbd.cli import main
+from hbd.config.hacf import DIRECTIVES as HACF_DIRECTIVES
+from hbd.export import corosync
+from hbd.export.command import AUTHKEY, COROSYNC_CONF, OUTPUT_NAMES
+from hbd.export.pacemaker import DIRECTIVES as EXPORT_DIRECTIVES
+
+DATA = Path(__file__).parent.parent / "data"
+EXPORT = DATA / "export"
+SHOWN_CONFIG_DIR = "/etc/ha.d"  # golden files name this instead of the test's temporary directory
+POWER_SOCKET = "/run/hblab/power.sock"
+LAB_SECRET = b"0123456789abcdef0123456789abcdef"  # fixed: the golden authkey depends on it
+
+
+def install(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest)
+    for name in ("ha.cf", "haresources"):
+        os.chmod(dest / name, 0o644)
+    os.chmod(dest / "authkeys", 0o600)
+    return dest
+
+
+def article(tmp: Path) -> tuple[Path, list[str]]:
+    return install(DATA / "config" / "article", tmp / "ha.d"), []
+
+
+def features(tmp: Path) -> tuple[Path, list[str]]:
+    return install(EXPORT / "features" / "ha.d", tmp / "ha.d"), ["--node", "alice"]
+
+
+def lab_case(topology: str, daemon: dict[str, object]) -> Callable[[Path], tuple[Path, list[str]]]:
+    """bob's files of a lab topology, rendered as a lab run renders them; the nodes' addresses from it."""
+
+    def make(tmp: Path) -> tuple[Path, list[str]]:
+        from lab.backends.base import NodeDirs
+        from lab.render import ClusterSecret, render_node
+        from lab.spec.topology import load_topology
+
+        topo = load_topology(topology)
+        dirs = NodeDirs(tmp / "bob")
+        shared = tmp / "disk" if topo.shared_disk_group is not None else None
+        render_node(
+            topo,
+            "bob",
+            daemon,
+            dirs,
+            ClusterSecret(LAB_SECRET),
+            {"ttyS0": "/dev/ttyS0"},
+            python="/usr/bin/python3",
+            power_socket=POWER_SOCKET,
+            shared_disk=shared,
+        )
+        args = ["--node", "bob"]
+        for server in topo.servers:
+            for seg, end in topo.endpoints_of(server.name):
+                if seg.heartbeat:
+                    args += ["--address", f"{server.name}:{end.iface}={end.ip.ip}"]
+        return dirs.config_dir, args
+
+    return make
+
+
+CASES: dict[str, Callable[[Path], tuple[Path, list[str]]]] = {
+    "article": article,
+    "features": features,
+    "lab-two-node": lab_case(
+        "two-node", {"keepalive": "100ms", "deadtime": "500ms", "auto_failback": "on", "fencing": "on"}
+    ),
+    "lab-active-active": lab_case(
+        "active-active", {"keepalive": "200ms", "deadtime": "1s", "auto_failback": "off", "ping": ["client"]}
+    ),
+    "lab-two-node-lan-only": lab_case("two-node-lan-only", {"auto_failback": "on"}),
+    "lab-two-node-shared-disk": lab_case(
+        "two-node-shared-disk", {"auto_failback": "off", "fencing": "on", "fence_delay": "1s"}
+    ),
+}
+
+
+def export(case: str, fmt: str, tmp: Path) -> Path:
+    config_dir, args = CASES[case](tmp)
+    out = tmp / f"out-{fmt}"
+    assert (
+        main(
+            [
+                "export",
+                "pacemaker",
+                "--config-dir",
+                str(config_dir),
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+                *args,
+            ]
+        )
+        == 0
+    )
+    for path in out.iterdir():
+        if path.name != AUTHKEY:
+            path.write_text(path.read_text().replace(str(config_dir), SHOWN_CONFIG_DIR))
+    return out
+
+
+def golden(case: str, name: str, got: str) -> None:
+    expected = EXPORT / case / "expected" / name
+    if os.environ.get("HBD_REGEN_GOLDEN"):
+        expected.parent.mkdir(parents=True, exist_ok=True)
+        expected.write_text(got)
+    assert got == expected.read_text(), f"{case}/{name} differs (HBD_REGEN_GOLDEN=1 rewrites it)"
+
+
+@pytest.mark.parametrize("fmt", sorted(OUTPUT_NAMES))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_outputs(case: str, fmt: str, tmp_path: Path) -> None:
+    out = export(case, fmt, tmp_path)
+    golden(case, OUTPUT_NAMES[fmt], (out / OUTPUT_NAMES[fmt]).read_text())
+    golden(case, COROSYNC_CONF, (out / COROSYNC_CONF).read_text())
+    golden(case, "authkey.sha256", hashlib.sha256((out / AUTHKEY).read_bytes()).hexdigest() + "\n")
+    assert (out / AUTHKEY).stat().st_mode & 0o777 == 0o400
+    assert (out / OUTPUT_NAMES[fmt]).stat().st_mode & 0o077 == 0  # fence parameters may be passwords
+
+
+# Without a status section every node is "never seen": crm_verify then warns about the runtime state (no
+# quorum, nodes it would fence at start-up), which is no fault of the configuration. Anything else fails.
+RUNTIME_STATE_WARNINGS = (
+    "Fencing and resource management disabled due to lack of quorum",
+    "is unclean but cannot be fenced",
+    "Warnings found during check: config may not be valid",
+)
+ONLINE = '<node_state id="{id}" uname="{name}" in_ccm="true" crmd="online" join="member" expected="member"/>'
+
+
+def crm_verify(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["crm_verify", "-V", "-x", str(path)], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(
+    shutil.which("crm_verify") is None, reason="crm_verify absent (make setup installs pacemaker-cli-utils)"
+)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_crm_verify_accepts_every_exported_cib(case: str, tmp_path: Path) -> None:
+    cib = export(case, "cib", tmp_path) / "cib.xml"
+    result = crm_verify(cib)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert result.returncode in (0, 78), lines
+    unexpected = [line for line in lines if not any(w in line for w in RUNTIME_STATE_WARNINGS)]
+    assert not unexpected, lines
+    # the same document once both nodes are up (as in the running cluster): not one warning
+    text = cib.read_text()
+    nodes = [line.split('"') for line in text.splitlines() if "<node id=" in line]
+    status = "".join(ONLINE.format(id=parts[1], name=parts[3]) for parts in nodes)
+    online = tmp_path / "online.xml"
+    online.write_text(
+        text.replace("<cib ", '<cib have-quorum="1" ').replace("<status />", f"<status>{status}</status>")
+    )
+    result = crm_verify(online)
+    assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
+
+
+@pytest.mark.skipif(shutil.which("crm_verify") is None, reason="crm_verify absent")
+def test_crm_verify_refuses_a_broken_cib(tmp_path: Path) -> None:
+    """The check above can fail: the same export with a wrong score is refused."""
+    cib = export("article", "cib", tmp_path) / "cib.xml"
+    cib.write_text(cib.read_text().replace('score="100"', 'score="often"'))
+    assert crm_verify(cib).returncode != 0
+
+
+def test_every_ha_cf_directive_has_a_disposition() -> None:
+    """A directive hbd accepts is either mapped or listed with its reason (refused ones never load)."""
+    missing = [
+        name for name, d in HACF_DIRECTIVES.items() if d.help != "refused" and name not in EXPORT_DIRECTIVES
+    ]
+    assert not missing, f"add to hbd/export/pacemaker.py DIRECTIVES: {missing}"
+
+
+def test_an_unknown_directive_is_listed_not_dropped() -> None:
+    from hbd.export.pacemaker import directive_notes
+
+    notes = directive_notes("node a b\nhbd_future 1\n", "ha.cf")
+    assert [str(n) for n in notes] == ["ha.cf:2: hbd_future 1: the export has no rule for hbd_future"]
+
+
+def test_bad_input_is_refused_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_dir, _ = article(tmp_path)
+    (config_dir / "ha.cf").write_text((config_dir / "ha.cf").read_text() + "deadtime 3 s\n")
+    assert main(["export", "pacemaker", "--config-dir", str(config_dir)]) == 1
+    assert f"{config_dir}/ha.cf:14: deadtime takes one value" in capsys.readouterr().err
+
+
+def test_without_out_the_resources_go_to_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config_dir, _ = article(tmp_path)
+    assert main(["export", "pacemaker", "--config-dir", str(config_dir), "--format", "crm"]) == 0
+    out = capsys.readouterr().out
+    assert "group grp-mailer mailer pop3 imapd ip-192-168-0-250" in out
+    assert "location loc-grp-mailer-home grp-mailer 100: bob" in out
+
+
+def test_crc_authkeys_writes_no_authkey_and_says_so(tmp_path: Path) -> None:
+    config_dir, _ = article(tmp_path)
+    (config_dir / "authkeys").write_text("auth 1\n1 crc\n")
+    out = tmp_path / "out"
+    assert main(["export", "pacemaker", "--config-dir", str(config_dir), "--out", str(out)]) == 0
+    assert not (out / AUTHKEY).exists()
+    assert (
+        "crc, which has no secret: no authkey written; run corosync-keygen"
+        in (out / COROSYNC_CONF).read_text()
+    )
+
+
+def test_ucast_names_the_peer_of_the_local_node_only(tmp_path: Path) -> None:
+    config_dir, _ = article(tmp_path)
+    hacf = config_dir / "ha.cf"
+    hacf.write_text(hacf.read_text().replace("udp eth1", "ucast eth1 10.0.0.2"))
+    for node, expected in (("bob", {"bobek": "10.0.0.2"}), ("bobek", {"bob": "10.0.0.2"})):
+        out = tmp_path / node
+        assert (
+            main(["export", "pacemaker", "--config-dir", str(config_dir), "--node", node, "--out", str(out)])
+            == 0
+        )
+        conf = (out / COROSYNC_CONF).read_text()
+        ring0 = [line.split(": ")[1] for line in conf.splitlines() if "ring0_addr" in line]
+        names = [line.split(": ")[1] for line in conf.splitlines() if line.strip().startswith("name:")]
+        got = dict(zip(names, ring0, strict=True))
+        peer = next(iter(expected))
+        assert got[peer] == expected[peer]
+        assert got[node] == corosync.placeholder(node, "eth1")
+
+
+def test_timing_of_the_article() -> None:
+    t = corosync.timing(keepalive_s=2, deadtime_s=10)
+    assert (t.token_ms, t.consensus_ms, t.retransmits) == (4545, 5455, 2)
+
+
+@given(st.integers(3, 120_000), st.integers(1, 60_000))
+def test_token_plus_consensus_is_deadtime_and_consensus_is_at_least_corosyncs_minimum(
+    deadtime_ms: int, keepalive_ms: int
+) -> None:
+    t = corosync.timing(keepalive_ms / 1000, deadtime_ms / 1000)
+    assert t.token_ms + t.consensus_ms == deadtime_ms
+    assert t.consensus_ms >= 1.2 * t.token_ms  # corosync refuses less
+    assert t.retransmits >= 2
+
+
+def test_hkdf_matches_rfc_5869_test_case_1() -> None:
+    okm = corosync.hkdf_sha256(
+        bytes.fromhex("0b" * 22),
+        bytes.fromhex("000102030405060708090a0b0c"),
+        bytes.fromhex("f0f1f2f3f4f5f6f7f8f9"),
+        42,
+    )
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+
+
+def test_authkey_depends_on_secret_and_cluster_name() -> None:
+    key = corosync.derive_authkey(b"secret", "hbd")
+    assert len(key) == corosync.AUTHKEY_BYTES
+    assert key == corosync.derive_authkey(b"secret", "hbd")  # both nodes derive the same key
+    assert key != corosync.derive_authkey(b"secret2", "hbd")
+    assert key != corosync.derive_authkey(b"secret", "other")
