@@ -203,7 +203,7 @@ def describe(cluster: Cluster) -> str:
         f"run dir:  {cluster.run_dir}",
         f"cluster:  {cluster.topology.name} on {cluster.backend_name}, seed {cluster.seed}",
         f"timeline: {cluster.timeline}",
-        f"report:   {cluster.run_dir / 'report.md'}  (hblab report {cluster.run_dir})",
+        f"report:   {cluster.run_dir / 'report.md'}",
     ]
     if cluster.error:
         lines.append(f"error:    {cluster.error}")
@@ -211,6 +211,6 @@ def describe(cluster: Cluster) -> str:
     if failed:
         lines.append("failed checks:")
         for r in failed:
-            value = f" = {r.value:g} {r.unit}".rstrip() if r.value is not None else ""
+            value = f" = {r.value:.3g} {r.unit}".rstrip() if r.value is not None else ""
             lines.append(f"  {r.name}{value}: {r.detail}")
     return "\n".join(lines)

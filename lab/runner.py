@@ -421,7 +421,7 @@ class ScenarioRun:
     def run_step(self, index: int, step: Step) -> None:
         """Carry out one validated step (lab.spec.scenario); `index` numbers it in lab.jsonl and progress."""
         total = len(self.scenario.steps)
-        label = f"[{index + 1}/{total or '-'}] {step.kind} {_brief(step.args)}"
+        label = f"[{index + 1}{f'/{total}' if total else ''}] {step.kind} {_brief(step.args)}"
         self.progress(label)
         started = time.monotonic()
         self.log.mark("step", index=index, kind=step.kind, args=step.args, where=step.where)
