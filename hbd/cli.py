@@ -119,22 +119,13 @@ def _run(config: object, args: argparse.Namespace, supervision: Supervision | No
 
 def _logger(config: object, verbose: bool) -> logging.Logger:
     from hbd.config.model import Config
+    from hbd.logconfig import configure
 
     assert isinstance(config, Config)
     logger = logging.getLogger("hbd")
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    fmt = logging.Formatter("%(asctime)s hbd[%(process)d] %(levelname)s: %(message)s")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if config.cluster.logfile:
-        handlers.append(logging.FileHandler(config.cluster.logfile))
-    if config.cluster.logfacility and config.cluster.logfacility != "none":
-        from logging.handlers import SysLogHandler
-
-        if Path("/dev/log").exists():
-            handlers.append(SysLogHandler("/dev/log", facility=config.cluster.logfacility))
-    for handler in handlers:
-        handler.setFormatter(fmt)
-        logger.addHandler(handler)
+    # ha.cf's logfacility, logfile and debugfile as heartbeat reads them, and the journal under systemd.
+    for problem in configure(logger, config.cluster, verbose=verbose):
+        logger.warning("(%s) logging: %s", config.node, problem)
     return logger
 
 
