@@ -212,8 +212,8 @@ class Cluster:
         problems = validate_for_backend(one, self.backend_name) + validate_against_topology(
             one, topo.node_names, [s.name for s in topo.segments], [s.name for s in topo.serial_lines]
         )
-        if problems:
-            raise ScenarioError(problems)
+        if problems:  # these name a file's step as `WHERE.KIND.key`: make it `FILE:LINE: KIND.key`
+            raise ScenarioError([m.replace(f"{where}.{kind}.", f"{where}: {kind}.", 1) for m in problems])
         try:
             self.run.run_step(self.steps, step)
         except BaseException as e:

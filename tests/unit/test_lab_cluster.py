@@ -57,11 +57,11 @@ def test_a_bad_daemon_setting_names_the_callers_line(short_runs_root: Path) -> N
 def test_step_arguments_are_checked_before_anything_runs(cluster: Cluster) -> None:
     with pytest.raises(ScenarioError, match=rf"^{HERE}:\d+: inject\.fault: unknown fault 'powr_off'"):
         cluster.inject("powr_off", node="bob")
-    with pytest.raises(ScenarioError, match=r"boot\.nodes: unknown node 'alice' in topology 'two-node'"):
+    with pytest.raises(ScenarioError, match=rf"^{HERE}:\d+: boot\.nodes: unknown node 'alice' in topology"):
         cluster.boot("bob", "alice")
     with pytest.raises(ScenarioError, match=rf"^{HERE}:\d+: expect\.max: unknown unit"):
         cluster.check("takeover_latency", max="1 fortnight")
-    with pytest.raises(ScenarioError, match=r"needs the netns backend"):
+    with pytest.raises(ScenarioError, match=rf"^{HERE}:\d+: inject\.fault: junk_flood needs the netns"):
         Cluster("two-node", backend="docker", runs_root=cluster.run_dir.parent.parent).inject(
             "junk_flood", node="bob", link="lan"
         )
