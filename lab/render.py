@@ -30,7 +30,7 @@ from hbd.config.model import AuthConfig, AuthKey, Resource, ResourceGroup
 from hbd.config.render import render_authkeys, render_hacf, render_haresources
 from lab.backends.base import NodeDirs
 from lab.paths import FENCE_AGENT, SERVICE_SCRIPT
-from lab.spec.daemon import DAEMON_KEYS, DURATION_KEYS, FENCING, HEARTBEAT_UDP_PORT
+from lab.spec.daemon import DAEMON_KEYS, DURATION_KEYS, FENCING, HEARTBEAT_UDP_PORT, monitor_line
 from lab.spec.duration import DurationError, parse_duration
 from lab.spec.topology import Group, Topology
 
@@ -73,6 +73,13 @@ def directive_value(key: str, value: Any) -> str:
     if isinstance(value, (int, float, str)):
         return str(value)
     raise RenderError(f"daemon.{key}: expected a string, number or boolean, got {type(value).__name__}")
+
+
+def _monitor(key: str, value: Any) -> str:
+    try:
+        return monitor_line(value)
+    except ValueError as exc:
+        raise RenderError(f"daemon.{key}: {exc}") from exc
 
 
 def media_lines(topology: Topology, node: str) -> list[str]:
@@ -157,6 +164,11 @@ def hacf_source(
         origin[len(lines) + 1] = f"daemon.{key}"
         if spec is not None and spec.kind == "nodes":
             lines.append(f"{directive} " + " ".join(_ping_address(topology, name) for name in value))
+            continue
+        if spec is not None and spec.kind == "monitors":  # one hbd_monitor line each
+            for monitor in value:
+                origin[len(lines) + 1] = f"daemon.{key}"
+                lines.append(f"{directive} {_monitor(key, monitor)}")
             continue
         if spec is not None and spec.kind == "loopback_port":  # only the node itself scrapes it
             lines.append(f"{directive} 127.0.0.1:{value}")

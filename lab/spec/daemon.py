@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from hbd.config.directive import DEFAULT_UDPPORT
+from lab.spec.duration import DurationError, parse_duration
 
 # hbd's (and heartbeat's) heartbeat UDP port: the lab's nft heartbeat-only drop, mcast lines and peers use it.
 HEARTBEAT_UDP_PORT = DEFAULT_UDPPORT
 
-DaemonKind = Literal["duration", "int", "onoff", "auto_failback", "fencing", "nodes", "loopback_port"]
+DaemonKind = Literal[
+    "duration", "int", "onoff", "auto_failback", "fencing", "nodes", "monitors", "loopback_port"
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,14 @@ DAEMON_KEYS: dict[str, DaemonKey] = {
             "ping", "nodes", "ping", "ping nodes: lab node names (their first address) or IPv4 addresses"
         ),
         DaemonKey(
+            "monitor",
+            "monitors",
+            "hbd_monitor",
+            "resource health checks: `RESOURCE INTERVAL [timeout=T] [restarts=N] [window=W]` (times as "
+            "in scenarios: 200ms, 60s) or a list of them; RESOURCE: a haresources resource or script name "
+            "(hblab-service, IPaddr)",
+        ),
+        DaemonKey(
             "metrics",
             "loopback_port",
             "hbd_metrics",
@@ -62,6 +73,30 @@ DAEMON_KEYS: dict[str, DaemonKey] = {
     )
 }
 DURATION_KEYS = frozenset(k for k, d in DAEMON_KEYS.items() if d.kind == "duration")
+
+
+def monitor_line(value: object) -> str:
+    """A scenario's monitor (`hblab-service 200ms restarts=1 window=60s`) as the rest of an `hbd_monitor`
+    line: scenario durations (`60s`, which ha.cf refuses) become milliseconds. ValueError says what is wrong;
+    hbd's own parser checks the rest when the lab renders ha.cf."""
+    words = value.split() if isinstance(value, str) else []
+    if len(words) < 2:
+        raise ValueError(f"expected 'RESOURCE INTERVAL [timeout=T] [restarts=N] [window=W]', got {value!r}")
+    resource, interval, *options = words
+
+    def ms(text: str) -> str:
+        try:
+            return f"{round(parse_duration(text) * 1000)}ms"
+        except DurationError as exc:
+            raise ValueError(str(exc)) from None
+
+    out = [resource, ms(interval)]
+    for option in options:
+        key, sep, text = option.partition("=")
+        if not sep or key not in ("timeout", "restarts", "window"):
+            raise ValueError(f"unknown option {option!r} (timeout=T, restarts=N, window=W)")
+        out.append(f"{key}={text if key == 'restarts' else ms(text)}")
+    return " ".join(out)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import yaml
 
 from lab.paths import SCENARIO_DIR
 from lab.spec.check_params import CHECK_PARAMS, COMMON_KEYS
-from lab.spec.daemon import DAEMON_KEYS, DURATION_KEYS, FENCING
+from lab.spec.daemon import DAEMON_KEYS, DURATION_KEYS, FENCING, monitor_line
 from lab.spec.duration import DurationError, parse_duration
 from lab.spec.fault_params import FAULTS, HEALABLE
 from lab.spec.params import Problem, names_in, parse_params
@@ -290,6 +290,13 @@ def _daemon(value: Any, p: _Problems) -> dict[str, Any]:
                 p.add(where, f"expected a port 1..65535, got {v!r}")
             else:
                 out[key] = v
+        elif kind == "monitors":
+            lines = v if isinstance(v, list) else [v]
+            bad = [str(exc) for line in lines for exc in _monitor_problems(line)]
+            if not lines or bad:
+                p.add(where, "; ".join(bad) or "expected a monitor or a list of them")
+            else:
+                out[key] = lines
         elif kind == "nodes":
             names = v if isinstance(v, list) else [v]
             if not names or not all(isinstance(n, str) and n for n in names):
@@ -317,6 +324,14 @@ def _daemon(value: Any, p: _Problems) -> dict[str, Any]:
     if wt is not None and dt is not None and wt > dt:
         p.add("daemon.warntime", f"must not exceed deadtime ({out['warntime']} > {out['deadtime']})")
     return out
+
+
+def _monitor_problems(line: Any) -> list[ValueError]:
+    try:
+        monitor_line(line)
+    except ValueError as exc:
+        return [exc]
+    return []
 
 
 def _duration(value: Any, where: str, p: _Problems) -> float | None:

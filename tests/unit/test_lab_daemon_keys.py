@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hbd.config.errors import Diagnostics
 from hbd.config.hacf import DIRECTIVES, parse_hacf
 from lab.render import hacf_source
 from lab.spec.daemon import DAEMON_KEYS, HEARTBEAT_UDP_PORT
-from lab.spec.scenario import parse_scenario
+from lab.spec.scenario import ScenarioError, parse_scenario
 from lab.spec.topology import load_topology
 
 SAMPLE = {
@@ -24,6 +26,7 @@ SAMPLE = {
     "resource_timeout": "5s",
     "fencing": "off",
     "ping": ["client"],
+    "monitor": ["hblab-service 200ms timeout=2s restarts=1 window=60s", "IPaddr 1s"],
     "metrics": 9694,
 }
 
@@ -51,6 +54,18 @@ def test_every_key_validates_renders_and_parses_as_its_directive():
     assert diag.errors == []
     assert (cluster.keepalive_s, cluster.udpport) == (0.1, 700)
     assert cluster.metrics_listen == ("127.0.0.1", 9694)  # only the node itself scrapes it
+    # scenario durations (60s, which ha.cf refuses) become milliseconds; one hbd_monitor line each
+    assert [(m.resource, m.interval_s, m.timeout_s, m.restarts, m.window_s) for m in cluster.monitors] == [
+        ("hblab-service", 0.2, 2.0, 1, 60.0),
+        ("IPaddr", 1.0, None, 3, 300.0),
+    ]
+
+
+def test_a_bad_monitor_is_refused_at_its_key():
+    raw = {"name": "x", "topology": "two-node", "daemon": {"monitor": "hblab-service 2q"}, "steps": []}
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(raw, "x.yaml")
+    assert any(e.startswith("x.yaml: daemon.monitor: unknown unit 'q' in '2q'") for e in info.value.errors)
 
 
 def test_the_heartbeat_port_is_hbds_default():
