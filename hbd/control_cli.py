@@ -39,11 +39,20 @@ def _parser() -> argparse.ArgumentParser:
         "may run here again (Pacemaker's crm_resource --cleanup)",
     )
     cleanup.add_argument("group", help="the group's key: the first resource of its haresources line")
+    events = sub.add_parser(
+        "events",
+        help="the decision log (events.jsonl): time, node, event, its fields and cause, one line each",
+    )
+    events.add_argument("-n", "--lines", type=int, default=20, help="show the last N records (default 20)")
+    events.add_argument("-f", "--follow", action="store_true", help="keep reading as records come (Ctrl-C)")
+    events.add_argument("--json", action="store_true", help="the raw records, one JSON object a line")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "events":  # read from the file: works while the daemon is down, too
+        return show_events(StatePaths.from_arg(args.state_dir).events, args.lines, args.follow, args.json)
     socket = StatePaths.from_arg(args.state_dir).socket
     payload: dict[str, Any] = {"cmd": args.command}
     if args.command in ("standby", "takeover"):
@@ -66,6 +75,29 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(status, indent=2) if args.json else render_status(status))
     if args.command == "reload":
         return render_reload(answer)
+    return 0
+
+
+def show_events(path: Path, count: int, follow: bool, raw: bool) -> int:
+    from hbd.event_view import follow as follow_lines
+    from hbd.event_view import last_lines, line_view
+
+    show = (lambda line: line) if raw else line_view
+    try:
+        lines, offset = last_lines(path, count) if path.exists() or not follow else ([], 0)
+    except OSError as exc:
+        print(f"hbctl: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        for line in lines:
+            print(show(line), flush=follow)
+        if follow:
+            for line in follow_lines(path, offset):
+                print(show(line), flush=True)
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # `hbctl events | head`
+        sys.stderr.close()
     return 0
 
 
