@@ -23,18 +23,11 @@ from pathlib import Path
 from typing import TextIO
 
 from hbd.config.model import ClusterConfig
+from hbd.journal import PRIORITY, under_journald
 
 SYSLOG_SOCKET = "/dev/log"
 FILE_FORMAT = "%(asctime)s hbd[%(process)d] %(levelname)s: %(message)s"
 SYSLOG_FORMAT = "hbd[%(process)d]: %(message)s"  # syslog adds the time and host
-# syslog(3) priorities by logging level: what journald reads from a `<N>` prefix.
-PRIORITY = {
-    logging.DEBUG: 7,
-    logging.INFO: 6,
-    logging.WARNING: 4,
-    logging.ERROR: 3,
-    logging.CRITICAL: 2,
-}
 
 
 class JournalFormatter(logging.Formatter):
@@ -44,20 +37,6 @@ class JournalFormatter(logging.Formatter):
         priority = PRIORITY.get(record.levelno, 6 if record.levelno < logging.WARNING else 3)
         text = super().format(record)
         return "\n".join(f"<{priority}>{line}" for line in text.splitlines() or [""])
-
-
-def under_journald(env: Mapping[str, str], stream: TextIO) -> bool:
-    """JOURNAL_STREAM is `DEV:INODE` of the journal's stream; it only counts if our stderr still is it
-    (systemd.exec(5): a child whose stderr was redirected must not assume the journal)."""
-    value = env.get("JOURNAL_STREAM", "")
-    dev, sep, ino = value.partition(":")
-    if not sep or not dev.isdigit() or not ino.isdigit():
-        return False
-    try:
-        st = os.fstat(stream.fileno())
-    except (OSError, ValueError, AttributeError):
-        return False
-    return (st.st_dev, st.st_ino) == (int(dev), int(ino))
 
 
 def configure(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import signal
 import sys
@@ -175,7 +176,10 @@ class Supervisor:
             "supervisor_pid": os.getpid(),
             "cause": cause,
         }
-        _say(f"({record['node']}) {RESTARTED} restarts={self.restarts} delay_s={delay_s:g}: {cause}")
+        _say(
+            f"({record['node']}) {RESTARTED} restarts={self.restarts} delay_s={delay_s:g}: {cause}",
+            logging.WARNING if reload else logging.CRITICAL,
+        )
         if self.events_path is None:
             return
         try:
@@ -185,10 +189,15 @@ class Supervisor:
             finally:
                 os.close(fd)
         except OSError as exc:
-            _say(f"cannot append to {self.events_path}: {exc}")
+            _say(f"cannot append to {self.events_path}: {exc}", logging.ERROR)
 
 
-def _say(text: str) -> None:
+def _say(text: str, level: int) -> None:
+    from hbd.journal import PRIORITY, under_journald  # only when there is something to say: a light parent
+
+    if under_journald(os.environ, sys.stderr):  # the journal stamps the time; `<N>` is the priority
+        print(f"<{PRIORITY[level]}>supervisor: {text}", file=sys.stderr, flush=True)
+        return
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     print(f"{stamp} hbd[{os.getpid()}] supervisor: {text}", file=sys.stderr, flush=True)
 
