@@ -23,7 +23,6 @@ from typing import Any
 
 from hbd.config.diff import FENCING_FIELDS, RESOURCE_FIELDS, ConfigDiff
 from hbd.config.model import AutoFailback, Config, ResourceGroup
-from hbd.config.monitor import monitored
 from hbd.control import SCOPES, ControlServer
 from hbd.core.actions import (
     Action,
@@ -58,7 +57,7 @@ from hbd.core.events import (
     TimerFired,
 )
 from hbd.core.machine import GroupSpec, NodeMachine, Timing
-from hbd.core.monitor import MonitorSpec
+from hbd.core.monitor import monitor_specs
 from hbd.core.status import MESSAGE_TYPE as STATUS
 from hbd.core.status import NodeState, StatusError, decode_status
 from hbd.event_names import (
@@ -712,23 +711,6 @@ def _load_generations(path: Path, wall_now: float) -> dict[str, Floor]:
             if plausible_generation(gen, wall_now):
                 floors[str(src)] = Floor(gen, seq)
     return floors
-
-
-def monitor_specs(config: Config) -> tuple[MonitorSpec, ...]:
-    """ha.cf's hbd_monitor lines as the core's specs: one per monitored resource of each group."""
-    cluster = config.cluster
-    return tuple(
-        MonitorSpec(
-            group.key,
-            resource.spec,
-            monitor.interval_s,
-            monitor.timeout_s if monitor.timeout_s is not None else cluster.resource_timeout_s,
-            monitor.restarts,
-            monitor.window_s,
-        )
-        for monitor in cluster.monitors
-        for group, resource in monitored(monitor, config.groups)
-    )
 
 
 def _ip_groups(config: Config) -> dict[str, str]:

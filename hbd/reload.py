@@ -16,6 +16,7 @@ from hbd.config.errors import ConfigError
 from hbd.config.load import load_config
 from hbd.config.model import AutoFailback, Config
 from hbd.core.events import ConfigChanged
+from hbd.core.monitor import monitor_specs
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,5 @@ def config_changed(config: Config, *, fencing: bool, digest: str) -> ConfigChang
         config_digest=digest,
         ping_targets=cluster.ping_nodes,
         deadping_s=cluster.deadping_s,
+        monitors=monitor_specs(config),
     )

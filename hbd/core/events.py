@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hbd.core.monitor import MonitorSpec
 from hbd.core.status import PeerStatus as PeerStatus  # re-exported: an event carries it
 
 
 @dataclass(frozen=True)
 class Booted:
-    """The daemon started (first event)."""
+    """The daemon started (first event).
+
+    `stop_failed`: (group, detail) for groups a dead predecessor (a worker the supervisor restarted) left
+    running that could not be stopped before this boot: they are held from the first status on, never
+    announced as free."""
+
+    stop_failed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,7 @@ class ConfigChanged:
     config_digest: str = ""
     ping_targets: tuple[str, ...] = ()
     deadping_s: float | None = None
+    monitors: tuple[MonitorSpec, ...] = ()  # hbd_monitor: kept monitors keep their failure counts
 
 
 @dataclass(frozen=True)

@@ -432,6 +432,7 @@ class NodeMachine:
             kept = existing.pop(key, None)
             self.groups[key] = kept if kept is not None else GroupState(GroupSpec(key, home), since=now)
         self.groups.update(existing)
+        self._set_monitors(ev.monitors, now)
 
 
     def _ping_replied(self, target: str, now: float, out: list[Action]) -> None:
@@ -719,6 +720,24 @@ class NodeMachine:
         out.append(Emit(NODE_TAKEOVER, "INFO", {"scope": ev.scope, "groups": keys, "force": ev.force}))
 
     # ------------------------------------------------------------------ resource monitoring (hbd_monitor)
+
+    def _set_monitors(self, specs: tuple[MonitorSpec, ...], now: float) -> None:
+        """A reload's monitors: one still there keeps its failures and last result under its new settings;
+        a new one of an active group is armed; one gone is dropped (its check in flight is then stale)."""
+        old = self.monitors
+        self.monitors = {}
+        for spec in specs:
+            m = old.get((spec.group, spec.resource))
+            if m is None:
+                m = MonitorState(spec)
+                g = self.groups.get(spec.group)
+                if g is not None and g.role is Role.ACTIVE:
+                    m.arm(now)
+            elif m.spec != spec:
+                m.spec = spec
+                if m.due is not None:
+                    m.due = min(m.due, now + spec.interval_s)
+            self.monitors[(spec.group, spec.resource)] = m
 
     def _monitors_of(self, key: str) -> list[MonitorState]:
         return [m for m in self.monitors.values() if m.spec.group == key]

@@ -13,6 +13,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from hbd.config.model import Config
+
 
 @dataclass(frozen=True)
 class MonitorSpec:
@@ -96,3 +98,23 @@ class MonitorState:
             "restarts": spec.restarts,
             "window_s": spec.window_s,
         }
+
+
+def monitor_specs(config: Config) -> tuple[MonitorSpec, ...]:
+    """ha.cf's hbd_monitor lines as specs: one per monitored resource of each group (a script name covers
+    every resource of that name), the timeout defaulting to hbd_resource_timeout."""
+    cluster = config.cluster
+    return tuple(
+        MonitorSpec(
+            group.key,
+            resource.spec,
+            monitor.interval_s,
+            monitor.timeout_s if monitor.timeout_s is not None else cluster.resource_timeout_s,
+            monitor.restarts,
+            monitor.window_s,
+        )
+        for monitor in cluster.monitors
+        for group in config.groups
+        for resource in group.resources
+        if monitor.matches(resource)
+    )

@@ -5,10 +5,10 @@ check counts as a failure, `hbctl cleanup` lets the group come back."""
 from __future__ import annotations
 
 from hbd.core.actions import RestartGroup, RunMonitor
-from hbd.core.events import CleanupCommanded, MonitorFailed, MonitorOk, StandbyCommanded
+from hbd.core.events import CleanupCommanded, ConfigChanged, MonitorFailed, MonitorOk, StandbyCommanded
 from hbd.core.machine import Role
 from hbd.core.monitor import MonitorSpec, MonitorState, Next
-from tests.sim.cluster import Cluster
+from tests.sim.cluster import TIMING, Cluster
 
 KEY = "svc::80"
 GROUP = "IPaddr::10.0.0.100/24"
@@ -193,3 +193,41 @@ def test_no_checks_once_the_group_left_this_node() -> None:
     c.run_for(2.0)
     assert len(runs(c, "bob")) == n
     assert len(runs(c, "bobek")) >= 5
+
+
+def test_a_reload_adds_changes_and_removes_monitors_keeping_failure_counts() -> None:
+    def reload(*monitors: MonitorSpec) -> ConfigChanged:
+        return ConfigChanged(
+            TIMING.keepalive_s,
+            TIMING.deadtime_s,
+            TIMING.warntime_s,
+            TIMING.initdead_s,
+            ((GROUP, "bob"),),
+            auto_failback=True,
+            monitors=monitors,
+        )
+
+    c = Cluster(monitors=())
+    c.power_on("bob")
+    c.power_on("bobek")
+    c.run_for(1.0)
+    assert runs(c, "bob") == []
+    c.send_event("bob", reload(SPEC))  # added to an active group: checked from now on
+    c.run_for(1.0)
+    assert len(runs(c, "bob")) >= 3
+    c.broken.add(("bob", KEY))
+    c.run_for(1.0)
+    assert [e.fields["next"] for e in c.emitted("bob", "monitor.failed")] == ["restart"]
+    more = MonitorSpec(GROUP, KEY, interval_s=0.2, timeout_s=0.5, restarts=5, window_s=60.0)
+    c.send_event("bob", reload(more))  # restarts raised: the failure counted so far stays counted
+    c.broken.add(("bob", KEY))
+    c.run_for(1.0)
+    second = c.emitted("bob", "monitor.failed")[-1]
+    assert (second.fields["failures"], second.fields["next"]) == (2, "restart")
+    assert c.active(GROUP) == ["bob"]
+    c.send_event("bob", reload())  # removed: no more checks
+    n = len(runs(c, "bob"))
+    c.run_for(1.0)
+    assert len(runs(c, "bob")) == n
+    machine = c.nodes["bob"].machine
+    assert machine is not None and machine.snapshot(c.now)["monitors"] == []
