@@ -52,7 +52,7 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
     ):
         checks.append((f"{tool} command", shutil.which(tool) is not None, f"apt-get install {package}"))
     checks.append(("socat (optional)", shutil.which("socat") is not None, "apt-get install socat"))
-    for module in ("yaml", "pyroute2", "serial", "matplotlib"):
+    for module in ("yaml", "pyroute2", "serial", "matplotlib", "scapy", "netfilterqueue"):
         ok = importlib.util.find_spec(module) is not None
         checks.append((f"python module {module}", ok, f"{sys.executable} -m pip install -e '.[lab]'"))
     features = probe_kernel_features() if os.geteuid() == 0 and shutil.which("ip") else {}
@@ -62,7 +62,8 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
         "nft": "kernel needs nf_tables (link_cut how=drop, loss)",
         "nft_numgen": "kernel needs nft numgen (loss fault)",
         "tbf": "kernel needs sch_tbf (rate limits; optional)",
-        "netem": "no sch_netem: the delay fault is refused; loss uses nftables instead",
+        "netem": "no sch_netem: the delay fault uses the NFQUEUE relay (netns backend)",
+        "nfqueue": "no iptables NFQUEUE target: without netem too, the delay fault is refused",
     }
     for name, hint in hints.items():
         if features:
@@ -70,7 +71,15 @@ def cmd_doctor(_args: argparse.Namespace) -> int:
     width = max(len(c[0]) for c in checks)
     bad = 0
     for name, ok, hint in checks:
-        optional = name in ("kernel: netem", "kernel: tbf", "socat (optional)", "python module matplotlib")
+        optional = name in (
+            "kernel: netem",
+            "kernel: tbf",
+            "kernel: nfqueue",
+            "socat (optional)",
+            "python module matplotlib",
+            "python module scapy",
+            "python module netfilterqueue",
+        )
         mark = "ok  " if ok else ("warn" if optional else "FAIL")
         bad += 0 if ok or optional else 1
         print(f"{mark}  {name:<{width}}  {'' if ok else hint}")

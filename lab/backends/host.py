@@ -141,6 +141,7 @@ def probe_kernel_features() -> dict[str, bool]:
         "nft_numgen": False,
         "veth": False,
         "bridge": False,
+        "nfqueue": False,
     }
     if ip("netns", "add", ns, check=False).returncode != 0:
         return features
@@ -174,6 +175,9 @@ def probe_kernel_features() -> dict[str, bool]:
                 input_text="add chain inet probe c { type filter hook input priority 0; }\n"
                 "add rule inet probe c numgen random mod 100 < 10 drop\n",
             )
+        if shutil.which("iptables"):  # the delay relay's queue (nft's `queue` needs CONFIG_NFT_QUEUE)
+            nfqueue = ("-j", "NFQUEUE", "--queue-num", "4200", "--queue-bypass")
+            features["nfqueue"] = run("iptables", "-w", "-A", "OUTPUT", *nfqueue)
     finally:
         ip("netns", "del", ns, check=False)
     return features

@@ -119,9 +119,35 @@ class Loss(OneCable):
 
 @dataclass(frozen=True, kw_only=True)
 class Delay(OneCable):
-    """netem delay; refused with a clear error on kernels without netem."""
+    """Packets of one cable end held for `ms` +- `jitter_ms`, some reordered or duplicated: netem where the
+    kernel has it (outgoing only), else a userspace NFQUEUE relay in the node (lab/node/delay_relay.py,
+    netns backend); `hblab doctor` says which the kernel offers."""
 
     ms: Annotated[float, Range(1, 60_000)] = field(metadata=doc("the added delay in milliseconds"))
+    jitter_ms: Annotated[float, Range(0, 60_000)] = field(
+        default=0.0, metadata=doc("each packet's delay is ms +- up to this (uniform)")
+    )
+    reorder_percent: Annotated[float, Range(0, 100)] = field(
+        default=0.0, metadata=doc("this share of packets goes out at once, overtaking the held ones")
+    )
+    duplicate_percent: Annotated[float, Range(0, 100)] = field(
+        default=0.0, metadata=doc("this share of outgoing packets is sent twice")
+    )
+    direction: Direction = field(default="out", metadata=doc("which way packets are delayed"))
+    via: Literal["auto", "netem", "relay"] = field(
+        default="auto", metadata=doc("auto: netem if the kernel has it and direction is out, else the relay")
+    )
+    max_s: Annotated[float, Range(0, 3600, low_open=True)] = field(
+        default=600.0, metadata=doc("the relay ends by itself after this many seconds (heal ends it earlier)")
+    )
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = super().problems()
+        if self.via == "netem" and self.direction != "out":
+            found.append(("direction", "netem delays outgoing packets only: direction out, or via relay"))
+        if self.duplicate_percent and self.direction == "in":
+            found.append(("duplicate_percent", "only outgoing packets can be duplicated: direction out/both"))
+        return found
 
 
 @dataclass(frozen=True, kw_only=True)

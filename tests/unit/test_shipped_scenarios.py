@@ -12,6 +12,7 @@ from lab.spec.fault_params import FAULTS
 from lab.spec.scenario import load_scenario, validate_against_topology, validate_for_backend
 from lab.spec.topology import load_topology
 from tests.lab.test_article_scenarios import ARTICLE
+from tests.lab.test_delay import DELAY
 from tests.lab.test_hardening_scenarios import HARDENING
 from tests.lab.test_metrics_scenario import OPERATIONS
 from tests.lab.test_monitor_scenarios import MONITOR
@@ -56,7 +57,7 @@ def test_every_shipped_scenario_is_run_for_real_by_a_lab_test() -> None:
     safety_source = (Path(__file__).parents[1] / "lab" / "test_safety.py").read_text()
     assert all(f'run("{name}"' in safety_source for name in SAFETY_SCENARIOS)
     run_by_tests = set(ARTICLE) | set(LINK_CUTS) | set(SAFETY_SCENARIOS) | set(HARDENING) | set(RELOAD)
-    run_by_tests |= set(OPERATIONS) | set(MONITOR)
+    run_by_tests |= set(OPERATIONS) | set(MONITOR) | set(DELAY)
     assert set(SHIPPED) - run_by_tests == set()
 
 
