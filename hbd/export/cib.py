@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from hbd.export.model import Configuration, Location, Primitive, ms_text
+from hbd.export.model import Configuration, Location, Primitive, comment_text, ms_text
 
 VALIDATE_WITH = "pacemaker-3.0"
 CRM_FEATURE_SET = "3.0.14"  # Pacemaker 2.0.0's
@@ -28,7 +28,9 @@ def render(config: Configuration, header: list[str]) -> str:
     for name, value in config.properties:
         if name == "stonith-enabled" and value == "false":
             props.append(
-                ET.Comment(_safe(" WARNING: fencing disabled (no stonith_host lines): unsafe, see the top "))
+                ET.Comment(
+                    comment_text(" WARNING: fencing disabled (no stonith_host lines): unsafe, see the top ")
+                )
             )
         _nvpair(props, "cib-bootstrap-options", name, value)
     nodes = ET.SubElement(configuration, "nodes")
@@ -56,15 +58,8 @@ def render(config: Configuration, header: list[str]) -> str:
             _attributes(ET.SubElement(configuration, tag), "meta_attributes", set_id, pairs, own_id=True)
     ET.SubElement(cib, "status")
     ET.indent(cib, space="  ")
-    comments = "".join(f"<!-- {_safe(line)} -->\n" for line in header if line)
+    comments = "".join(f"<!-- {comment_text(line)} -->\n" for line in header if line)
     return comments + ET.tostring(cib, encoding="unicode") + "\n"
-
-
-def _safe(text: str) -> str:
-    """XML comments may not contain `--`."""
-    while "--" in text:
-        text = text.replace("--", "- -")
-    return text
 
 
 def _nvpair(parent: ET.Element, prefix: str, name: str, value: str) -> None:

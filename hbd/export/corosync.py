@@ -146,7 +146,7 @@ def _address(
         Note(
             "placeholder",
             f"{placeholder(node, iface)}: {node}'s address on {iface} ({why}); "
-            f"replace it or export with --address {node}:{iface}=IP",
+            f"replace it (or give the export's address option {node}:{iface}=IP)",
         )
     )
     return placeholder(node, iface)

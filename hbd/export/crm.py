@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hbd.export.model import Configuration, Location, Primitive, ms_text
+from hbd.export.model import Configuration, Location, Primitive, comment_text, ms_text
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.:/@%+,=-]+")
 
@@ -21,7 +21,7 @@ def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:
 
 
 def render(config: Configuration, header: list[str]) -> str:
-    lines = [f"# {line}" if line else "#" for line in header]
+    lines = [f"# {comment_text(line)}" if line else "#" for line in header]
     lines += [f"node {nodeid}: {name}" for nodeid, name in config.nodes]
     lines += [_primitive(p) for p in config.primitives]
     for group in config.groups:

@@ -104,3 +104,11 @@ class Configuration:
 def ms_text(ms: int) -> str:
     """A Pacemaker time: whole seconds as `10s`, else milliseconds `1500ms`."""
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def comment_text(text: str) -> str:
+    """Text an XML comment may hold (crmsh stores its comments in the CIB as XML comments too): no `--`,
+    no `-` at the end."""
+    while "--" in text:
+        text = text.replace("--", "- -")
+    return text + " " if text.endswith("-") else text

@@ -6,8 +6,8 @@
 # - [dropped] /etc/ha.d/ha.cf:7: serial:/dev/ttyS0: knet has no serial links; give the nodes another network path instead
 # - [dropped] /etc/ha.d/ha.cf:8: baud 19200: serial media have no knet equivalent
 # - [dropped] /etc/ha.d/ha.cf:9: udpport 694: Corosync uses its own port (5405 by default), so hbd and Corosync can run side by side during the move
-# - [placeholder] @PLACEHOLDER:bob:eth1@: bob's address on eth1 (hbd's files give no address for it); replace it or export with --address bob:eth1=IP
-# - [placeholder] @PLACEHOLDER:bobek:eth1@: bobek's address on eth1 (hbd's files give no address for it); replace it or export with --address bobek:eth1=IP
+# - [placeholder] @PLACEHOLDER:bob:eth1@: bob's address on eth1 (hbd's files give no address for it); replace it (or give the export's address option bob:eth1=IP)
+# - [placeholder] @PLACEHOLDER:bobek:eth1@: bobek's address on eth1 (hbd's files give no address for it); replace it (or give the export's address option bobek:eth1=IP)
 # - [warning] no monitor operation on mailer, pop3, imapd, ip-192-168-0-250: as under hbd without hbd_monitor, a failed service is not noticed; add `op monitor interval=...` to have Pacemaker restart it
 # - [warning] no stonith_host lines: fencing is disabled (stonith-enabled=false). This is unsafe: Pacemaker cannot make sure a lost node is really dead, so after a network split both nodes run the groups (two owners of a VIP, a shared disk mounted twice). Configure a fence device and set stonith-enabled=true
 #

@@ -11,9 +11,9 @@
 # - [dropped] /etc/ha.d/ha.cf:27: respawn hacluster /usr/lib/heartbeat/ipfail: ipfail's job is done by the ping clone's location rule; run other programs as systemd units or cluster resources
 # - [dropped] /etc/ha.d/haresources:1: drbddisk::r0: not a group member under Pacemaker. DRBD is a promotable clone: `primitive drbd-r0 ocf:linbit:drbd params drbd_resource=r0` (package drbd-utils), `clone ms-drbd-r0 drbd-r0 meta promotable=true promoted-max=1 notify=true`, then colocate this group with the clone's Promoted role and order promote before its start
 # - [dropped] /etc/ha.d/haresources:1: appctl::web::8080: arguments web 8080 dropped: an LSB resource takes none (wrap lsb:appctl in an OCF agent with parameters to keep them)
-# - [placeholder] @PLACEHOLDER:alice:eth1@: alice's address on eth1 (the ucast lines name only the peer's); replace it or export with --address alice:eth1=IP
-# - [placeholder] @PLACEHOLDER:alice:eth2@: alice's address on eth2 (hbd's files give no address for it); replace it or export with --address alice:eth2=IP
-# - [placeholder] @PLACEHOLDER:bert:eth2@: bert's address on eth2 (hbd's files give no address for it); replace it or export with --address bert:eth2=IP
+# - [placeholder] @PLACEHOLDER:alice:eth1@: alice's address on eth1 (the ucast lines name only the peer's); replace it (or give the export's address option alice:eth1=IP)
+# - [placeholder] @PLACEHOLDER:alice:eth2@: alice's address on eth2 (hbd's files give no address for it); replace it (or give the export's address option alice:eth2=IP)
+# - [placeholder] @PLACEHOLDER:bert:eth2@: bert's address on eth2 (hbd's files give no address for it); replace it (or give the export's address option bert:eth2=IP)
 # - [warning] token 2272 ms (from deadtime) is below Corosync's default 3000 ms: a loaded node may lose membership; raise deadtime if that happens
 # - [warning] no monitor operation on Filesystem, MailTo, ip-10-9-1-11, nginx: as under hbd without hbd_monitor, a failed service is not noticed; add `op monitor interval=...` to have Pacemaker restart it
 # - [warning] /etc/ha.d/haresources:1: appctl: a script of /etc/ha.d/resource.d with no OCF equivalent, exported as lsb:appctl: install it as /etc/init.d/appctl (Pacemaker looks for LSB scripts only there) or write an OCF agent
