@@ -3,12 +3,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := python3-venv iproute2 socat nftables procps docker.io debootstrap pacemaker-cli-utils
+APT_PACKAGES := python3-venv iproute2 socat nftables procps docker.io debootstrap pacemaker-cli-utils crmsh
+# pacemaker-cli-utils (crm_verify, for the tests of `hbd export pacemaker`) depends on pacemaker, hence corosync:
+# `apt` installs them under a policy-rc.d that forbids starting services and disables the units they enabled,
+# so `make setup` never starts a cluster on this host, now or at the next boot.
+CLUSTER_SERVICES := corosync pacemaker
 REPEAT ?= 3
 PYTEST_ARGS ?=
 FUZZ_CASES ?= 2000000
 
-.PHONY: all setup apt venv demo test unit lint fuzz bench clean distclean
+.PHONY: all setup apt venv demo test unit lint fuzz bench deb clean distclean
 
 all: test
 
@@ -19,7 +23,13 @@ apt:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  new=""; for s in $(CLUSTER_SERVICES); do dpkg -s $$s >/dev/null 2>&1 || new="$$new $$s"; done; \
+	  policy=/usr/sbin/policy-rc.d; own=""; \
+	  if [ -n "$$new" ] && [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy && chmod 755 $$policy && own=1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; rc=$$?; \
+	  if [ -n "$$own" ]; then rm -f $$policy; fi; \
+	  for s in $$new; do systemctl disable --quiet $$s.service >/dev/null 2>&1 || true; done; \
+	  exit $$rc; \
 	fi
 
 venv: $(VENV)/.installed
@@ -57,6 +67,27 @@ fuzz: venv
 bench: setup
 	$(BIN)/hblab clean
 	$(BIN)/hblab bench
+
+# An installable Debian package of the daemon and hbctl (not the lab), made by Debian's own tools from
+# debian/ (debhelper, pybuild with Debian's python3; dependencies are Debian's python3-* packages):
+# build/deb/hbd_<version>_all.deb. Built in a copy of the tree (tracked and new files, not tests/), so the
+# tree stays clean. Install: apt install ./build/deb/hbd_*_all.deb (the service is not enabled).
+DEB_DIR := build/deb
+# (the man pages are made from the programs' parsers, which import what the daemon imports)
+DEB_BUILD_DEPS := debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools python3-wheel \
+  python3-prometheus-client python3-serial
+deb:
+	@missing=""; for p in $(DEB_BUILD_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/hbd
+	git ls-files -co --exclude-standard -z | grep -zv -e '^tests/' -e '^experiments/' -e '^bench/' \
+	  | tar --null --ignore-failed-read -T - -cf - | tar -xf - -C $(DEB_DIR)/hbd
+	# Debian's python3 (/usr/bin), not one found earlier in PATH (pyenv, a venv)
+	cd $(DEB_DIR)/hbd && env -u PYTHONPATH -u VIRTUAL_ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	-$(BIN)/hblab clean
