@@ -64,6 +64,7 @@ from hbd.event_names import (
     CONFIG_RELOAD_FAILED,
     CONFIG_RELOADED,
     DAEMON_BUG,
+    DAEMON_METRICS_FAILED,
     DAEMON_REALTIME,
     DAEMON_RECONCILE,
     DAEMON_STALL,
@@ -263,7 +264,7 @@ class Daemon:
                 await self.pinger.open()
             await control.start()
             if self.metrics_server is not None:
-                await self.metrics_server.start()
+                await self._serve_metrics(self.metrics_server)
             if self.supervision is not None and self.supervision.restarts:
                 await self._release_leftovers()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -563,6 +564,15 @@ class Daemon:
             self.supervision.restarts if self.supervision is not None else None,
             self.generation,
         )
+
+    async def _serve_metrics(self, server: MetricsServer) -> None:
+        """A metrics endpoint that cannot listen is not worth failing over for: say so and run on."""
+        try:
+            await server.start()
+        except OSError as exc:
+            self.metrics_server = None
+            listen = f"{server.host}:{server.port}"
+            self.log.emit(DAEMON_METRICS_FAILED, "WARN", listen=listen, cause=f"cannot listen: {exc}")
 
     def record_monitor_result(self, group: str, resource: str, result: str) -> None:
         """The hook for resource monitors: one call per finished status check (ok, failed, timeout...)."""

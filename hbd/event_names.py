@@ -22,6 +22,7 @@ DAEMON_STATE_WRITE: Final = "daemon.state_write"
 DAEMON_BUG: Final = "daemon.bug"
 DAEMON_RESTARTED: Final = "daemon.restarted"  # written by hbd.supervisor (the parent process)
 DAEMON_RECONCILE: Final = "daemon.reconcile"
+DAEMON_METRICS_FAILED: Final = "daemon.metrics_failed"
 
 # ---------------------------------------------------------------- the peer and its links
 PEER_UP: Final = "peer.up"

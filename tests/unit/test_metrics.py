@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,26 @@ def test_a_bad_hbd_metrics_line_is_refused_with_its_line(line: str, message: str
     diag = Diagnostics("ha.cf")
     parse_hacf(BASE + line + "\n", diag)
     assert [(p.line, p.message) for p in diag.errors] == [(4, message)]
+
+
+def test_a_port_already_taken_is_a_warning_event_and_the_daemon_runs_on(tmp_path: Path):
+    from types import SimpleNamespace
+
+    from hbd.daemon import Daemon
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    log = EventLog(tmp_path / "events.jsonl", "bob", logging.getLogger("test.metrics.taken"))
+    server = MetricsServer(Metrics(), "127.0.0.1", port)
+    daemon = SimpleNamespace(log=log, metrics_server=server)
+    try:
+        asyncio.run(Daemon._serve_metrics(daemon, server))  # type: ignore[arg-type]
+    finally:
+        taken.close()
+        log.close()
+    [record] = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert record["event"] == "daemon.metrics_failed" and record["level"] == "WARN"
+    assert record["listen"] == f"127.0.0.1:{port}" and "cannot listen" in record["cause"]
+    assert daemon.metrics_server is None
