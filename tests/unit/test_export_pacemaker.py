@@ -87,6 +87,16 @@ CASES: dict[str, Callable[[Path], tuple[Path, list[str]]]] = {
         "active-active", {"keepalive": "200ms", "deadtime": "1s", "auto_failback": "off", "ping": ["client"]}
     ),
     "lab-two-node-lan-only": lab_case("two-node-lan-only", {"auto_failback": "on"}),
+    "lab-bench-two-node": lab_case(
+        "bench-two-node",
+        {
+            "keepalive": "50ms",
+            "deadtime": "300ms",
+            "auto_failback": "off",
+            "garp_count": 10,
+            "resource_timeout": "20s",
+        },
+    ),
     "lab-two-node-shared-disk": lab_case(
         "two-node-shared-disk", {"auto_failback": "off", "fencing": "on", "fence_delay": "1s"}
     ),
