@@ -189,6 +189,7 @@ class GroupState:
     replace: bool = False
     retire: bool = False
     fail_when_stopped: bool = False  # a monitor hands it over: once stopped it is FAILED here, not STOPPED
+    handed_over: bool = False  # FAILED by that hand-over (not a failed start): void once the peer is gone
 
 
 class NodeMachine:
@@ -603,6 +604,7 @@ class NodeMachine:
             if g.fail_when_stopped:
                 g.fail_when_stopped = False
                 self._set_role(g, Role.FAILED, g.cause, now)  # the status's `fail` hands it to the peer
+                g.handed_over = True
             else:
                 self._set_role(g, Role.STOPPED, g.cause, now)
             out.append(Emit(GROUP_RELEASED, "INFO", fields))
@@ -867,6 +869,20 @@ class NodeMachine:
             )
         )
 
+    def _take_back(self, g: GroupState, now: float, out: list[Action]) -> None:
+        """A group handed to the peer by a monitor, with the peer gone since: nobody else can run it, so this
+        node tries again (a start that fails marks it failed as any failed start does)."""
+        peer = self.peer
+        cause = f"the peer {peer.name} is {peer.liveness.value}: nobody else can run it, trying here"
+        self._set_role(g, Role.STOPPED, cause, now)
+        out.append(
+            Emit(
+                GROUP_CLEANUP,
+                "WARN",
+                {"group": g.spec.key, "cleared_failures": 0, "was_failed": True, "cause": cause},
+            )
+        )
+
     def _cleanup(self, key: str, now: float, out: list[Action]) -> None:
         g = self._group(key)
         cleared = sum(m.clear() for m in self._monitors_of(key))
@@ -892,6 +908,9 @@ class NodeMachine:
         for g in list(self.groups.values()):
             if g.role not in (Role.STOPPED, Role.ACTIVE, Role.FAILED):
                 continue  # an operation is in flight; decide again when it reports
+            gone = self.peer.liveness in (Liveness.DEAD, Liveness.GONE)
+            if g.role is Role.FAILED and g.handed_over and gone:
+                self._take_back(g, now, out)
             if (g.replace or g.retire) and self._reloaded(g, now, out):
                 continue
             decision = decide(self._facts(g, now))
@@ -1029,6 +1048,8 @@ class NodeMachine:
     def _set_role(self, g: GroupState, new: Role, cause: str, now: float) -> None:
         if (g.role, new) not in ROLE_TRANSITIONS:
             raise IllegalTransition(f"group {g.spec.key}: {g.role.name} -> {new.name}")
+        if g.role is Role.FAILED:
+            g.handed_over = False
         if new is Role.ACTIVE or g.role is Role.ACTIVE:
             for m in self._monitors_of(g.spec.key):
                 # checks run while the group is ACTIVE here, the first one an interval after it became so

@@ -231,3 +231,26 @@ def test_a_reload_adds_changes_and_removes_monitors_keeping_failure_counts() -> 
     assert len(runs(c, "bob")) == n
     machine = c.nodes["bob"].machine
     assert machine is not None and machine.snapshot(c.now)["monitors"] == []
+
+
+def test_a_group_handed_over_by_a_monitor_comes_back_when_the_peer_dies() -> None:
+    c = booted(MonitorSpec(GROUP, KEY, interval_s=0.2, timeout_s=0.5, restarts=0, window_s=60.0))
+    c.broken.add(("bob", KEY))
+    c.run_for(1.0)
+    assert c.active(GROUP) == ["bobek"] and role(c, "bob") is Role.FAILED
+    c.power_off("bobek")
+    c.run_for(1.0)  # deadtime 0.3 s
+    (back,) = c.emitted("bob", "group.cleanup")
+    assert back.level == "WARN" and "the peer bobek is dead: nobody else can run it" in back.fields["cause"]
+    assert c.active(GROUP) == ["bob"]
+
+
+def test_a_failed_start_is_not_taken_back_when_the_peer_dies() -> None:
+    c = Cluster(fail_start={("bob", GROUP)}, monitors=(SPEC,))
+    c.power_on("bob")
+    c.power_on("bobek")
+    c.run_for(1.0)
+    assert c.active(GROUP) == ["bobek"] and role(c, "bob") is Role.FAILED
+    c.power_off("bobek")
+    c.run_for(1.0)
+    assert c.emitted("bob", "group.cleanup") == [] and role(c, "bob") is Role.FAILED
