@@ -21,11 +21,15 @@ Group roles (one per resource group)::
       STOPPED --start--> STARTING --ok--> ACTIVE --stop--> STOPPING --ok--> STOPPED
          ^                  |               | ^                |  |
          |                  +--failed--> FAILED <--monitor: ---+  +--failed--> STOP_FAILED
-         |                                  |   restarts exhausted            ^
-         +--cleared by `hbctl takeover` ----+     | ^                          |
-            or `hbctl cleanup`                    v |  monitor failed          |
-                                            RESTARTING ----stop failed---------+
+         |                                  |   restarts exhausted            ^    |
+         +--cleared by `hbctl takeover` ----+     | ^                          |    | retried by `hbctl
+            or `hbctl cleanup`                    v |  monitor failed          |    | cleanup` or SIGTERM:
+                                            RESTARTING ----stop failed---------+    v back to STOPPING
                                  (start failed: FAILED)
+
+    A STOP_FAILED group is still held (it may still run here): it keeps the node from exiting, its status
+    announces it in `hold` and `sfail`, and the peer starts it only after fencing this node. A worker the
+    supervisor restarts boots with the groups it could not stop already STOP_FAILED (STOPPED -> STOP_FAILED).
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ from hbd.event_names import (
     GROUP_RELEASED,
     GROUP_RESTART_DONE,
     GROUP_RESTART_START,
+    GROUP_STOP_FAILED,
     LINK_DOWN,
     LINK_UP,
     MONITOR_FAILED,
@@ -97,6 +102,7 @@ from hbd.event_names import (
     PACKET_REJECTED,
     PEER_DEAD,
     PEER_GONE,
+    PEER_STOP_FAILED,
     PEER_UP,
     PEER_WARN,
     PING_DOWN,
@@ -150,6 +156,8 @@ ROLE_TRANSITIONS: frozenset[tuple[Role, Role]] = frozenset(
         (Role.RESTARTING, Role.FAILED),  # the start half failed: the daemon stopped the whole group
         (Role.RESTARTING, Role.STOP_FAILED),
         (Role.STOPPING, Role.FAILED),  # handed over by a monitor: stopped here, marked failed for the peer
+        (Role.STOP_FAILED, Role.STOPPING),  # the stop retried: `hbctl cleanup` or SIGTERM
+        (Role.STOPPED, Role.STOP_FAILED),  # at boot: left running by a dead worker, and its stop failed
     }
 )
 
@@ -227,6 +235,10 @@ class NodeMachine:
         self.fence_state = FenceState.NOT_NEEDED
         self.fence_at: float | None = None
         self.fence_attempts = 0
+        self.fence_cause = ""  # why the next FencePeer: the peer stopped answering, or it cannot stop a group
+        self.fence_for_stop_failure = False
+        self.fenced_generation: int | None = None  # the peer incarnation a fence ended while it was alive
+        self.peer_stop_failed: frozenset[str] = frozenset()  # groups the peer announces it could not stop
         self.peer_forced_down = False
         self.dead_since: float | None = None
         self.split_brain_since: float | None = None
@@ -253,6 +265,7 @@ class NodeMachine:
         match event:
             case Booted():
                 self._booted(now, out)
+                self._held_at_boot(event.stop_failed, now, out)
             case HeartbeatReceived():
                 self._timers(now, out)
                 self._heartbeat(event, now, out)
@@ -288,6 +301,9 @@ class NodeMachine:
             case ShutdownRequested():
                 if self.state is not NodeState.SHUTTING_DOWN:
                     self._set_state(NodeState.SHUTTING_DOWN, "shutdown requested", now, out)
+                for g in self.groups.values():  # a stop that failed is tried again, once per SIGTERM
+                    if g.role is Role.STOP_FAILED:
+                        self._retry_stop(g, "shutdown requested: retrying the stop that failed", now, out)
         self._reconcile(now, out)
         self._maybe_send(now, out)
         self._maybe_exit(out)
@@ -501,7 +517,10 @@ class NodeMachine:
                         },
                     )
                 )
+            elif self.fence_state is FenceState.FENCED:
+                pass  # fenced while still heard (it could not stop a group): silent since, as it should be
             elif self.fence_state is not FenceState.OPERATOR:
+                self.fence_cause, self.fence_for_stop_failure = "", False
                 delay = 0.0 if self._holds_any() else self.fence_delay_s
                 self._schedule_fence(now + delay, out)
 
@@ -560,6 +579,7 @@ class NodeMachine:
                 )
         if self.state is NodeState.INIT:
             self._set_state(NodeState.RUNNING, f"heard {peer.name} on {ev.link}", now, out)
+        self._watch_peer_stop_failures(ev.status, now, out)
 
     def _check_digest(self, status: PeerStatus, out: list[Action]) -> None:
         if not self.config_digest or not status.config_digest or status.config_digest == self.config_digest:
@@ -631,6 +651,7 @@ class NodeMachine:
                     {"group": g.spec.key, "op": "stop", "resource": ev.resource, "detail": ev.detail},
                 )
             )
+            self._stop_failed(g, ev.resource, ev.detail, out)
 
     def _group_announced(self, ev: GroupAnnounced, now: float, out: list[Action]) -> None:
         g = self._group(ev.group)
@@ -661,6 +682,10 @@ class NodeMachine:
         if ev.ok:
             self.fence_state = FenceState.FENCED
             self.fence_attempts = 0
+            if self.peer.liveness is Liveness.ALIVE and self.peer.status is not None:
+                # Fenced while still heard (it could not stop a group): the fence holds for this
+                # incarnation only; a status from a new one (it rebooted) means it runs again.
+                self.fenced_generation = self.peer.status.generation
             for g in self.groups.values():
                 g.takeover["fenced"] = now
             out.append(Emit(FENCE_OK, "WARN", {"peer": ev.peer, "agent": ev.agent, "detail": ev.detail}))
@@ -689,8 +714,10 @@ class NodeMachine:
         self.fence_state = FenceState.FENCING
         self.fence_at = None
         self.fence_attempts += 1
-        out.append(Emit(FENCE_START, "WARN", {"peer": self.peer.name, "attempt": self.fence_attempts}))
-        out.append(FencePeer(self.peer.name, f"{self.peer.name} stopped answering"))
+        cause = self.fence_cause or f"{self.peer.name} stopped answering"
+        fields = {"peer": self.peer.name, "attempt": self.fence_attempts, "cause": cause}
+        out.append(Emit(FENCE_START, "WARN", fields))
+        out.append(FencePeer(self.peer.name, cause))
 
     def _standby(self, scope: str, now: float, out: list[Action], cause: str) -> None:
         keys = self._scope(scope)
@@ -857,6 +884,7 @@ class NodeMachine:
         out.append(Emit(GROUP_RESTART_DONE, "ERROR", fields))
         if ev.op == "stop":
             self._set_role(g, Role.STOP_FAILED, f"stop failed during a restart: {ev.detail}", now)
+            self._stop_failed(g, ev.resource, ev.detail, out)
             level = "CRITICAL"
         else:
             self._set_role(g, Role.FAILED, f"start failed during a restart: {ev.detail}", now)
@@ -885,6 +913,9 @@ class NodeMachine:
 
     def _cleanup(self, key: str, now: float, out: list[Action]) -> None:
         g = self._group(key)
+        if g.role is Role.STOP_FAILED:
+            # The operator fixed what made the stop fail: try it again (the group stays held meanwhile).
+            self._retry_stop(g, "hbctl cleanup: retrying the stop that failed", now, out)
         cleared = sum(m.clear() for m in self._monitors_of(key))
         was_failed = g.role is Role.FAILED
         if was_failed:
@@ -901,6 +932,87 @@ class NodeMachine:
                 },
             )
         )
+
+    # ------------------------------------------------------------------ stop failures (here and on the peer)
+
+    def _held_at_boot(self, stuck: tuple[tuple[str, str], ...], now: float, out: list[Action]) -> None:
+        """Groups a dead predecessor left running that could not be stopped before this boot: held."""
+        for key, detail in stuck:
+            g = self.groups.get(key)
+            if g is None or g.role is not Role.STOPPED:
+                continue
+            cause = f"left running by the previous worker, stop failed: {detail}"
+            self._set_role(g, Role.STOP_FAILED, cause, now)
+            self._stop_failed(g, "", detail, out)
+
+    def _stop_failed(self, g: GroupState, resource: str, detail: str, out: list[Action]) -> None:
+        """The CRITICAL `group.stop_failed`: what this node does now, and what the operator does."""
+        if self.state is NodeState.SHUTTING_DOWN:
+            here = "shutdown blocked: hbd keeps running and holding the group"
+        else:
+            here = "this node keeps holding the group"
+        cause = (
+            f"stop of {resource or g.spec.key} failed ({detail.strip()[-200:] or 'no detail'}): {here}, "
+            f"announced as held and stop-failed; {self.peer.name} will not start it unless it can fence "
+            "this node"
+        )
+        remedy = (
+            f"stop what still runs by hand or fix the cause, then `hbctl cleanup {g.spec.key}` (retries the "
+            "stop; a new SIGTERM also does)"
+        )
+        fields = {
+            "group": g.spec.key,
+            "resource": resource,
+            "detail": detail[-300:],
+            "shutting_down": self.state is NodeState.SHUTTING_DOWN,
+            "remedy": remedy,
+            "cause": cause,
+        }
+        out.append(Emit(GROUP_STOP_FAILED, "CRITICAL", fields))
+
+    def _retry_stop(self, g: GroupState, cause: str, now: float, out: list[Action]) -> None:
+        self._set_role(g, Role.STOPPING, cause, now)
+        out.append(Emit(GROUP_RELEASE_START, "INFO", {"group": g.spec.key, "cause": cause}))
+        out.append(StopGroup(g.spec.key, cause))
+
+    def _watch_peer_stop_failures(self, status: PeerStatus, now: float, out: list[Action]) -> None:
+        """The peer announces groups it could not stop: they stay its (it may still run them). Without
+        fencing nothing starts them here; with fencing we fence it, and take over once that is confirmed."""
+        peer = self.peer
+        if self.fenced_generation is not None and status.generation != self.fenced_generation:
+            # A new incarnation of the peer we fenced: the fence is history, and it is alive again.
+            self.fenced_generation = None
+            if self.fence_state is FenceState.FENCED:
+                self.fence_state = FenceState.NOT_NEEDED
+        stuck = frozenset(k for k in status.stop_failed if k in self.groups)
+        if stuck != self.peer_stop_failed:
+            self.peer_stop_failed = stuck
+            if stuck:
+                then = (
+                    "fencing it, then taking them over"
+                    if self.fencing
+                    else "not starting them while it holds them (no fencing configured): an operator "
+                    f"must fix it on {peer.name}"
+                )
+                out.append(
+                    Emit(
+                        PEER_STOP_FAILED,
+                        "ERROR",
+                        {
+                            "peer": peer.name,
+                            "groups": sorted(stuck),
+                            "cause": f"{peer.name} could not stop {', '.join(sorted(stuck))}: {then}",
+                        },
+                    )
+                )
+            elif self.fence_state is FenceState.WAITING and self.fence_for_stop_failure:
+                self.fence_state, self.fence_at = FenceState.NOT_NEEDED, None  # it managed after all
+        could_run = any(self.groups[k].role is not Role.FAILED for k in stuck)
+        if stuck and could_run and self.fencing and self.fence_state is FenceState.NOT_NEEDED:
+            if self.state is NodeState.RUNNING and not self.peer_forced_down:
+                self.fence_cause = f"{peer.name} could not stop {', '.join(sorted(stuck))}"
+                self.fence_for_stop_failure = True
+                self._fence_now(now, out)
 
     # ------------------------------------------------------------------ reconciliation
 
@@ -970,6 +1082,7 @@ class NodeMachine:
             ping_ok=self._ping_count() != 0,
             peer_knows_me=status is not None and status.heard == self.generation,
             peer_deaf_to_me=(deaf_at := self._split_release_deadline()) is not None and now >= deaf_at,
+            peer_fenced=self.fence_state is FenceState.FENCED and peer.liveness is Liveness.ALIVE,
         )
 
     def _apply(self, g: GroupState, decision: Decision, now: float, out: list[Action]) -> None:
@@ -1012,6 +1125,7 @@ class NodeMachine:
             state=self.state,
             holds=frozenset(k for k, g in self.groups.items() if g.role in HELD_ROLES),
             failed=frozenset(k for k, g in self.groups.items() if g.role is Role.FAILED),
+            stop_failed=frozenset(k for k, g in self.groups.items() if g.role is Role.STOP_FAILED),
             standby=frozenset(k for k, g in self.groups.items() if g.standby or self.ping_standby),
             ping_nodes=self._ping_count(),
             heard=peer_status.generation if peer_status is not None else None,
@@ -1024,7 +1138,9 @@ class NodeMachine:
     def _maybe_exit(self, out: list[Action]) -> None:
         if self.state is not NodeState.SHUTTING_DOWN:
             return
-        busy = (Role.STARTING, Role.ACTIVE, Role.STOPPING, Role.RESTARTING)
+        # STOP_FAILED holds the node up: a goodbye would tell the peer the group is free while it may
+        # still run here (docs/security.md, "Crashes and hangs").
+        busy = (Role.STARTING, Role.ACTIVE, Role.STOPPING, Role.RESTARTING, Role.STOP_FAILED)
         if any(g.role in busy for g in self.groups.values()):
             return
         self.state = NodeState.STOPPED

@@ -4,8 +4,10 @@ The protocol is state-based. Every status heartbeat carries the groups the sende
 stopping), cannot run, and gives up (standby). A group only ever moves by *release, then acquire*: a node
 starts a group while the peer is alive only when the peer's newest status shows it does not hold it. The
 only acquisitions without that proof are takeovers from a peer that is dead (fenced, if fencing is set up)
-or gone. If both hold a group after a partition, the home node keeps it (and re-announces it) and the other
-stops as soon as the home node's status shows it has heard this node, so clients are never left without one.
+or gone, or that we fenced because it could not stop a group (it keeps announcing such a group as held,
+so without fencing it stays there until an operator fixes it). If both hold a group after a partition,
+the home node keeps it (and re-announces it) and the other stops as soon as the home node's status shows
+it has heard this node, so clients are never left without one.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class GroupFacts:
     peer_knows_me: bool = True
     # The peer has been heard for a whole deadtime and still has not heard us: a one-way cut.
     peer_deaf_to_me: bool = False
+    # The peer is still alive in our view but we fenced it (confirmed) because it could not stop a group:
+    # it is off now, whatever its last status said.
+    peer_fenced: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ def decide(f: GroupFacts) -> Decision:
 def _keep_or_release(f: GroupFacts) -> Decision:
     if f.shutting_down:
         return Decision(Intent.STOP, "shutting down")
-    if f.peer is not Liveness.ALIVE:
+    if f.peer is not Liveness.ALIVE or f.peer_fenced:  # fenced: its last status still says it holds it
         return Decision(Intent.NONE, "")
     if f.peer_holds:
         if f.home_is_me:
@@ -96,6 +101,8 @@ def _acquire_or_wait(f: GroupFacts) -> Decision:
         return Decision(Intent.NONE, "")
     if f.peer is Liveness.GONE:
         return Decision(Intent.START, "peer shut down", takeover=True)
+    if f.peer_fenced:
+        return Decision(Intent.START, "peer fenced after it failed to stop a group", takeover=True)
     # The peer is alive: acquire only what it visibly does not hold, in a view that already includes us.
     if f.peer_holds or not f.peer_knows_me:
         return Decision(Intent.NONE, "")

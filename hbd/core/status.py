@@ -10,6 +10,8 @@ Fields (after `t=status`; the daemon adds `src`, `seq`, `hg`, `ts` and the codec
     dt     its deadtime in ms, hex (heartbeat's number format)
     hold   groups it runs or is starting/stopping, space-separated
     fail   groups it could not start
+    sfail  groups it could not stop: still in `hold` (it may still run them); the peer must not start them,
+           unless fencing is configured, then it fences the sender first (optional: absent when none)
     sby    groups it gives up while we are alive (standby)
     cfg    digest of its haresources (optional)
     heard  our generation as it last heard it, decimal (optional: absent while it does not see us alive)
@@ -50,6 +52,7 @@ class PeerStatus:
     state: NodeState
     holds: frozenset[str] = frozenset()  # groups it runs or is starting/stopping
     failed: frozenset[str] = frozenset()  # groups it could not start
+    stop_failed: frozenset[str] = frozenset()  # groups it could not stop: still held, maybe still running
     standby: frozenset[str] = frozenset()  # groups it gives up while we are alive
     ping_nodes: int | None = None  # ping nodes it reaches (None: none configured or not measured yet)
     heard: int | None = None  # our generation as the sender last heard it (None: it does not see us alive)
@@ -68,6 +71,8 @@ def encode_status(status: PeerStatus) -> tuple[tuple[str, str], ...]:
         ("fail", " ".join(sorted(status.failed))),
         ("sby", " ".join(sorted(status.standby))),
     ]
+    if status.stop_failed:  # rare: left out otherwise, so a status stays what older peers send
+        fields.append(("sfail", " ".join(sorted(status.stop_failed))))
     if status.config_digest:
         fields.append(("cfg", status.config_digest))
     if status.heard is not None:
@@ -90,6 +95,7 @@ def decode_status(fields: Mapping[str, str], generation: int) -> PeerStatus:
         state=state,
         holds=_keys(fields, "hold"),
         failed=_keys(fields, "fail"),
+        stop_failed=_keys(fields, "sfail"),
         standby=_keys(fields, "sby"),
         ping_nodes=_number(fields, "ping", _DECIMAL, 10),
         heard=_number(fields, "heard", _DECIMAL, 10),

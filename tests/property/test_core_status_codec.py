@@ -19,6 +19,7 @@ statuses = st.builds(
     state=st.sampled_from(NodeState),
     holds=keys,
     failed=keys,
+    stop_failed=keys,
     standby=keys,
     ping_nodes=st.none() | st.integers(0, 2**63),
     heard=st.none() | st.integers(0, 2**63),
@@ -64,7 +65,7 @@ def test_malformed_fields_are_a_status_error(fields: dict[str, str]) -> None:
         decode_status({"t": "status", **fields}, 1)
 
 
-FIELD_NAMES = ["t", "st", "dt", "hold", "fail", "sby", "cfg", "heard", "ping"]
+FIELD_NAMES = ["t", "st", "dt", "hold", "fail", "sfail", "sby", "cfg", "heard", "ping"]
 
 
 @given(st.dictionaries(st.sampled_from(FIELD_NAMES), st.text()))

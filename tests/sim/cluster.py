@@ -15,6 +15,7 @@ from hbd.core.actions import (
     AnnounceGroup,
     Emit,
     Exit,
+    FencePeer,
     RestartGroup,
     RunMonitor,
     SendMessage,
@@ -25,6 +26,7 @@ from hbd.core.actions import (
 from hbd.core.events import (
     Booted,
     Event,
+    FenceFinished,
     GroupRestarted,
     GroupStarted,
     GroupStopped,
@@ -65,12 +67,18 @@ class Cluster:
         fail_start: set[tuple[str, str]] | None = None,
         ping_targets: tuple[str, ...] = (),
         monitors: tuple[MonitorSpec, ...] = (),
+        fencing: bool = False,
     ) -> None:
         self.groups = groups or [GroupSpec("IPaddr::10.0.0.100/24", "bob")]
         self.latency_s = latency_s
         self.op_s = op_s
         self.auto_failback = auto_failback
         self.fail_start = fail_start or set()
+        self.fail_stop: set[tuple[str, str]] = set()  # (node, group) whose stops fail until removed
+        # With fencing, a FencePeer powers the peer off after op_s and reports ok (fence_works) or not.
+        self.fencing = fencing
+        self.fence_works = True
+        self.fenced: list[tuple[float, str]] = []
         self.ping_targets = ping_targets
         self.monitors = monitors
         # (node, resource) whose status fails until the next start or restart of its group there; hung: its
@@ -105,6 +113,7 @@ class Cluster:
             ping_targets=self.ping_targets,
             generation=(generation := next(self.generation)),
             monitors=self.monitors,
+            fencing=self.fencing,
         )
         node.generation = generation  # type: ignore[attr-defined]
         self._deliver(name, Booted())
@@ -147,6 +156,11 @@ class Cluster:
                 if payload[1] != node.timer_token:
                     continue
                 self._deliver(name, TimerFired())
+            elif isinstance(payload, tuple) and payload[0] == "fence":
+                if self.fence_works:
+                    self.fenced.append((self.now, payload[1]))
+                    self.power_off(payload[1])
+                self._deliver(name, FenceFinished(payload[1], self.fence_works, "sim fence"))
             else:
                 self._deliver(name, payload)
         self.now = t
@@ -215,6 +229,8 @@ class Cluster:
             case Exit():
                 node.machine = None
                 node.epoch += 1
+            case FencePeer(peer=target):
+                self._schedule(self.now + self.op_s, name, ("fence", target))
 
     def _group_op(self, name: str, action: Action) -> None:
         match action:
@@ -226,7 +242,9 @@ class Cluster:
                     self.now + self.op_s, name, GroupStarted(key, ok, "" if ok else "scripted failure")
                 )
             case StopGroup(group=key):
-                self._schedule(self.now + self.op_s, name, GroupStopped(key, True))
+                ok = (name, key) not in self.fail_stop
+                stopped = GroupStopped(key, ok, "" if ok else "scripted stop failure", "" if ok else "svc")
+                self._schedule(self.now + self.op_s, name, stopped)
             case RestartGroup(group=key, resource=resource):
                 self.broken.discard((name, resource))
                 self.hung.discard((name, resource))
