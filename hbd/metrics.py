@@ -387,6 +387,7 @@ def state_of(
             last_heard_s=None if link.last_heard is None else max(0.0, now - link.last_heard),
             gap_edges_s=edges_s,
             gap_counts=tuple(link.gaps.counts),
+            gap_sum_s=link.gaps.sum_ms / 1000.0,
         )
         for name, link in peer.links.items()
     }

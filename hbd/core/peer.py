@@ -28,6 +28,7 @@ class GapHistogram:
     counts: list[int] = field(default_factory=lambda: [0] * (len(GAP_EDGES_MS) + 1))
     max_ms: float = 0.0
     total: int = 0
+    sum_ms: float = 0.0  # for the Prometheus histogram's _sum (hbd.metrics)
 
     def add(self, gap_s: float) -> None:
         gap_ms = gap_s * 1000.0
@@ -39,6 +40,7 @@ class GapHistogram:
             self.counts[-1] += 1
         self.max_ms = max(self.max_ms, gap_ms)
         self.total += 1
+        self.sum_ms += gap_ms
 
     def quantile_ms(self, q: float) -> float:
         """Upper bucket edge below which a fraction `q` of the gaps fall (coarse, conservative)."""

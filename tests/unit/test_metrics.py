@@ -276,3 +276,28 @@ def test_a_port_already_taken_is_a_warning_event_and_the_daemon_runs_on(tmp_path
     assert record["event"] == "daemon.metrics_failed" and record["level"] == "WARN"
     assert record["listen"] == f"127.0.0.1:{port}" and "cannot listen" in record["cause"]
     assert daemon.metrics_server is None
+
+
+def test_state_of_a_real_machine_gives_each_links_gap_histogram_with_its_sum():
+    from hbd.core.events import Booted, HeartbeatReceived
+    from hbd.core.machine import GroupSpec, NodeMachine, Timing
+    from hbd.metrics import state_of
+
+    machine = NodeMachine(
+        "bob",
+        "bobek",
+        [GroupSpec("IPaddr::10.0.0.10", "bob")],
+        Timing(0.05, 0.3, 0.15, 2.0),
+        auto_failback=True,
+    )
+    machine.handle(Booted(), 100.0)
+    for now in (100.1, 100.14, 100.18, 100.26):  # gaps 40, 40, 80 ms: clear of the bucket edges
+        machine.handle(HeartbeatReceived("bobek", "bcast:eth0", None), now)
+    text = Metrics(lambda: state_of(machine, 100.6, {}, {}, 3, 17)).render()
+    assert value(text, "hbd_link_gap_seconds_count", link="bcast:eth0") == 3
+    assert value(text, "hbd_link_gap_seconds_sum", link="bcast:eth0") == pytest.approx(0.16)
+    assert value(text, "hbd_link_gap_seconds_bucket", link="bcast:eth0", le="0.05") == 2
+    assert value(text, "hbd_link_gap_seconds_bucket", link="bcast:eth0", le="0.1") == 3
+    assert value(text, "hbd_link_last_heard_seconds", link="bcast:eth0") == pytest.approx(0.34)
+    assert value(text, "hbd_node_state", state=machine.state.name) == 1
+    assert value(text, "hbd_supervisor_restarts_total") == 3
