@@ -246,13 +246,13 @@ class GroupRunner:
             log = _Log()
             failures = await self._stop_all(reversed(tail), ctx, log)
             if failures:
-                resource, detail = failures[0]
+                stuck, detail = failures[0]
                 return GroupResult(
                     group.key,
                     "restart",
                     False,
                     time.monotonic() - started,
-                    resource,
+                    stuck,
                     "stop",
                     detail,
                     tuple(log.steps),
