@@ -81,14 +81,17 @@ def _events_path(state_dir: str | None) -> Path:
 def _check_and_run(args: argparse.Namespace, supervision: Supervision | None) -> int:
     from hbd.config.errors import ConfigError
     from hbd.config.load import describe, load_config
+    from hbd.journal import prefix
 
     try:
         loaded = load_config(Path(args.config_dir), args.node)
     except ConfigError as exc:
-        print(f"hbd: configuration refused ({args.config_dir}):\n{exc}", file=sys.stderr)
+        # Under systemd each line is a journal entry: every problem line gets the error priority.
+        lines = f"hbd: configuration refused ({args.config_dir}):\n{exc}".splitlines()
+        print("\n".join(prefix(logging.ERROR, sys.stderr) + line for line in lines), file=sys.stderr)
         return CONFIG_REFUSED
     for warning in loaded.warnings:
-        print(f"hbd: warning: {warning}", file=sys.stderr)
+        print(f"{prefix(logging.WARNING, sys.stderr)}hbd: warning: {warning}", file=sys.stderr)
     if args.command == "check":
         print(describe(loaded.config))
         return 0

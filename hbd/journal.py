@@ -32,3 +32,8 @@ def under_journald(env: Mapping[str, str], stream: TextIO) -> bool:
     except (OSError, ValueError, AttributeError):
         return False
     return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+
+
+def prefix(level: int, stream: TextIO, env: Mapping[str, str] = os.environ) -> str:
+    """`<N>` for a line written to `stream` by hand (before logging is set up), when it is the journal."""
+    return f"<{PRIORITY.get(level, 6)}>" if under_journald(env, stream) else ""

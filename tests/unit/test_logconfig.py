@@ -139,3 +139,27 @@ def test_logfacility_none_means_no_syslog_and_a_missing_socket_is_reported(logge
         logger, cluster(logfacility="daemon"), stderr=err, env={}, syslog_socket="/nonexistent"
     )
     assert problems == ["logfacility daemon: no syslog socket at /nonexistent"]
+
+
+def test_a_refused_configuration_reaches_the_journal_as_errors(tmp_path: Path):
+    import subprocess
+    import sys
+
+    conf = tmp_path / "ha.d"
+    conf.mkdir()
+    (conf / "ha.cf").write_text("node bob bobek\nbcast eth0\nauto_failback on\nkeepalive\n")
+    (conf / "haresources").write_text("bob 10.0.0.10\n")
+    (conf / "authkeys").write_text("auth 1\n1 sha256 secret\n")
+    (conf / "authkeys").chmod(0o600)
+    err = tmp_path / "journal-stream"
+    with err.open("w") as stream:
+        env = {**os.environ, **journal_env(err)}
+        argv = [sys.executable, "-m", "hbd.cli", "check", "--config-dir", str(conf), "--node", "bob"]
+        done = subprocess.run(
+            argv, stderr=stream, stdout=subprocess.DEVNULL, env=env, cwd=Path(__file__).parents[2]
+        )
+    assert done.returncode == 1
+    lines = err.read_text().splitlines()
+    assert lines[0].startswith("<3>hbd: configuration refused")
+    assert any(line.startswith("<3>") and "ha.cf:4" in line for line in lines), lines
+    assert all(line.startswith("<3>") for line in lines)
