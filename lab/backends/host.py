@@ -19,6 +19,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from plumbum import CommandNotFound, ProcessTimedOut, local
+from plumbum.commands.base import BaseCommand
+
 from lab.backends.base import LabError
 
 RUN_STATE_ROOT = Path("/run/hblab")
@@ -29,12 +32,37 @@ def run_state_dir(run_id: str) -> Path:
     return RUN_STATE_ROOT / run_id
 
 
+IP_TIMEOUT_S = 30
+
+
+def command(name: str) -> BaseCommand:
+    """A host program as a plumbum command (`command("ip")["-n", ns, "link"]`); LabError when missing."""
+    try:
+        return local[name]
+    except CommandNotFound as e:
+        raise LabError(f"{name}: not installed on this host (`hblab doctor` says which package)") from e
+
+
+def run_command(
+    cmd: BaseCommand, *, input_text: str | None = None, check: bool = True, timeout_s: float = IP_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
+    """Run a plumbum command; with `check`, a non-zero exit raises LabError naming the command line and
+    its stderr, and so does a timeout (callers keep the CompletedProcess they had with subprocess)."""
+    bound = cmd if input_text is None else (cmd << input_text)
+    argv = [str(a) for a in cmd.formulate()]
+    shown = " ".join([Path(argv[0]).name, *argv[1:]])  # `ip link ...`, as a person would type it
+    try:
+        rc, out, err = bound.run(retcode=None, timeout=timeout_s)
+    except ProcessTimedOut as e:
+        raise LabError(f"{shown}: no answer within {timeout_s:g} s") from e
+    if check and rc != 0:
+        raise LabError(f"{shown}: {err.strip() or out.strip()}")
+    return subprocess.CompletedProcess(argv, rc, out, err)
+
+
 def ip(*args: str, input_text: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `ip ARGS`; a failure raises LabError with ip's own message."""
-    res = subprocess.run(["ip", *args], input=input_text, capture_output=True, text=True, timeout=30)
-    if check and res.returncode != 0:
-        raise LabError(f"ip {' '.join(args)}: {res.stderr.strip() or res.stdout.strip()}")
-    return res
+    return run_command(command("ip")[args], input_text=input_text, check=check)
 
 
 def process_start_time(pid: int) -> int | None:
@@ -152,15 +180,10 @@ def probe_kernel_features() -> dict[str, bool]:
         )
         features["bridge"] = ip("-n", ns, "link", "add", "b0", "type", "bridge", check=False).returncode == 0
 
+        in_ns = command("ip")["netns", "exec", ns]
+
         def run(*argv: str, input_text: str | None = None) -> bool:
-            res = subprocess.run(
-                ["ip", "netns", "exec", ns, *argv],
-                input=input_text,
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-            return res.returncode == 0
+            return run_command(in_ns[argv], input_text=input_text, check=False, timeout_s=10).returncode == 0
 
         if features["veth"]:
             features["netem"] = run("tc", "qdisc", "add", "dev", "p0", "root", "netem", "delay", "1ms")
