@@ -20,9 +20,9 @@ FENCING_FIELDS = frozenset({"stonith_hosts", "fence_delay_s"})
 RESOURCE_FIELDS = frozenset(
     {"builtin_ipaddr", "resource_dirs", "resource_timeout_s", "garp_count", "garp_interval_s"}
 )
-# Read once at start (the process's log handlers and scheduling class): a reload reports them as changed,
-# they take effect at the next start.
-NEXT_START = frozenset({"logfile", "debugfile", "logfacility", "realtime"})
+# Read once at start (the log handlers, the scheduling class, the metrics endpoint): a reload reports them as
+# changed, they take effect at the next start.
+NEXT_START = frozenset({"logfile", "debugfile", "logfacility", "realtime", "metrics_listen"})
 # Ignored by the diff: `where` positions move whenever a comment line is added.
 _POSITION = "where"
 

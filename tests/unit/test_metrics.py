@@ -301,3 +301,15 @@ def test_state_of_a_real_machine_gives_each_links_gap_histogram_with_its_sum():
     assert value(text, "hbd_link_last_heard_seconds", link="bcast:eth0") == pytest.approx(0.34)
     assert value(text, "hbd_node_state", state=machine.state.name) == 1
     assert value(text, "hbd_supervisor_restarts_total") == 3
+
+
+def test_a_reload_reports_a_changed_metrics_address_for_the_next_start():
+    from dataclasses import replace
+
+    from hbd.config.diff import diff_configs
+    from hbd.config.model import AuthConfig, AuthKey, Config
+
+    diag = Diagnostics("ha.cf")
+    old = Config("/etc/ha.d", "a", parse_hacf(BASE, diag), (), AuthConfig(1, (AuthKey(1, "sha256", b"k"),)))
+    new = replace(old, cluster=replace(old.cluster, metrics_listen=("127.0.0.1", 9694)))
+    assert diff_configs(old, new).next_start == ("metrics_listen",)
