@@ -6,23 +6,29 @@ parse_step, parse_daemon, parse_expect_item), so a bad argument reads as it woul
 caller's FILE:LINE where a file has its YAML path. Steps run on lab.runner.ScenarioRun, the machinery
 `hblab run` uses, so a call records the same lab.jsonl lines and `check()` returns the CheckResult a
 scenario's `expect:` item gets. `close()` tears everything down (also after a failure) and writes the run's
-report with the checks asked for so far.
+report with the checks asked for so far, and `scenario.yaml`: the calls as a scenario file, so
+`hblab report RUN_DIR` re-checks the run and `hblab run RUN_DIR/scenario.yaml` runs it again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from lab.backends.base import LabError
 from lab.checks.result import CheckResult
 from lab.history.records import History
 from lab.history.store import load_run
+from lab.paths import TOPOLOGY_DIR
 from lab.runner import RUN_ERRORS, Progress, ScenarioRun
 from lab.spec.scenario import (
     Scenario,
@@ -40,6 +46,9 @@ from lab.spec.topology import Topology
 NAME_MAX = 24
 SOCKET_PATH_MAX = 107
 CONTROL_SOCKET_TAIL = "nodes/{node}/state/control.sock"
+# A check on a live cluster first lets the recorders catch up with the moment it was called (see _settle).
+SETTLE_MIN_S = 0.02  # the owner sampler's change records (every 2 ms) and the daemons' event lines
+SETTLE_MAX_S = 1.0  # bound: the probe's timeout (100 ms) and its write buffer (50 ms), with room for load
 
 
 def run_name(text: str) -> str:
@@ -90,6 +99,14 @@ class Cluster:
         )
         self.checks: list[CheckResult] = []
         self.steps = 0
+        self.written: dict[str, Any] = {  # the calls as a scenario file (scenario.yaml at close)
+            "name": scenario.name,
+            "description": scenario.description,
+            "topology": _topology_ref(self.run.topology.source),
+            "daemon": dict(daemon or {}),
+            "steps": [],
+            "expect": [],
+        }
         self.error: str | None = None  # the step that failed, as lab.jsonl's run.error has it
         self._check_socket_room()
 
@@ -138,6 +155,7 @@ class Cluster:
         if self.run.finished:
             return
         self.run.finish()
+        self._write_scenario()
         self.run.write_report(self.checks)
 
     def __enter__(self) -> Cluster:
@@ -172,11 +190,14 @@ class Cluster:
     # -- verdicts and looking inside -----------------------------------------------------------------
 
     def check(self, check: str, **params: Any) -> CheckResult:
-        """One `expect:` item over the history so far (`name=` labels it, as in a file)."""
+        """One `expect:` item over the history up to this call (`name=` labels it, as in a file)."""
         item = parse_expect_item({"check": check, **params}, caller())
-        (result,) = self.run.check([item])
-        self.checks.append(result)
-        return result
+        self.written["expect"].append(item)
+        if not self.run.finished:
+            self._settle()
+        results: list[CheckResult] = self.run.check([item])
+        self.checks.append(results[0])
+        return results[0]
 
     def history(self) -> History:
         """Every record of the run so far, merged by time (lab.history.store.load_run)."""
@@ -214,6 +235,7 @@ class Cluster:
         )
         if problems:  # these name a file's step as `WHERE.KIND.key`: make it `FILE:LINE: KIND.key`
             raise ScenarioError([m.replace(f"{where}.{kind}.", f"{where}: {kind}.", 1) for m in problems])
+        self.written["steps"].append({kind: body})
         try:
             self.run.run_step(self.steps, step)
         except BaseException as e:
@@ -228,6 +250,32 @@ class Cluster:
             if isinstance(e, RUN_ERRORS) and not self.run.finished:
                 self.run.log.mark("run.error", error=self.error)
 
+    def _settle(self) -> None:
+        """Wait until what happened before this moment is on disk: the probe has recorded an attempt it
+        began after it (probe.jsonl lines are written when an attempt ends and buffered up to 50 ms), and
+        the other recorders had SETTLE_MIN_S. Without it, `check("takeover_latency")` right after
+        `wait_for("group.active", node=survivor)` ran before the survivor's first answer was written
+        (3 runs of 13 failed so on this busy 2-core machine before this wait)."""
+        since = time.monotonic()
+        deadline = since + SETTLE_MAX_S
+        probe = self.run_dir / "probe.jsonl"
+        while probe.exists() and _newest(probe, "sent_mono") < since:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.005)
+        time.sleep(max(0.0, since + SETTLE_MIN_S - time.monotonic()))
+
+    def _write_scenario(self) -> None:
+        """scenario.yaml in the run dir, and lab-run.json pointing at it (what `hblab report` loads)."""
+        if not self.written["steps"]:  # a scenario needs a step; nothing was done to replay
+            return
+        path = self.run_dir / "scenario.yaml"
+        path.write_text(yaml.safe_dump(self.written, sort_keys=False, default_flow_style=None))
+        meta_path = self.run_dir / "lab-run.json"
+        meta = json.loads(meta_path.read_text())
+        meta["scenario_path"] = str(path)
+        meta_path.write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
     def _check_socket_room(self) -> None:
         longest = max((len(n) for n in self.topology.node_names), default=0)
         tail = CONTROL_SOCKET_TAIL.format(node="x" * longest)
@@ -239,3 +287,27 @@ class Cluster:
                 f"{path} is {len(str(path))} bytes, over the {SOCKET_PATH_MAX} a unix socket path may have: "
                 f"choose a shorter runs root than {root} (--hblab-runs-root)"
             )
+
+
+def _topology_ref(source: Path) -> str:
+    """A shipped topology by name, anyone else's by absolute path (the scenario file must find it again)."""
+    source = Path(source).resolve()
+    return source.stem if source.parent == TOPOLOGY_DIR.resolve() else str(source)
+
+
+def _newest(path: Path, key: str) -> float:
+    """The largest `key` among the last complete lines of a growing .jsonl file (0 when there is none):
+    probe attempts overlap, so the last line is not always the latest attempt."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 4096))
+        tail = f.read()
+    newest = 0.0
+    for line in tail.split(b"\n")[:-1]:  # after the last newline: a line still being written
+        try:
+            value = json.loads(line).get(key)
+        except (ValueError, AttributeError):  # the first line may be cut by the seek
+            continue
+        if isinstance(value, int | float):
+            newest = max(newest, float(value))
+    return newest

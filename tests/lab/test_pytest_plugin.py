@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.cli import main as lab_cli
+from lab.spec.scenario import load_scenario
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +63,11 @@ def test_power_off_from_a_file_outside_the_repository(pytester: pytest.Pytester,
     assert all(c["ok"] for c in verdict["checks"])
     assert (run_dir / "timeline.png").is_file()
     assert leftover_netns(run_dir) == [], "the cluster's namespaces outlived the test"
+    # The calls were recorded as a scenario file: `hblab report` re-checks the run from it.
+    replay = load_scenario(run_dir / "scenario.yaml")
+    assert [s.kind for s in replay.steps] == ["boot", "wait_for", "probe", "inject", "wait_for"]
+    assert (replay.topology, replay.daemon) == ("two-node", {"keepalive": "50ms", "deadtime": "300ms"})
+    assert lab_cli(["report", str(run_dir)]) == 0
 
 
 def test_a_failing_check_shows_run_dir_failed_checks_and_timeline(

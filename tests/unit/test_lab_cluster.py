@@ -96,3 +96,22 @@ def test_describe_names_run_dir_timeline_and_failed_checks(cluster: Cluster) -> 
     assert f"timeline: {cluster.run_dir / 'timeline.png'}" in text
     assert "takeover_latency = 1.5 s: first answer after 1.500s > max 1.000s" in text
     assert "single_owner" not in text  # only the failing ones
+
+
+def test_newest_reads_complete_lines_of_a_growing_file(tmp_path: Path) -> None:
+    from lab.cluster import _newest
+
+    path = tmp_path / "probe.jsonl"
+    path.write_text("")
+    assert _newest(path, "sent_mono") == 0.0
+    # Attempts overlap: an old attempt's timeout can be the last line; a line being written is not read.
+    path.write_text('{"sent_mono": 5.0}\n{"sent_mono": 7.0}\n{"sent_mono": 4.0}\n{"sent_mono": 9')
+    assert _newest(path, "sent_mono") == 7.0
+
+
+def test_topology_ref_names_shipped_topologies_and_resolves_others(tmp_path: Path) -> None:
+    from lab.cluster import _topology_ref
+    from lab.paths import TOPOLOGY_DIR
+
+    assert _topology_ref(TOPOLOGY_DIR / "two-node.yaml") == "two-node"
+    assert _topology_ref(tmp_path / "mine.yaml") == str((tmp_path / "mine.yaml").resolve())
