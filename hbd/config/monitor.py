@@ -77,9 +77,18 @@ def monitored(monitor: Monitor, groups: Iterable[ResourceGroup]) -> list[tuple[R
 
 
 def check_monitors(monitors: Iterable[Monitor], groups: tuple[ResourceGroup, ...], diag: Diagnostics) -> None:
-    """A monitor must name a resource of haresources (reported at its ha.cf line)."""
+    """A monitor must name a resource of haresources, and no resource may have two monitors (a script name
+    and a spec can both cover it); each problem at the monitor's ha.cf line."""
+    covered: dict[str, Monitor] = {}
     for monitor in monitors:
-        if monitored(monitor, groups):
+        line = monitor.where.line if monitor.where else None
+        found = monitored(monitor, groups)
+        for _group, resource in found:
+            first = covered.setdefault(resource.spec, monitor)
+            if first is not monitor:
+                where = f"line {first.where.line}" if first.where else "another line"
+                diag.error(line, f"hbd_monitor: {resource.spec} is already monitored", f"by {where}")
+        if found:
             continue
         known = sorted(
             {r.spec for g in groups for r in g.resources} | {r.name for g in groups for r in g.resources}
@@ -88,7 +97,7 @@ def check_monitors(monitors: Iterable[Monitor], groups: tuple[ResourceGroup, ...
             "haresources has " + ", ".join(known[:8]) + (" ..." if len(known) > 8 else "") if known else None
         )
         diag.error(
-            monitor.where.line if monitor.where else None,
+            line,
             f"hbd_monitor: no resource group has {shown(monitor.resource)}",
             hint or "haresources defines no resources",
         )

@@ -81,6 +81,13 @@ def test_a_resource_no_group_has_is_refused_at_its_line(tmp_path: Path) -> None:
     ]
     hacf.write_text(text + "hbd_monitor mailer 5\n")
     assert [m.resource for m in load_config(config_dir, node="bob").config.cluster.monitors] == ["mailer"]
+    # a script name and a spec can cover the same resource: one monitor each
+    hacf.write_text(text + "hbd_monitor IPaddr 5\nhbd_monitor IPaddr::192.168.0.250/24 1\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(config_dir, node="bob")
+    assert [str(p) for p in err.value.problems] == [
+        f"{hacf}:{line}: hbd_monitor: IPaddr::192.168.0.250/24 is already monitored (by line {line - 1})"
+    ]
 
 
 def test_a_script_name_covers_every_resource_of_that_name_a_spec_only_its_own() -> None:
