@@ -20,6 +20,7 @@ from hbd.config.model import (
     AutoFailback,
     ClusterConfig,
     Medium,
+    Monitor,
     Resource,
     ResourceGroup,
     StonithHost,
@@ -133,6 +134,18 @@ def clusters(draw: st.DrawFn) -> ClusterConfig:
         fence_delay_s=draw(st.integers(0, 60_000)) / 1000,
         garp_count=draw(st.integers(0, 1000)),
         garp_interval_s=draw(ms) / 1000,
+        monitors=tuple(
+            Monitor(
+                resource,
+                draw(ms) / 1000,
+                draw(st.none() | ms.map(lambda t: t / 1000)),
+                draw(st.integers(0, 1000)),
+                draw(ms) / 1000,
+            )
+            for resource in draw(
+                st.lists(st.sampled_from(["mailer", "IPaddr::10.0.0.1/24", "svc::80::www"]), unique=True)
+            )
+        ),
     )
 
 
