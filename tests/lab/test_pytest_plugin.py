@@ -116,3 +116,17 @@ def test_interrupted_test_still_tears_down(pytester: pytest.Pytester, short_runs
     events = [json.loads(line).get("event") for line in (run_dir / "lab.jsonl").read_text().splitlines()]
     assert "boot" in events and events[-1] == "run.end"
     assert leftover_netns(run_dir) == [], "an interrupted test left its namespaces"
+
+
+def test_the_docs_example_runs_as_written(pytester: pytest.Pytester, short_runs_root: Path):
+    """docs/pytest.md's downstream example (its netns tests: heal, sleep, exec, history and a topology file of
+    the user's own), taken from the page itself so the page cannot drift from the API."""
+    page = (ROOT / "docs" / "pytest.md").read_text()
+    start = "`tests/test_failover.py` in your repository:\n\n```python\n"
+    code = page.split(start, 1)[1].split("\n```", 1)[0]
+    tests = pytester.mkdir("tests")
+    (tests / "test_failover.py").write_text(code)
+    topology = (ROOT / "lab" / "topologies" / "two-node.yaml").read_text()
+    (tests / "my-cluster.yaml").write_text(topology.replace("name: two-node", "name: my-cluster"))
+    result = run_outside(pytester, short_runs_root, "-m", "not hblab_docker", "tests/test_failover.py")
+    result.assert_outcomes(passed=2, deselected=1)
