@@ -4,7 +4,8 @@ Registered through the `pytest11` entry point, so `pip install 'hbd[lab]'` loads
 - the `hblab_cluster` fixture: `hblab_cluster("two-node", daemon={...})` builds a topology and returns a
   lab.cluster.Cluster (one method per scenario step kind, `check()` per expect item); every cluster the
   test built is torn down when the test ends, whatever way it ends (failure, error, Ctrl-C: pytest runs
-  fixture finalizers from its session end too);
+  fixture finalizers from its session end too; SIGTERM, which CI runners send on a timeout, is turned into
+  a Ctrl-C while clusters are up);
 - the options `--hblab-backend netns|docker` and `--hblab-runs-root DIR`;
 - the markers `hblab_root` and `hblab_docker`, which skip a test with the reason when the machine cannot
   run netns (root, iproute2) or Docker (root, an engine, debootstrap for the node image) clusters;
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +46,7 @@ class _Session:
 
     engine_was_running: bool | None = None  # None: no Docker cluster yet; else whether dockerd already ran
     live: list[Cluster] = field(default_factory=list)  # built and not yet closed: closed at session end
+    sigterm_hooked: bool = False
 
 
 _SESSION = pytest.StashKey[_Session]()
@@ -147,6 +151,7 @@ def hblab_cluster(request: pytest.FixtureRequest) -> Iterator[Callable[..., Clus
         )
         clusters.append(cluster)
         session.live.append(cluster)
+        _interrupt_on_sigterm(session)
         cluster.start()
         return cluster
 
@@ -154,6 +159,24 @@ def hblab_cluster(request: pytest.FixtureRequest) -> Iterator[Callable[..., Clus
         yield make
     finally:
         _close_all(clusters, session)
+
+
+def _interrupt_on_sigterm(session: _Session) -> None:
+    """SIGTERM ends Python at once by default, finalizers unrun, clusters left up. While this session has
+    clusters, the first SIGTERM raises KeyboardInterrupt (pytest's interrupt path tears down) and further
+    ones do nothing, so that teardown finishes (a handler, not SIG_IGN: processes the teardown starts must
+    not inherit an ignored SIGTERM). Only when nobody else handles SIGTERM, and from the main thread."""
+    if session.sigterm_hooked or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, lambda _s, _f: None)
+        raise KeyboardInterrupt("SIGTERM: tearing the hblab clusters down")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    session.sigterm_hooked = True
 
 
 def _close_all(clusters: list[Cluster], session: _Session) -> None:
@@ -177,6 +200,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if state is None:
         return
     _close_all(list(state.live), state)
+    if state.sigterm_hooked and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        state.sigterm_hooked = False
     if state.engine_was_running is False:
         from lab.backends.docker import dockerd
 

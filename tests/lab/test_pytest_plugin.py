@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -130,3 +133,35 @@ def test_the_docs_example_runs_as_written(pytester: pytest.Pytester, short_runs_
     (tests / "my-cluster.yaml").write_text(topology.replace("name: two-node", "name: my-cluster"))
     result = run_outside(pytester, short_runs_root, "-m", "not hblab_docker", "tests/test_failover.py")
     result.assert_outcomes(passed=2, deselected=1)
+
+
+def test_sigterm_still_tears_down(pytester: pytest.Pytester, short_runs_root: Path):
+    """A CI runner's timeout (SIGTERM to pytest) mid-test: the cluster is removed before pytest exits."""
+    shutil.copy(DUMMY, pytester.path / "my-topology.yaml")
+    pytester.makepyfile(
+        test_sigterm="""
+        import time
+
+        def test_hangs(hblab_cluster):
+            c = hblab_cluster("my-topology.yaml")
+            c.boot("bob", "bobek")
+            time.sleep(120)
+        """
+    )
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--hblab-runs-root={short_runs_root}"]
+    proc = subprocess.Popen(argv, cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not any('"event": "boot"' in p.read_text() for p in short_runs_root.glob("*/2*/lab.jsonl")):
+            assert proc.poll() is None and time.monotonic() < deadline, "the test never booted its cluster"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    (run_dir,) = run_dirs(short_runs_root)
+    events = [json.loads(line).get("event") for line in (run_dir / "lab.jsonl").read_text().splitlines()]
+    assert events[-1] == "run.end"
+    assert leftover_netns(run_dir) == [], "SIGTERM left the cluster's namespaces"
