@@ -632,7 +632,8 @@ class Daemon:
             if group.key in diff.groups_added:
                 self._spawn(self.runner.probe_idle(group))  # queued ahead of any start, as at boot
         fencing = self.fencer.configured_for(self.peer)
-        self.feed(config_changed(new, fencing=fencing, digest=config_digest(new)))
+        digest = config_digest(new)
+        self.feed(config_changed(new, fencing=fencing, digest=digest, replaced=diff.groups_replaced))
         return problems
 
     async def _reopen_media(self, new: Config, diff: ConfigDiff) -> list[str]:

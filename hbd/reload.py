@@ -51,8 +51,11 @@ def plan_reload(running: Config) -> ReloadPlan | ReloadRefused:
     return ReloadPlan(loaded.config, diff, tuple(str(w) for w in loaded.warnings))
 
 
-def config_changed(config: Config, *, fencing: bool, digest: str) -> ConfigChanged:
-    """The core's view of a new configuration (the same values hbd.daemon gives NodeMachine at boot)."""
+def config_changed(
+    config: Config, *, fencing: bool, digest: str, replaced: tuple[str, ...] = ()
+) -> ConfigChanged:
+    """The core's view of a new configuration (the same values hbd.daemon gives NodeMachine at boot);
+    `replaced`: the groups whose resources changed (ConfigDiff.groups_replaced): released, decided again."""
     cluster = config.cluster
     return ConfigChanged(
         keepalive_s=cluster.keepalive_s,
@@ -60,6 +63,7 @@ def config_changed(config: Config, *, fencing: bool, digest: str) -> ConfigChang
         warntime_s=cluster.warntime_s,
         initdead_s=cluster.initdead_s,
         groups=tuple((g.key, g.home) for g in config.groups),
+        replaced=frozenset(replaced),
         auto_failback=cluster.auto_failback is not AutoFailback.OFF,
         fencing=fencing,
         fence_delay_s=cluster.fence_delay_s,

@@ -118,3 +118,62 @@ def test_key_rotation_by_reload_rejects_no_packet_and_moves_nothing(cluster):
         new = events_since(node, marks[node.name])
         assert [e["event"] for e in new if e["event"] in (*MOVES, "packet.rejected")] == []
         assert len([e for e in new if e["event"] == "config.reloaded"]) == 3
+
+
+def test_a_new_medium_opens_and_a_removed_one_closes_without_a_move(cluster):
+    pair, alpha, beta, vip = cluster
+    wait_until(lambda: any(e["event"] == "peer.up" for e in beta.events()), what="beta to hear alpha")
+    marks = {n.name: len(n.events()) for n in (alpha, beta)}
+    peers = {"alpha": (alpha, pair.ip_b), "beta": (beta, pair.ip_a)}
+    for node, peer_ip in peers.values():
+        path = node.config_dir / "ha.cf"
+        path.write_text(path.read_text() + f"ucast {node.iface} {peer_ip}\n")
+        assert node.hbctl("reload").returncode == 0
+    ucast = f"ucast:{alpha.iface}:{pair.ip_b}"
+    wait_until(lambda: alpha.status()["peer"]["links"].get(ucast, {}).get("up") is True, what="ucast link up")
+    bcast = f"bcast:{alpha.iface}"
+    for node, _ in peers.values():  # now only ucast: the broadcast transport is closed
+        path = node.config_dir / "ha.cf"
+        path.write_text("".join(line for line in path.open() if not line.startswith("bcast ")))
+        done = node.hbctl("reload")
+        assert done.returncode == 0 and "media_removed: bcast" in done.stdout, done.stdout
+    wait_until(lambda: alpha.status()["peer"]["links"][bcast]["up"] is False, what="bcast link down")
+    assert alpha.status()["media"].keys() == {ucast}
+    assert vip_kept(alpha, vip, 1.0)
+    for node in (alpha, beta):
+        new = events_since(node, marks[node.name])
+        assert [e["event"] for e in new if e["event"] in MOVES] == []
+
+
+def test_a_group_whose_resources_changed_is_stopped_as_it_was_and_started_as_it_is(cluster):
+    _pair, alpha, beta, vip = cluster
+    for node in (alpha, beta):
+        scripts = node.config_dir / "resource.d"
+        scripts.mkdir(exist_ok=True)
+        svc = scripts / "svc"
+        # an LSB-ish script that records every call, so the test sees which resources ran
+        svc.write_text(
+            f'#!/bin/sh\necho "$1" >> {node.state_dir}/svc.log\n[ "$1" = status ] && exit 3\nexit 0\n'
+        )
+        svc.chmod(0o755)
+    mark = len(alpha.events())
+    group = f"IPaddr::{vip}/24"
+    for node in (alpha, beta):
+        (node.config_dir / "haresources").write_text(f"alpha {group} svc\n")
+        assert node.hbctl("reload").returncode == 0
+    wait_until(
+        lambda: (
+            (alpha.state_dir / "svc.log").exists() and "start" in (alpha.state_dir / "svc.log").read_text()
+        )
+    )
+    wait_until(lambda: alpha.status()["groups"][group]["role"] == "ACTIVE", what="the group active again")
+    new = events_since(alpha, mark)
+    released = [e for e in new if e["event"] == "group.release.start"]
+    assert len(released) == 1 and "resources changed" in released[0]["cause"]
+    ops = [(e["resource"], e["op"]) for e in new if e["event"] == "resource.op" and e["op"] != "status"]
+    # stopped as it ran (the address only: svc was not part of it), then started with svc
+    assert ops == [(group, "stop"), (group, "start"), ("svc", "start")]
+    assert alpha.has_ip(vip) and not beta.has_ip(vip)
+    assert (
+        not (beta.state_dir / "svc.log").exists() or "start" not in (beta.state_dir / "svc.log").read_text()
+    )
