@@ -1,4 +1,5 @@
-"""Every fault injects, verifies and heals on a dummy lab (sleep as the daemon: no hbd needed)."""
+"""Every fault injects, verifies and heals on a dummy lab (sleep as the daemon: no hbd needed); the freeze
+also on a real, supervised hbd."""
 
 import json
 import time
@@ -8,6 +9,8 @@ import pytest
 
 from lab import faults
 from lab.faults import HEARTBEAT_UDP_PORT, FaultContext, FaultError
+from lab.runner import run_scenario
+from lab.spec.scenario import parse_scenario
 
 from .conftest import reach
 
@@ -145,13 +148,19 @@ def test_loss_installs_and_removes_a_numgen_rule(ctx):
     assert ctx.backend.exec("bob", ["nft", "list", "ruleset"]).stdout.strip() == ""
 
 
-def test_delay_needs_netem(ctx):
-    if ctx.backend.kernel_features()["netem"]:
-        faults.inject(ctx, {"fault": "delay", "link": "lan", "node": "bob", "ms": 20})
-        faults.heal(ctx, {"fault": "delay"})
-    else:
+def test_delay_uses_netem_or_else_the_nfqueue_relay(ctx):
+    netem = ctx.backend.kernel_features()["netem"]
+    [rec] = faults.inject(ctx, {"fault": "delay", "link": "lan", "node": "bob", "ms": 150})
+    assert rec["via"] == ("netem" if netem else "relay")
+    if not netem:
+        assert "HBLAB_DELAY_eth0" in ctx.backend.exec("bob", ["iptables", "-S"]).stdout
+    assert reach(ctx.backend, "client", "192.168.77.11", timeout_s=2.0) == "refused"  # bob's RST, late
+    [healed] = faults.heal(ctx, {"fault": "delay"})
+    assert "HBLAB_DELAY" not in ctx.backend.exec("bob", ["iptables", "-S"]).stdout
+    if not netem:
+        assert healed["packets"] >= 1 and healed["released"] == healed["packets"], healed
         with pytest.raises(FaultError, match="no netem"):
-            faults.inject(ctx, {"fault": "delay", "link": "lan", "node": "bob", "ms": 20})
+            faults.inject(ctx, {"fault": "delay", "link": "lan", "node": "bob", "ms": 20, "via": "netem"})
 
 
 def test_freeze_thaws_after_ms(ctx):
@@ -172,6 +181,45 @@ def test_freeze_until_heal(ctx):
     assert ctx.backend.stopped(pid)
     faults.heal(ctx, {"fault": "freeze", "node": "bobek"})
     assert not ctx.backend.stopped(pid)
+
+
+FREEZE_HBD = {
+    "name": "freeze-hbd",
+    "topology": "two-node",
+    "daemon": {"keepalive": "50ms", "deadtime": "300ms", "warntime": "150ms", "initdead": "2s"},
+    "steps": [
+        {"boot": ["bob", "bobek"]},
+        {"wait_for": {"event": "group.active", "node": "bob", "within": "10s"}},
+        {"sleep": "300ms"},
+        {"inject": {"fault": "freeze", "node": "bob", "ms": 1000}},
+        {"wait_for": {"event": "peer.dead", "node": "bobek", "within": "3s"}},
+        {"sleep": "2s"},  # thawed meanwhile: bob runs again
+    ],
+    "expect": [],
+}
+
+
+def test_freeze_stops_a_supervised_hbd_worker_and_its_heartbeats(short_runs_root):
+    """hbd runs as a supervisor and a worker: stopping the supervisor alone (the pid the lab started) left
+    the worker heartbeating. Both must stop, so the peer sees silence, and both must run again."""
+    result = run_scenario(parse_scenario(FREEZE_HBD, "freeze-hbd"), runs_root=short_runs_root)
+    assert result.error is None, f"{result.error} (run dir {result.run_dir})"
+    lab = [json.loads(line) for line in (result.run_dir / "lab.jsonl").read_text().splitlines()]
+    [inject] = [r for r in lab if r.get("event") == "fault.inject" and r.get("fault") == "freeze"]
+    [heal] = [r for r in lab if r.get("event") == "fault.heal" and r.get("fault") == "freeze"]
+    assert inject["supervisor_pid"] is not None and inject["worker_pid"] != inject["supervisor_pid"]
+
+    def events(node):
+        path = result.run_dir / "nodes" / node / "state" / "events.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    # bobek heard nothing from bob during the freeze: it declared it dead before the thaw
+    dead = [e for e in events("bobek") if e["event"] == "peer.dead"]
+    assert dead and inject["mono"] < dead[0]["mono"] < heal["mono"]
+    # bob's worker itself did not run: it noticed its own heartbeat was about a second late once thawed
+    stalls = [e for e in events("bob") if e["event"] == "daemon.stall" and e["mono"] > heal["mono"]]
+    assert stalls and stalls[0]["late_s"] > 0.5
+    assert not [e for e in events("bob") if e["event"] == "daemon.restarted"]  # thawed, not restarted
 
 
 @pytest.mark.parametrize(
