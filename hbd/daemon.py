@@ -265,8 +265,9 @@ class Daemon:
             await control.start()
             if self.metrics_server is not None:
                 await self._serve_metrics(self.metrics_server)
+            stuck: tuple[tuple[str, str], ...] = ()
             if self.supervision is not None and self.supervision.restarts:
-                await self._release_leftovers()
+                stuck = await self._release_leftovers()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.feed, ShutdownRequested())
             loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
@@ -276,7 +277,9 @@ class Daemon:
             # collection costs microseconds instead of the ~30 ms that would delay a 10 ms heartbeat.
             gc.collect()
             gc.freeze()
-            self.feed(Booted())
+            self.feed(Booted(stop_failed=stuck))  # what could not be stopped stays held, never announced free
+            if self.supervision is not None and self.supervision.stop_pending:
+                self.feed(ShutdownRequested())  # restarted to finish a stop its predecessor died in
             self.notifier.ready()
             self.notifier.start_watchdog(loop)  # pings from this loop: a stuck loop stops them
             code = await self._exit
@@ -305,10 +308,14 @@ class Daemon:
         self.paths.running_marker.unlink(missing_ok=True)
         return code
 
-    async def _release_leftovers(self) -> None:
+    async def _release_leftovers(self) -> tuple[tuple[str, str], ...]:
         """The previous worker died holding groups, and the peer may have taken them over since: release
         what is still running here before booting, so that the core decides afresh from a clean slate (the
-        home node gets its groups back by the usual rules) instead of two nodes holding the VIP."""
+        home node gets its groups back by the usual rules) instead of two nodes holding the VIP.
+
+        Returns (group, detail) for each group whose stop failed: the core boots holding those (a stuck
+        stop must not turn into restart after restart, each announcing the group free)."""
+        stuck: list[tuple[str, str]] = []
         for group in self.config.groups:
             if await self.runner.probe_idle(group):
                 continue
@@ -319,6 +326,9 @@ class Daemon:
             self.log.emit(
                 DAEMON_RECONCILE, level, group=group.key, released=result.ok, detail=detail, cause=cause
             )
+            if not result.ok:
+                stuck.append((group.key, detail))
+        return tuple(stuck)
 
     # ------------------------------------------------------------------ core plumbing
 

@@ -14,7 +14,11 @@ hbd.statefile, itself stdlib-only), never hbd.daemon. It
   (0, 1, 2, 4, ... 30 s, back to 0 after the worker ran STABLE_S), appending a CRITICAL `daemon.restarted`
   to events.jsonl each time;
 * forwards SIGTERM, SIGINT and SIGHUP to the worker, and exits with the worker's status once asked to stop,
-  or when the worker exits 0 (a clean stop, e.g. SIGTERM sent to the worker itself). SIGHUP is a reload:
+  or when the worker exits 0 (a clean stop, e.g. SIGTERM sent to the worker itself). A worker that dies
+  otherwise while stopping (killed, a crash) is restarted all the same, with HBD_STOP_PENDING=1 instead of
+  a signal that could kill it before its handler exists: it may have died holding a group whose stop
+  failed, and a node that stops heartbeating lets the peer start that group while it still runs here.
+  The new worker boots holding what it cannot stop, then carries on with the shutdown; SIGHUP is a reload:
   the worker re-reads its files and applies them live (hbd.daemon.Daemon.reload); restarting it instead
   would drop the VIP for as long as a restart takes;
 * does not restart a worker that refused to start (exit EX_CONFIG: a bad config or an unsafe state dir):
@@ -44,6 +48,7 @@ from hbd.statefile import open_private
 ENV_PID = "HBD_SUPERVISOR_PID"
 ENV_RESTARTS = "HBD_RESTARTS"
 ENV_LAST_EXIT = "HBD_LAST_EXIT"
+ENV_STOP = "HBD_STOP_PENDING"  # the worker is a restart during a stop: it boots, then shuts down at once
 EX_CONFIG = 78  # sysexits.h: the worker refused to start; restarting would not help
 BACKOFF_S: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 STABLE_S = 60.0  # a worker that ran this long resets the backoff: the next crash restarts at once
@@ -98,13 +103,14 @@ class Supervisor:
             signal.signal(sig, self._forward)
         while True:
             started = self.now()
-            self.worker_pid = self._spawn()
-            if self.stop_requested:  # a SIGTERM that came while spawning was not forwarded
+            stopping = self.stop_requested  # told through its environment: no signal before its handler
+            self.worker_pid = self._spawn(stop_pending=stopping)
+            if self.stop_requested and not stopping:  # a SIGTERM that came while spawning was not forwarded
                 self._forward(signal.SIGTERM, None)
             status = self._wait(self.worker_pid)
             self.worker_pid = None
             code = os.waitstatus_to_exitcode(status)
-            if self.stop_requested or code == 0:
+            if code == 0 or (self.stop_requested and -code in (signal.SIGTERM, signal.SIGINT)):
                 return code if code >= 0 else 128 - code
             if code == EX_CONFIG:
                 return 1  # the worker said why on stderr; restarting would only repeat the refusal
@@ -115,14 +121,21 @@ class Supervisor:
             delay = 0.0 if early_hup else self.backoff.next_delay(self.now() - started)
             self.restarts += 1
             self._record_restart(status, delay, self.now() - started, early_hup)
-            if not self._sleep(delay):
-                return 0  # asked to stop while waiting: there is no worker to stop
+            if self.stop_requested:
+                time.sleep(delay)  # restarting to finish a stop: the crash-loop backoff still applies
+            else:
+                # A stop request cuts the wait short: the next worker starts at once and is told to stop,
+                # so that it releases what the dead one left running before the supervisor exits.
+                self._sleep(delay)
 
-    def _spawn(self) -> int:
+    def _spawn(self, stop_pending: bool = False) -> int:
         env = dict(self.env)
         env[ENV_PID] = str(os.getpid())
         env[ENV_RESTARTS] = str(self.restarts)
         env[ENV_LAST_EXIT] = self.last_exit
+        env.pop(ENV_STOP, None)
+        if stop_pending:
+            env[ENV_STOP] = "1"
         if env.get("WATCHDOG_PID") == str(os.getpid()):
             # systemd's watchdog is meant for this service's main pid; the worker's loop is what must ping.
             del env["WATCHDOG_PID"]
@@ -233,6 +246,7 @@ class Supervision:
     supervisor_pid: int
     restarts: int
     last_exit: str
+    stop_pending: bool = False  # restarted while stopping: shut down right after booting
 
     def as_dict(self) -> dict[str, object]:
         return {"pid": self.supervisor_pid, "restarts": self.restarts, "last_exit": self.last_exit or None}
@@ -244,9 +258,10 @@ def supervised_worker() -> Supervision | None:
     pid = os.environ.pop(ENV_PID, None)
     restarts = os.environ.pop(ENV_RESTARTS, "0")
     last_exit = os.environ.pop(ENV_LAST_EXIT, "")
+    stop_pending = os.environ.pop(ENV_STOP, "") == "1"
     if pid is None or not pid.isdigit():
         return None
-    return Supervision(int(pid), int(restarts) if restarts.isdigit() else 0, last_exit)
+    return Supervision(int(pid), int(restarts) if restarts.isdigit() else 0, last_exit, stop_pending)
 
 
 def die_with_supervisor(supervisor_pid: int) -> bool:

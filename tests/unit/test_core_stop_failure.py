@@ -132,7 +132,7 @@ def standby_seeing_stuck_peer(**kw: object) -> tuple[NodeMachine, list]:
 
 
 def test_without_fencing_the_peer_of_a_stuck_node_does_not_start_the_group() -> None:
-    m, out = standby_seeing_stuck_peer()
+    _m, out = standby_seeing_stuck_peer()
     (seen,) = emitted(out, "peer.stop_failed")
     assert seen.level == "ERROR" and "no fencing" in seen.fields["cause"]
     assert not [a for a in out if isinstance(a, (StartGroup, FencePeer))]

@@ -94,6 +94,32 @@ def test_a_worker_that_refuses_to_start_is_not_restarted(tmp_path: Path) -> None
     assert not (tmp_path / "events.jsonl").exists()
 
 
+def test_a_worker_that_dies_while_stopping_is_restarted_and_told_to_stop(tmp_path: Path) -> None:
+    # The first worker is asked to stop (SIGTERM to the parent, forwarded) and dies uncleanly meanwhile,
+    # as a worker whose group could not be stopped might (OOM, kill -9): its group may still run here.
+    body = (
+        "if n == 1:\n"
+        "    signal.signal(signal.SIGTERM, lambda *a: os.kill(os.getpid(), signal.SIGKILL))\n"
+        "    os.kill(os.getppid(), signal.SIGTERM)\n"
+        "    time.sleep(10)\n"
+        "open(runs + '.stop', 'w').write(os.environ.get('HBD_STOP_PENDING', 'unset'))\n"
+        "sys.exit(0)\n"
+    )
+    log = tmp_path / "events.jsonl"
+    sup = Supervisor(worker(tmp_path, body), log, "bob", Backoff((0.0,)), dict(os.environ))
+    assert sup.run() == 0
+    assert runs(tmp_path) == ["0 ", "1 killed by SIGKILL"]
+    assert (tmp_path / "runs.stop").read_text() == "1"  # told by its environment, not by a signal
+    assert [e["restarts"] for e in events(log)] == [1]
+
+
+def test_a_worker_killed_by_the_forwarded_sigterm_is_not_restarted(tmp_path: Path) -> None:
+    body = "os.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(10)\n"  # no handler: SIGTERM kills it
+    sup = Supervisor(worker(tmp_path, body), None, "bob", Backoff((0.0,)), dict(os.environ))
+    assert sup.run() == 128 + signal.SIGTERM
+    assert runs(tmp_path) == ["0 "]
+
+
 def test_the_node_name_comes_from_the_workers_last_event(tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     log.write_text('{"node": "bob", "event": "daemon.start"}\n{"node": "bobek", "event": "x"}\nnot json\n')
