@@ -30,10 +30,13 @@ class FaultParams(Declared):
 
 @dataclass(frozen=True, kw_only=True)
 class SoftStop(FaultParams):
-    """SIGTERM to the daemon, wait for it to exit; heal boots it again."""
+    """SIGTERM to the daemon, wait for it to exit (unless `exits: false`); heal boots it again."""
 
     node: NodeName = field(metadata=doc("the node whose daemon stops"))
     timeout_s: Positive = field(default=60.0, metadata=doc("how long the daemon may take to exit"))
+    exits: bool = field(
+        default=True, metadata=doc("false: the daemon must stay up (a stop that fails); SIGTERM only")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,7 +155,7 @@ class Delay(OneCable):
 
 @dataclass(frozen=True, kw_only=True)
 class Freeze(FaultParams):
-    """SIGSTOP the daemon; SIGCONT after `ms`, or at the heal."""
+    """SIGSTOP the daemon (hbd's worker and its supervisor); SIGCONT after `ms`, or at the heal."""
 
     node: NodeName = field(metadata=doc("the node whose daemon freezes"))
     ms: Annotated[float, Range(0, 3_600_000, low_open=True)] | None = field(

@@ -2,8 +2,6 @@
 replay after a restart), a killed worker, dead services, failing resources, an unwritable state dir.
 
 Each runs once and every check must pass; a few verdicts are also asserted on the records directly.
-stop-failure fails today (hbd lets the peer start a group whose stop failed): it stays, strict-xfail,
-so the day the daemon is fixed this test says so.
 """
 
 from __future__ import annotations
@@ -25,12 +23,10 @@ HARDENING = [
     "service-kill",
     "start-failure-on-takeover",
     "stop-failure",
+    "stop-failure-fenced",
     "state-dir-full",
 ]
-KNOWN_FAILING = {
-    "stop-failure": "hbd declares the node stopped after its group's stop failed 3 times, and the peer "
-    "starts the group while the service still runs on the node (docs/security.md, Crashes and hangs)",
-}
+KNOWN_FAILING: dict[str, str] = {}  # name -> why it fails today (strict xfail: a fix is noticed)
 
 
 def run(name: str, tmp_path: Path) -> RunResult:
@@ -67,6 +63,12 @@ def test_hardening_scenario(name: str, short_runs_root: Path) -> None:
     if name == "daemon-kill-active":
         kill = next(r for r in injected if r["fault"] == "daemon_kill")
         assert kill["supervisor_pid"] is not None and kill["worker_pid"] != kill["supervisor_pid"]
+    if name.startswith("stop-failure"):
+        bob = records(result.run_dir / "nodes/bob/state/events.jsonl")
+        stuck = [e for e in bob if e["event"] == "group.stop_failed"]
+        assert stuck and stuck[0]["level"] == "CRITICAL" and stuck[0]["shutting_down"] is True
+        assert "hbctl cleanup" in stuck[0]["remedy"]
+        assert not [e for e in bob if e["event"] == "node.stopped"]
     if name == "replay-after-restart":
         events = records(result.run_dir / "nodes/bob/state/events.jsonl")
         assert any(e.get("reason") == "stale_request" for e in events), (
