@@ -75,9 +75,10 @@ def _plot_heartbeats(
         heard = [float(h["mono"]) for h in good if h["src"] != dead.node and h["mono"] < dead.mono]
         if heard:
             x = max(heard) - t0
-            ax.vlines(x, first_lane - 0.4, first_lane + len(links) - 0.6, colors="black", linestyles=":")
-            where = (x, first_lane - 0.45)
-            ax.annotate(f"last heard by {dead.node}", where, fontsize=7, ha="left", va="top")
+            top = first_lane + len(links) - 0.6
+            ax.vlines(x, first_lane - 0.4, top, colors="black", linestyles=":")
+            # above the link lanes: the fault labels sit just above the probe lane, below them
+            ax.annotate(f"last heard by {dead.node}", (x, top), fontsize=7, ha="right", va="bottom")
     return [f"{link} (heartbeats)" for link in links]
 
 
