@@ -179,6 +179,30 @@ def test_sigterm_to_the_parent_stops_the_worker_and_then_the_parent(tmp_path: Pa
     assert gone(pid)
 
 
+def test_sighup_to_the_parent_reaches_the_same_worker_and_restarts_nothing(tmp_path: Path) -> None:
+    # The worker reloads on SIGHUP (hbd.daemon): the supervisor forwards every SIGHUP to it, is not stopped
+    # by one, and restarts nothing (a restart would drop the VIP).
+    hups = tmp_path / "hups"
+    child = CHILD.replace(
+        "signal.signal(signal.SIGTERM",
+        f"signal.signal(signal.SIGHUP, lambda *a: open({str(hups)!r}, 'a').write('hup\\n'))\n"
+        "signal.signal(signal.SIGTERM",
+    ).replace("PIDFILE", repr(str(tmp_path / "worker.pid")))
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, child], cwd=ROOT)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "worker.pid").exists() or not (tmp_path / "worker.pid").read_text():
+        assert time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.02)
+    pid = int((tmp_path / "worker.pid").read_text())
+    for _ in range(2):
+        parent.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+    assert hups.read_text().splitlines() == ["hup", "hup"]
+    assert not gone(pid, within_s=0.2) and parent.poll() is None
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(10) == 0
+
+
 def test_sigkill_of_the_parent_kills_the_worker(tmp_path: Path) -> None:
     parent, pid = start_parent(tmp_path)
     parent.kill()
