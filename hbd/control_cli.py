@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     cleanup = sub.add_parser(
         "cleanup",
         help="forget a group's monitor failures (ha.cf hbd_monitor) and clear its failed mark here, so it "
-        "may run here again (Pacemaker's crm_resource --cleanup)",
+        "may run here again (Pacemaker's crm_resource --cleanup); a group whose stop failed: retry the stop",
     )
     cleanup.add_argument("group", help="the group's key: the first resource of its haresources line")
     events = sub.add_parser(
