@@ -18,6 +18,8 @@ def render(config: Configuration, header: list[str]) -> str:
         "# The nodes and their ids come from corosync.conf (written beside this script).",
         "set -eu",
         'CIB="${CIB:-hbd-export-cib.xml}"',
+        "# PCS_OPTS=--force creates resources whose agents are not installed here (yet)",
+        'PCS_OPTS="${PCS_OPTS:-}"',
         'pcs cluster cib "$CIB"',
     ]
     pcs = 'pcs -f "$CIB"'
@@ -26,7 +28,13 @@ def render(config: Configuration, header: list[str]) -> str:
     lines += [f"{pcs} property set {' '.join(_pairs(config.properties))}"]
     group_of = {member: group.id for group in config.groups for member in group.members}
     for primitive in config.primitives:
-        lines.append(f"{pcs} {_create(primitive, group_of.get(primitive.id))}")
+        lines.append(f"{pcs} $PCS_OPTS {_create(primitive, group_of.get(primitive.id))}")
+        if not any(op.name == "monitor" for op in primitive.ops):
+            # pcs gives every resource a monitor operation; hbd watched this one with none, nor do crm and cib
+            noun = "stonith" if primitive.standard == "stonith" else "resource"
+            lines.append(
+                f"{pcs} {noun} op {'delete' if noun == 'stonith' else 'remove'} {primitive.id} monitor"
+            )
     for group in config.groups:
         if group.meta:
             lines.append(f"{pcs} resource meta {group.id} {' '.join(_pairs(group.meta))}")
@@ -58,12 +66,15 @@ def _create(primitive: Primitive, group: str | None) -> str:
             words.append(f"timeout={ms_text(op.timeout_ms)}")
     if group is not None:
         words += ["--group", group]
+    words.append("--no-default-ops")  # no start/stop timeouts from the agent: op_defaults holds hbd's
     return " ".join(words)
 
 
 def _location(location: Location) -> str:
     if location.node is not None:
         score = location.score
+        # `--` ends pcs's options, so a negative score is not read as one
+        score = f"-- {score}" if score.startswith("-") else score
         return f"constraint location add {location.id} {location.rsc} {location.node} {score}"
     score = (
         f"score-attribute={location.score_attribute}"

@@ -14,13 +14,19 @@
 # The nodes and their ids come from corosync.conf (written beside this script).
 set -eu
 CIB="${CIB:-hbd-export-cib.xml}"
+# PCS_OPTS=--force creates resources whose agents are not installed here (yet)
+PCS_OPTS="${PCS_OPTS:-}"
 pcs cluster cib "$CIB"
 # WARNING: fencing disabled (no stonith_host lines): unsafe, see the top of this file
 pcs -f "$CIB" property set stonith-enabled=false dc-deadtime=20s
-pcs -f "$CIB" resource create mailer lsb:mailer --group grp-mailer
-pcs -f "$CIB" resource create pop3 lsb:pop3 --group grp-mailer
-pcs -f "$CIB" resource create imapd lsb:imapd --group grp-mailer
-pcs -f "$CIB" resource create ip-192-168-0-250 ocf:heartbeat:IPaddr2 ip=192.168.0.250 cidr_netmask=24 --group grp-mailer
+pcs -f "$CIB" $PCS_OPTS resource create mailer lsb:mailer --group grp-mailer --no-default-ops
+pcs -f "$CIB" resource op remove mailer monitor
+pcs -f "$CIB" $PCS_OPTS resource create pop3 lsb:pop3 --group grp-mailer --no-default-ops
+pcs -f "$CIB" resource op remove pop3 monitor
+pcs -f "$CIB" $PCS_OPTS resource create imapd lsb:imapd --group grp-mailer --no-default-ops
+pcs -f "$CIB" resource op remove imapd monitor
+pcs -f "$CIB" $PCS_OPTS resource create ip-192-168-0-250 ocf:heartbeat:IPaddr2 ip=192.168.0.250 cidr_netmask=24 --group grp-mailer --no-default-ops
+pcs -f "$CIB" resource op remove ip-192-168-0-250 monitor
 pcs -f "$CIB" constraint location add loc-grp-mailer-home grp-mailer bob 100
 pcs -f "$CIB" resource defaults update resource-stickiness=200
 pcs -f "$CIB" resource op defaults update timeout=60s

@@ -23,18 +23,27 @@
 # The nodes and their ids come from corosync.conf (written beside this script).
 set -eu
 CIB="${CIB:-hbd-export-cib.xml}"
+# PCS_OPTS=--force creates resources whose agents are not installed here (yet)
+PCS_OPTS="${PCS_OPTS:-}"
 pcs cluster cib "$CIB"
 pcs -f "$CIB" property set stonith-enabled=true dc-deadtime=30s priority-fencing-delay=2s
-pcs -f "$CIB" resource create Filesystem ocf:heartbeat:Filesystem device=/dev/drbd0 directory=/srv/data fstype=ext4 --group grp-Filesystem
-pcs -f "$CIB" resource create appctl lsb:appctl meta migration-threshold=4 failure-timeout=300s op monitor interval=15s timeout=30s --group grp-Filesystem
-pcs -f "$CIB" resource create ip-10-9-1-10 ocf:heartbeat:IPaddr2 ip=10.9.1.10 cidr_netmask=24 nic=eth0 iflabel=web broadcast=10.9.1.255 arp_count=8 arp_interval=100 meta migration-threshold=3 failure-timeout=600s op monitor interval=5s timeout=10s --group grp-Filesystem
-pcs -f "$CIB" resource create MailTo ocf:heartbeat:MailTo email=ops@example.org subject=web --group grp-Filesystem
-pcs -f "$CIB" resource create ip-10-9-1-11 ocf:heartbeat:IPaddr2 ip=10.9.1.11 arp_count=8 arp_interval=100 --group grp-ip-10-9-1-11
-pcs -f "$CIB" resource create nginx lsb:nginx --group grp-ip-10-9-1-11
-pcs -f "$CIB" stonith create fence-fence_ipmilan-alice fence_ipmilan ip=10.9.8.2 username=admin password=s3cret lanplus=1 pcmk_host_list=bert
-pcs -f "$CIB" stonith create fence-fence_ipmilan-bert fence_ipmilan ip=10.9.8.1 username=admin password=s3cret pcmk_host_map=alice:bmc-1
-pcs -f "$CIB" stonith create fence-fence_virsh-all fence_virsh ip=kvmhost username=root identity_file=/root/.ssh/id_rsa 'pcmk_host_map=alice:vm-alice;bert:vm-bert'
-pcs -f "$CIB" resource create ping ocf:pacemaker:ping 'host_list=10.9.9.254 10.9.9.253' multiplier=1000 dampen=8s op monitor interval=500ms
+pcs -f "$CIB" $PCS_OPTS resource create Filesystem ocf:heartbeat:Filesystem device=/dev/drbd0 directory=/srv/data fstype=ext4 --group grp-Filesystem --no-default-ops
+pcs -f "$CIB" resource op remove Filesystem monitor
+pcs -f "$CIB" $PCS_OPTS resource create appctl lsb:appctl meta migration-threshold=4 failure-timeout=300s op monitor interval=15s timeout=30s --group grp-Filesystem --no-default-ops
+pcs -f "$CIB" $PCS_OPTS resource create ip-10-9-1-10 ocf:heartbeat:IPaddr2 ip=10.9.1.10 cidr_netmask=24 nic=eth0 iflabel=web broadcast=10.9.1.255 arp_count=8 arp_interval=100 meta migration-threshold=3 failure-timeout=600s op monitor interval=5s timeout=10s --group grp-Filesystem --no-default-ops
+pcs -f "$CIB" $PCS_OPTS resource create MailTo ocf:heartbeat:MailTo email=ops@example.org subject=web --group grp-Filesystem --no-default-ops
+pcs -f "$CIB" resource op remove MailTo monitor
+pcs -f "$CIB" $PCS_OPTS resource create ip-10-9-1-11 ocf:heartbeat:IPaddr2 ip=10.9.1.11 arp_count=8 arp_interval=100 --group grp-ip-10-9-1-11 --no-default-ops
+pcs -f "$CIB" resource op remove ip-10-9-1-11 monitor
+pcs -f "$CIB" $PCS_OPTS resource create nginx lsb:nginx --group grp-ip-10-9-1-11 --no-default-ops
+pcs -f "$CIB" resource op remove nginx monitor
+pcs -f "$CIB" $PCS_OPTS stonith create fence-fence_ipmilan-alice fence_ipmilan ip=10.9.8.2 username=admin password=s3cret lanplus=1 pcmk_host_list=bert --no-default-ops
+pcs -f "$CIB" stonith op delete fence-fence_ipmilan-alice monitor
+pcs -f "$CIB" $PCS_OPTS stonith create fence-fence_ipmilan-bert fence_ipmilan ip=10.9.8.1 username=admin password=s3cret pcmk_host_map=alice:bmc-1 --no-default-ops
+pcs -f "$CIB" stonith op delete fence-fence_ipmilan-bert monitor
+pcs -f "$CIB" $PCS_OPTS stonith create fence-fence_virsh-all fence_virsh ip=kvmhost username=root identity_file=/root/.ssh/id_rsa 'pcmk_host_map=alice:vm-alice;bert:vm-bert' --no-default-ops
+pcs -f "$CIB" stonith op delete fence-fence_virsh-all monitor
+pcs -f "$CIB" $PCS_OPTS resource create ping ocf:pacemaker:ping 'host_list=10.9.9.254 10.9.9.253' multiplier=1000 dampen=8s op monitor interval=500ms --no-default-ops
 pcs -f "$CIB" resource meta grp-Filesystem priority=1
 pcs -f "$CIB" resource meta grp-ip-10-9-1-11 priority=1
 pcs -f "$CIB" resource clone ping
@@ -42,8 +51,8 @@ pcs -f "$CIB" constraint location add loc-grp-Filesystem-home grp-Filesystem ali
 pcs -f "$CIB" constraint location add loc-grp-ip-10-9-1-11-home grp-ip-10-9-1-11 bert 100
 pcs -f "$CIB" constraint location grp-Filesystem rule constraint-id=loc-grp-Filesystem-ping score-attribute=pingd defined pingd
 pcs -f "$CIB" constraint location grp-ip-10-9-1-11 rule constraint-id=loc-grp-ip-10-9-1-11-ping score-attribute=pingd defined pingd
-pcs -f "$CIB" constraint location add loc-fence-fence_ipmilan-alice-avoid fence-fence_ipmilan-alice bert -INFINITY
-pcs -f "$CIB" constraint location add loc-fence-fence_ipmilan-bert-avoid fence-fence_ipmilan-bert alice -INFINITY
+pcs -f "$CIB" constraint location add loc-fence-fence_ipmilan-alice-avoid fence-fence_ipmilan-alice bert -- -INFINITY
+pcs -f "$CIB" constraint location add loc-fence-fence_ipmilan-bert-avoid fence-fence_ipmilan-bert alice -- -INFINITY
 pcs -f "$CIB" resource defaults update resource-stickiness=0
 pcs -f "$CIB" resource op defaults update timeout=30s
 pcs cluster cib-push "$CIB" --config

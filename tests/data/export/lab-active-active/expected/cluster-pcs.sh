@@ -17,15 +17,22 @@
 # The nodes and their ids come from corosync.conf (written beside this script).
 set -eu
 CIB="${CIB:-hbd-export-cib.xml}"
+# PCS_OPTS=--force creates resources whose agents are not installed here (yet)
+PCS_OPTS="${PCS_OPTS:-}"
 pcs cluster cib "$CIB"
 # WARNING: fencing disabled (no stonith_host lines): unsafe, see the top of this file
 pcs -f "$CIB" property set stonith-enabled=false dc-deadtime=12s
-pcs -f "$CIB" resource create hblab-service-2525-mail lsb:hblab-service --group grp-hblab-service-2525-mail
-pcs -f "$CIB" resource create ip-192-168-77-51 ocf:heartbeat:IPaddr2 ip=192.168.77.51 cidr_netmask=24 nic=eth0 --group grp-hblab-service-2525-mail
-pcs -f "$CIB" resource create hblab-service-8080-web lsb:hblab-service --group grp-hblab-service-8080-web
-pcs -f "$CIB" resource create hblab-service-5432-db lsb:hblab-service --group grp-hblab-service-8080-web
-pcs -f "$CIB" resource create ip-192-168-77-52 ocf:heartbeat:IPaddr2 ip=192.168.77.52 cidr_netmask=24 nic=eth0 --group grp-hblab-service-8080-web
-pcs -f "$CIB" resource create ping ocf:pacemaker:ping host_list=192.168.77.100 multiplier=1000 dampen=1s op monitor interval=200ms
+pcs -f "$CIB" $PCS_OPTS resource create hblab-service-2525-mail lsb:hblab-service --group grp-hblab-service-2525-mail --no-default-ops
+pcs -f "$CIB" resource op remove hblab-service-2525-mail monitor
+pcs -f "$CIB" $PCS_OPTS resource create ip-192-168-77-51 ocf:heartbeat:IPaddr2 ip=192.168.77.51 cidr_netmask=24 nic=eth0 --group grp-hblab-service-2525-mail --no-default-ops
+pcs -f "$CIB" resource op remove ip-192-168-77-51 monitor
+pcs -f "$CIB" $PCS_OPTS resource create hblab-service-8080-web lsb:hblab-service --group grp-hblab-service-8080-web --no-default-ops
+pcs -f "$CIB" resource op remove hblab-service-8080-web monitor
+pcs -f "$CIB" $PCS_OPTS resource create hblab-service-5432-db lsb:hblab-service --group grp-hblab-service-8080-web --no-default-ops
+pcs -f "$CIB" resource op remove hblab-service-5432-db monitor
+pcs -f "$CIB" $PCS_OPTS resource create ip-192-168-77-52 ocf:heartbeat:IPaddr2 ip=192.168.77.52 cidr_netmask=24 nic=eth0 --group grp-hblab-service-8080-web --no-default-ops
+pcs -f "$CIB" resource op remove ip-192-168-77-52 monitor
+pcs -f "$CIB" $PCS_OPTS resource create ping ocf:pacemaker:ping host_list=192.168.77.100 multiplier=1000 dampen=1s op monitor interval=200ms --no-default-ops
 pcs -f "$CIB" resource clone ping
 pcs -f "$CIB" constraint location add loc-grp-hblab-service-2525-mail-home grp-hblab-service-2525-mail bob 100
 pcs -f "$CIB" constraint location add loc-grp-hblab-service-8080-web-home grp-hblab-service-8080-web bobek 100

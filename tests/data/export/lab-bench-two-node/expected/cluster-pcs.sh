@@ -12,11 +12,15 @@
 # The nodes and their ids come from corosync.conf (written beside this script).
 set -eu
 CIB="${CIB:-hbd-export-cib.xml}"
+# PCS_OPTS=--force creates resources whose agents are not installed here (yet)
+PCS_OPTS="${PCS_OPTS:-}"
 pcs cluster cib "$CIB"
 # WARNING: fencing disabled (no stonith_host lines): unsafe, see the top of this file
 pcs -f "$CIB" property set stonith-enabled=false dc-deadtime=12s
-pcs -f "$CIB" resource create hblab-service lsb:hblab-service --group grp-hblab-service
-pcs -f "$CIB" resource create ip-192-168-77-50 ocf:heartbeat:IPaddr2 ip=192.168.77.50 cidr_netmask=24 nic=eth0 arp_count=10 --group grp-hblab-service
+pcs -f "$CIB" $PCS_OPTS resource create hblab-service lsb:hblab-service --group grp-hblab-service --no-default-ops
+pcs -f "$CIB" resource op remove hblab-service monitor
+pcs -f "$CIB" $PCS_OPTS resource create ip-192-168-77-50 ocf:heartbeat:IPaddr2 ip=192.168.77.50 cidr_netmask=24 nic=eth0 arp_count=10 --group grp-hblab-service --no-default-ops
+pcs -f "$CIB" resource op remove ip-192-168-77-50 monitor
 pcs -f "$CIB" constraint location add loc-grp-hblab-service-home grp-hblab-service bob 100
 pcs -f "$CIB" resource defaults update resource-stickiness=200
 pcs -f "$CIB" resource op defaults update timeout=20s

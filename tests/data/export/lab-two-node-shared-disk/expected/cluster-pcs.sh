@@ -13,13 +13,20 @@
 # The nodes and their ids come from corosync.conf (written beside this script).
 set -eu
 CIB="${CIB:-hbd-export-cib.xml}"
+# PCS_OPTS=--force creates resources whose agents are not installed here (yet)
+PCS_OPTS="${PCS_OPTS:-}"
 pcs cluster cib "$CIB"
 pcs -f "$CIB" property set stonith-enabled=true dc-deadtime=30s priority-fencing-delay=1s
-pcs -f "$CIB" resource create hblab-claim lsb:hblab-claim --group grp-hblab-claim
-pcs -f "$CIB" resource create hblab-writer lsb:hblab-writer --group grp-hblab-claim
-pcs -f "$CIB" resource create hblab-service lsb:hblab-service --group grp-hblab-claim
-pcs -f "$CIB" resource create ip-192-168-77-50 ocf:heartbeat:IPaddr2 ip=192.168.77.50 cidr_netmask=24 nic=eth0 --group grp-hblab-claim
-pcs -f "$CIB" stonith create fence-fence_lab-all fence_lab socket=/run/hblab/power.sock 'pcmk_host_list=bob bobek'
+pcs -f "$CIB" $PCS_OPTS resource create hblab-claim lsb:hblab-claim --group grp-hblab-claim --no-default-ops
+pcs -f "$CIB" resource op remove hblab-claim monitor
+pcs -f "$CIB" $PCS_OPTS resource create hblab-writer lsb:hblab-writer --group grp-hblab-claim --no-default-ops
+pcs -f "$CIB" resource op remove hblab-writer monitor
+pcs -f "$CIB" $PCS_OPTS resource create hblab-service lsb:hblab-service --group grp-hblab-claim --no-default-ops
+pcs -f "$CIB" resource op remove hblab-service monitor
+pcs -f "$CIB" $PCS_OPTS resource create ip-192-168-77-50 ocf:heartbeat:IPaddr2 ip=192.168.77.50 cidr_netmask=24 nic=eth0 --group grp-hblab-claim --no-default-ops
+pcs -f "$CIB" resource op remove ip-192-168-77-50 monitor
+pcs -f "$CIB" $PCS_OPTS stonith create fence-fence_lab-all fence_lab socket=/run/hblab/power.sock 'pcmk_host_list=bob bobek' --no-default-ops
+pcs -f "$CIB" stonith op delete fence-fence_lab-all monitor
 pcs -f "$CIB" resource meta grp-hblab-claim priority=1
 pcs -f "$CIB" constraint location add loc-grp-hblab-claim-home grp-hblab-claim bob 100
 pcs -f "$CIB" resource defaults update resource-stickiness=200
