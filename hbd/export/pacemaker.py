@@ -3,8 +3,9 @@
 Scores: each group prefers its home node with `HOME_SCORE`. `auto_failback on` (and legacy) is stickiness 0,
 so the home preference wins and a group moves back when its home node returns; `auto_failback off` is a
 stickiness above the home score, so a running group stays where it is. Ping nodes become an
-`ocf:pacemaker:ping` clone whose `pingd` attribute (`PING_MULTIPLIER` per reachable ping node) is every
-group's location score where defined: connectivity outweighs home and stickiness, as heartbeat's ipfail.
+`ocf:pacemaker:ping` clone whose `pingd` attribute (`ping_multiplier` per reachable ping node) is every
+group's location score where defined: connectivity outweighs home and stickiness, as heartbeat's ipfail. A
+group's stickiness is the sum of its members', so the multiplier grows with the largest group.
 
 Every ha.cf line gets a disposition (`DIRECTIVES`): mapped somewhere, or listed in the notes with the reason
 it has no equivalent. A directive this table does not know is listed too: nothing is dropped silently.
@@ -26,7 +27,7 @@ from hbd.export.resources import export_groups, xml_id
 
 HOME_SCORE = 100
 STICKY_SCORE = 200  # > HOME_SCORE: with auto_failback off a running group stays
-PING_MULTIPLIER = 1000  # > HOME_SCORE + STICKY_SCORE: one more reachable ping node wins
+PING_MULTIPLIER = 1000  # the smallest multiplier: a round number, above home + stickiness of small groups
 _POSITIONAL = re.compile(r"p[0-9]+")
 
 _OWN_LOGS = "Corosync logs to /var/log/corosync/corosync.log, Pacemaker to /var/log/pacemaker/pacemaker.log"
@@ -137,9 +138,11 @@ def export(
         Location(f"loc-{grp.id}-home", grp.id, str(HOME_SCORE), node=home)
         for home, grp in zip(resources.homes, groups, strict=True)
     ]
+    sticky = STICKY_SCORE if cluster.auto_failback is AutoFailback.OFF else 0
     clones: list[Clone] = []
     if cluster.ping_nodes:
-        primitives.append(_ping(config))
+        largest = max((len(g.members) for g in groups), default=0)
+        primitives.append(_ping(config, ping_multiplier(sticky, largest)))
         clones.append(Clone("ping-clone", "ping"))
         locations += [
             Location(f"loc-{grp.id}-ping", grp.id, rule_attribute="pingd", score_attribute="pingd")
@@ -152,7 +155,6 @@ def export(
     properties.append(("dc-deadtime", ms_text(round(cluster.initdead_s * 1000))))
     if cluster.fence_delay_s > 0:
         properties.append(("priority-fencing-delay", ms_text(round(cluster.fence_delay_s * 1000))))
-    sticky = STICKY_SCORE if cluster.auto_failback is AutoFailback.OFF else 0
     if cluster.auto_failback is AutoFailback.LEGACY:
         notes.append(
             Note("warning", "auto_failback legacy exported as on (stickiness 0: a group returns to its home)")
@@ -272,11 +274,18 @@ def _stonith_params(
     return params
 
 
-def _ping(config: Config) -> Primitive:
+def ping_multiplier(sticky: int, largest_group: int) -> int:
+    """pingd per reachable ping node: more than a group's home score plus its stickiness (the sum of its
+    members'), so one more reachable ping node always wins; rounded up to thousands."""
+    need = HOME_SCORE + sticky * largest_group + 1
+    return max(PING_MULTIPLIER, -(-need // 1000) * 1000)
+
+
+def _ping(config: Config, multiplier: int) -> Primitive:
     cluster = config.cluster
     params = (
         ("host_list", " ".join(cluster.ping_nodes)),
-        ("multiplier", str(PING_MULTIPLIER)),
+        ("multiplier", str(multiplier)),
         ("dampen", ms_text(round(cluster.deadping_s * 1000))),
     )
     monitor = Op("monitor", round(cluster.keepalive_s * 1000))  # heartbeat pings every keepalive

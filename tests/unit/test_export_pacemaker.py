@@ -299,7 +299,7 @@ def test_the_pcs_script_builds_the_cib_export(case: str, tmp_path: Path) -> None
 
 @pytest.mark.skipif(
     shutil.which("corosync") is None,
-    reason="corosync absent (make setup does not install it: its package starts the service)",
+    reason="corosync absent (make setup installs it with pacemaker-cli-utils)",
 )
 @pytest.mark.parametrize("case", [c for c in sorted(CASES) if c.startswith("lab-")])
 def test_corosync_accepts_the_exported_corosync_conf(case: str, tmp_path: Path) -> None:
@@ -380,6 +380,14 @@ def test_ucast_names_the_peer_of_the_local_node_only(tmp_path: Path) -> None:
         peer = next(iter(expected))
         assert got[peer] == expected[peer]
         assert got[node] == corosync.placeholder(node, "eth1")
+
+
+@pytest.mark.parametrize("sticky", [0, 200])
+@pytest.mark.parametrize("members", [1, 4, 5, 12])
+def test_one_more_ping_node_outweighs_home_and_a_groups_summed_stickiness(sticky: int, members: int) -> None:
+    from hbd.export.pacemaker import HOME_SCORE, ping_multiplier
+
+    assert ping_multiplier(sticky, members) > HOME_SCORE + sticky * members
 
 
 def test_timing_of_the_article() -> None:
