@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := python3-venv iproute2 socat nftables iptables libnetfilter-queue-dev procps docker.io debootstrap pacemaker-cli-utils crmsh
+APT_PACKAGES := python3-venv iproute2 socat nftables iptables libnetfilter-queue-dev python3-dev gcc procps docker.io debootstrap pacemaker-cli-utils crmsh
 # pacemaker-cli-utils (crm_verify, for the tests of `hbd export pacemaker`) depends on pacemaker, hence corosync:
 # `apt` installs them under a policy-rc.d that forbids starting services and disables the units they enabled,
 # so `make setup` never starts a cluster on this host, now or at the next boot.
