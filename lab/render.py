@@ -29,7 +29,7 @@ from hbd.config.haresources import parse_haresources
 from hbd.config.model import AuthConfig, AuthKey, Resource, ResourceGroup
 from hbd.config.render import render_authkeys, render_hacf, render_haresources
 from lab.backends.base import NodeDirs
-from lab.paths import FENCE_AGENT, SERVICE_SCRIPT
+from lab.paths import FENCE_AGENT, SERVICE_DIR, SERVICE_SCRIPT
 from lab.spec.daemon import DAEMON_KEYS, DURATION_KEYS, FENCING, HEARTBEAT_UDP_PORT, monitor_line
 from lab.spec.duration import DurationError, parse_duration
 from lab.spec.topology import Group, Topology
@@ -194,7 +194,10 @@ def _resource_group(topology: Topology, group: Group) -> ResourceGroup:
     ip_arg = f"{group.vip.ip}/{group.vip.network.prefixlen}" + (
         f"/{ifaces.pop()}" if len(ifaces) == 1 else ""
     )
-    services = [Resource("hblab-service", (str(s.port), s.label)) for s in group.services]
+    services = [
+        Resource(s.script) if s.script is not None else Resource("hblab-service", (str(s.port), s.label))
+        for s in group.services
+    ]
     # The shared disk first: claimed (mounted) before its writer starts, released after it stopped.
     disk = (
         [Resource("hblab-claim"), Resource("hblab-writer")]
@@ -253,6 +256,12 @@ def render_node(
     resource_dir.mkdir(exist_ok=True)
     shutil.copyfile(SERVICE_SCRIPT, resource_dir / "hblab-service")
     os.chmod(resource_dir / "hblab-service", 0o755)
+    # A service's init script the lab ships (lab/node/service/NAME) goes beside it; any other name is the
+    # node's own /etc/init.d script, where hbd looks next.
+    for script in {s.script for g in topology.groups for s in g.services if s.script is not None}:
+        if (SERVICE_DIR / script).is_file():
+            shutil.copyfile(SERVICE_DIR / script, resource_dir / script)
+            os.chmod(resource_dir / script, 0o755)
     (cfg / "hblab-service.conf").write_text(f"NODE={node}\nSTATE_DIR={dirs.state_dir}\nPYTHON={python}\n")
     (cfg / "nodeinfo").write_text(f"{node}\n")  # netns shares the host's UTS name: name the node explicitly
     if fencing_agent(daemon) == "fence_lab":

@@ -24,6 +24,7 @@ _NODE_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _IFACE_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.]{0,7}$")
 _SEGMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 _LABEL_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,32}$")
+_SCRIPT_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}$")  # a file name in resource.d or init.d
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,17 @@ class SerialLine:
 
 @dataclass(frozen=True)
 class Service:
-    """One hblab-service responder (a resource of a group): a TCP port that answers with the node name."""
+    """A TCP port a group serves on its VIP (what the prober contacts) and the resource that serves it:
+    the lab's hblab-service responder (answers with the node name), or with `script:` a real service's
+    LSB init script (lab/node/service/NAME, or the node's own /etc/init.d/NAME), started by hbd."""
 
     port: int
     label: str
+    script: str | None = None
 
     @property
     def resource(self) -> str:
-        return f"hblab-service::{self.port}::{self.label}"
+        return self.script if self.script is not None else f"hblab-service::{self.port}::{self.label}"
 
 
 @dataclass(frozen=True)
@@ -497,16 +501,20 @@ class _Parser:
             port, label = (
                 (item, name) if not isinstance(item, dict) else (item.get("port"), item.get("label", name))
             )
+            script = item.get("script") if isinstance(item, dict) else None
             if isinstance(item, dict):
-                self.unknown_keys(item, {"port", "label"}, swhere)
+                self.unknown_keys(item, {"port", "label", "script"}, swhere)
             if not isinstance(port, int) or isinstance(port, bool) or not 1 <= port <= 65535:
                 self.err(swhere, f"expected a TCP port 1-65535, got {port!r}")
                 ok = False
             elif not isinstance(label, str) or not _LABEL_RE.match(label):
                 self.err(swhere, f"label {label!r}: letters, digits, '_', '.', '-'")
                 ok = False
+            elif script is not None and not (isinstance(script, str) and _SCRIPT_RE.match(script)):
+                self.err(_join(swhere, "script"), f"expected an init script's file name, got {script!r}")
+                ok = False
             else:
-                services.append(Service(port, label))
+                services.append(Service(port, label, script))
         if not ok or vip is None:
             return None
         return Group(name, str(home), vip, str(lan), tuple(services))

@@ -154,3 +154,16 @@ def test_names_fit_interface_limits():
     assert run_id_of("eth0") is None
     with pytest.raises(ValueError):
         RunNames("Bad-Id")
+
+
+def test_a_service_with_a_script_is_that_init_script_in_haresources():
+    text = GOOD.replace("services: [8080]", "services: [{port: 80, label: web, script: webserver}, 8080]")
+    topo = parse_topology(text, Path("t.yaml"))
+    assert topo.groups[0].services[0].script == "webserver"
+    names = [r.spec for r in resource_groups(topo)[0].resources]
+    assert names == ["webserver", "hblab-service::8080::www", "IPaddr::192.168.77.50/24/eth0"]
+
+
+def test_a_script_name_is_a_file_name():
+    text = GOOD.replace("services: [8080]", "services: [{port: 80, script: ../etc/passwd}]")
+    assert any(p.startswith("bad.yaml: groups.www.services.0.script:") for p in problems(text))
