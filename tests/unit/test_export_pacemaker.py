@@ -321,6 +321,47 @@ def test_corosync_accepts_the_exported_corosync_conf(case: str, tmp_path: Path) 
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def simulated_moves(cib: Path, up: list[str], running_on: str | None = None) -> dict[str, str]:
+    """What Pacemaker's scheduler does with the exported CIB (crm_simulate, quorate, `up` online, the
+    article's group running on `running_on`): resource -> `start@NODE` or `move@NODE` (no entry: stays)."""
+    args = ["crm_simulate", "-x", str(cib), "-S", "-q", "1"]
+    for node in up:
+        args += ["--node-up", node]
+    if running_on is not None:
+        for rsc in ARTICLE_GROUP:
+            args += ["-i", f"{rsc}_start_0@{running_on}=0"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=True)
+    summary = done.stdout.split("Transition Summary:")[1].split("Executing")[0]
+    moves: dict[str, str] = {}
+    for line in summary.splitlines():
+        words = line.replace("(", " ").replace(")", " ").split()
+        if len(words) >= 4 and words[0] == "*" and words[1] in ("Start", "Move"):
+            moves[words[2]] = f"{words[1].lower()}@{words[-1] if words[1] == 'Move' else words[3]}"
+    return moves
+
+
+ARTICLE_GROUP = ("mailer", "pop3", "imapd", "ip-192-168-0-250")
+
+
+@pytest.mark.skipif(shutil.which("crm_simulate") is None, reason="crm_simulate absent")
+@pytest.mark.parametrize("failback", ["on", "off"])
+def test_the_scheduler_places_the_article_group_as_hbd_would(failback: str, tmp_path: Path) -> None:
+    """Home node first; the peer when the home node is down; back home only with auto_failback on."""
+    config_dir, _ = article(tmp_path)
+    hacf = config_dir / "ha.cf"
+    hacf.write_text(hacf.read_text().replace("nice_failback on", f"auto_failback {failback}"))
+    out = tmp_path / "out"
+    assert (
+        main(["export", "pacemaker", "--config-dir", str(config_dir), "--format", "cib", "--out", str(out)])
+        == 0
+    )
+    cib = out / "cib.xml"
+    assert simulated_moves(cib, ["bob", "bobek"]) == dict.fromkeys(ARTICLE_GROUP, "start@bob")
+    assert simulated_moves(cib, ["bobek"]) == dict.fromkeys(ARTICLE_GROUP, "start@bobek")
+    back_home = simulated_moves(cib, ["bob", "bobek"], running_on="bobek")
+    assert back_home == (dict.fromkeys(ARTICLE_GROUP, "move@bob") if failback == "on" else {})
+
+
 def test_every_ha_cf_directive_has_a_disposition() -> None:
     """A directive hbd accepts is either mapped or listed with its reason (refused ones never load)."""
     missing = [
