@@ -223,6 +223,8 @@ class ScenarioRun:
         self.run_dir = new_run_dir(scenario.name, self.seed, runs_root).resolve()
         self.run_id = new_run_id()
         self.backend = make_backend(backend_name, self.topology, self.run_id, self.run_dir)
+        if self.topology.image is not None:  # real services (validate_for_backend: docker only)
+            self.backend.use_node_image(self.topology.image)
         self._prepare_fence_docker()
         self.progress = progress or (lambda _msg: None)
         self.log = RecordLog(self.run_dir / "lab.jsonl")

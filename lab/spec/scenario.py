@@ -549,6 +549,7 @@ def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
         and decl.backends is not None
         and backend not in decl.backends
     ]
+    errors += _image_problems(scenario, backend)
     fencing = scenario.daemon.get("fencing")
     backends = FENCING[fencing].backends if isinstance(fencing, str) and fencing in FENCING else None
     if backends is not None and backend not in backends:
@@ -559,6 +560,23 @@ def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
             f"(this run uses {backend}: try --backend {backends[0]})",
         ]
     return errors
+
+
+def _image_problems(scenario: Scenario, backend: str) -> list[str]:
+    """A topology whose nodes run from an image variant (real services) needs a backend with images."""
+    from lab.spec.topology import TopologyError, load_topology
+
+    try:
+        image = load_topology(scenario.topology).image
+    except TopologyError:
+        return []  # reported where the topology is loaded, with its file and path
+    if image is None or backend == "docker":
+        return []
+    where = scenario.path or scenario.name
+    return [
+        f"{where}: topology {scenario.topology}: its nodes run from the image variant {image} (real "
+        f"services: lab/images/variants.yaml), which needs the docker backend (this run uses {backend})"
+    ]
 
 
 _THING = {"node": "node", "link": "link", "serial": "serial line"}

@@ -24,6 +24,7 @@ _NODE_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _IFACE_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.]{0,7}$")
 _SEGMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 _LABEL_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,32}$")
+_IMAGE_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _SCRIPT_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}$")  # a file name in resource.d or init.d
 
 
@@ -135,6 +136,9 @@ class Topology:
     # `shared_disk: {group: NAME}`: a directory every server sees (a shared array's analogue), claimed by
     # that group's hblab-claim resource and written by its hblab-writer (lab/history/shared_disk.py).
     shared_disk_group: str | None = None
+    # `image: VARIANT`: the nodes run from that image variant (lab/images/variants.yaml: real services such
+    # as apache2 or postgresql): a topology only the docker backend can build.
+    image: str | None = None
 
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:
@@ -245,7 +249,9 @@ class _Parser:
     def parse(self, data: Any) -> Topology:
         top = self.mapping(data, "")
         self.unknown_keys(
-            top, {"name", "description", "nodes", "lans", "links", "serial", "groups", "shared_disk"}, ""
+            top,
+            {"name", "description", "nodes", "lans", "links", "serial", "groups", "shared_disk", "image"},
+            "",
         )
         name = top.get("name", self.path.stem)
         if not isinstance(name, str) or not name:
@@ -286,6 +292,10 @@ class _Parser:
             self.err("description", "expected a string")
             description = ""
         disk_group = self.shared_disk(top.get("shared_disk"), {g.name for g in groups})
+        image = top.get("image")
+        if image is not None and not (isinstance(image, str) and _IMAGE_RE.match(image)):
+            self.err("image", f"expected an image variant name of lab/images/variants.yaml, got {image!r}")
+            image = None
         if self.problems:
             raise TopologyError(self.problems)
         return Topology(
@@ -297,6 +307,7 @@ class _Parser:
             groups=tuple(groups),
             description=description,
             shared_disk_group=disk_group,
+            image=image,
         )
 
     def shared_disk(self, value: Any, group_names: set[str]) -> str | None:

@@ -167,3 +167,9 @@ def test_a_service_with_a_script_is_that_init_script_in_haresources():
 def test_a_script_name_is_a_file_name():
     text = GOOD.replace("services: [8080]", "services: [{port: 80, script: ../etc/passwd}]")
     assert any(p.startswith("bad.yaml: groups.www.services.0.script:") for p in problems(text))
+
+
+def test_image_names_the_variant_the_nodes_run_from():
+    assert parse_topology(GOOD, Path("t.yaml")).image is None
+    assert parse_topology(GOOD + "image: webdb\n", Path("t.yaml")).image == "webdb"
+    assert any(p.startswith("bad.yaml: image:") for p in problems(GOOD + "image: Web/DB\n"))
