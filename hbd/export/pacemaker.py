@@ -123,6 +123,16 @@ def export(
                 "corosync-keygen and copy /etc/corosync/authkey to every node",
             )
         )
+    for other in config.auth.keys:
+        if other.index != key.index:
+            notes.append(
+                Note(
+                    "dropped",
+                    f"authkeys index {other.index} ({other.method}): Corosync has one authkey, derived from "
+                    f"index {key.index}, which signs",
+                    f"{config.config_dir}/authkeys",
+                )
+            )
     config_dir = Path(config.config_dir)
     resources = export_groups(config.groups, cluster, config_dir)
     notes += resources.notes

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Written by `hbd export pacemaker` from /etc/ha.d (ha.cf, haresources, authkeys).
 # Not carried over, to fill in, or to know (nothing is dropped silently):
+# - [dropped] /etc/ha.d/authkeys: authkeys index 1 (sha1): Corosync has one authkey, derived from index 2, which signs
 # - [dropped] /etc/ha.d/ha.cf:6: warntime 2: Corosync has no late-heartbeat warning (`corosync-cfgtool -s` shows each link's state)
 # - [dropped] /etc/ha.d/ha.cf:10: udpport 694: Corosync uses its own port (5405 by default), so hbd and Corosync can run side by side during the move
 # - [dropped] /etc/ha.d/ha.cf:12: mcast:eth2:225.0.0.7: group 225.0.0.7, port 694, ttl 1, loop 0 not used: knet sends unicast to each node's ring address
