@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         print("hbd export: corosync.conf and authkey not written: give --out DIR", file=sys.stderr)
         return 0
-    write_all(Path(args.out), result, args.format, text)
+    try:
+        write_all(Path(args.out), result, args.format, text)
+    except OSError as exc:
+        print(f"hbd export: cannot write {args.out}: {exc}", file=sys.stderr)
+        return 1
     print(f"hbd export: wrote {args.out}: {_written(result, args.format)}", file=sys.stderr)
     return 0
 

@@ -392,6 +392,17 @@ def test_without_out_the_resources_go_to_stdout(tmp_path: Path, capsys: pytest.C
     assert "location loc-grp-mailer-home grp-mailer 100: bob" in out
 
 
+def test_an_unwritable_out_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_dir, _ = article(tmp_path)
+    (tmp_path / "file").write_text("")
+    assert (
+        main(["export", "pacemaker", "--config-dir", str(config_dir), "--out", str(tmp_path / "file")]) == 1
+    )
+    assert f"hbd export: cannot write {tmp_path / 'file'}" in capsys.readouterr().err
+
+
 def test_crc_authkeys_writes_no_authkey_and_says_so(tmp_path: Path) -> None:
     config_dir, _ = article(tmp_path)
     (config_dir / "authkeys").write_text("auth 1\n1 crc\n")
