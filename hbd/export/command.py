@@ -13,7 +13,7 @@ from hbd.config.errors import ConfigError, Diagnostics
 from hbd.config.hacf import parse_hacf
 from hbd.config.load import HACF, load_config, local_node_name
 from hbd.export import cib, crm, pcs
-from hbd.export.model import Configuration, Note
+from hbd.export.model import Configuration, header
 from hbd.export.pacemaker import Export, export
 
 FORMATS = {"crm": crm.render, "pcs": pcs.render, "cib": cib.render}
@@ -21,16 +21,6 @@ OUTPUT_NAMES = {"crm": "cluster.crm", "pcs": "cluster-pcs.sh", "cib": "cib.xml"}
 OUTPUT_MODES = {"crm": 0o600, "pcs": 0o700, "cib": 0o600}  # fence parameters may hold passwords
 COROSYNC_CONF = "corosync.conf"
 AUTHKEY = "authkey"
-
-
-def header(config_dir: str, notes: tuple[Note, ...]) -> list[str]:
-    """The comment at the top of every output: every setting that was not carried over, and why."""
-    lines = [f"Written by `hbd export pacemaker` from {config_dir} (ha.cf, haresources, authkeys)."]
-    if not notes:
-        return [*lines, "Every setting was carried over.", ""]
-    lines.append("Not carried over, to fill in, or to know (nothing is dropped silently):")
-    lines += [f"- [{note.kind}] {note}" for note in notes]
-    return [*lines, ""]
 
 
 def render(configuration: Configuration, fmt: str, config_dir: str) -> str:

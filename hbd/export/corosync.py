@@ -153,12 +153,17 @@ def _address(
 
 
 def render(
-    config: Config, cluster_name: str, link_list: list[Link], with_key: bool, notes: list[Note]
+    config: Config, cluster_name: str, link_list: list[Link], with_key: bool, header: list[str]
 ) -> str:
-    """corosync.conf text; `notes` become its leading comment."""
+    """corosync.conf text; `header` (the export's notes) becomes its leading comment."""
     cluster = config.cluster
     t = timing(cluster.keepalive_s, cluster.deadtime_s)
-    lines = [*_comment(notes), "totem {", "\tversion: 2", f"\tcluster_name: {cluster_name}"]
+    lines = [
+        *(f"# {line}" if line else "" for line in header),
+        "totem {",
+        "\tversion: 2",
+        f"\tcluster_name: {cluster_name}",
+    ]
     lines += ["\ttransport: knet", "\tlink_mode: active"]
     lines += ["\tcrypto_cipher: aes256", "\tcrypto_hash: sha256"]
     if not with_key:
@@ -199,9 +204,3 @@ def render(
         lines.append("\tto_syslog: no")
     lines += ["\ttimestamp: on", "}"]
     return "\n".join(lines) + "\n"
-
-
-def _comment(notes: list[Note]) -> list[str]:
-    if not notes:
-        return []
-    return ["# corosync.conf written by `hbd export pacemaker`", *(f"# - {n}" for n in notes), ""]

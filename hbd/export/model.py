@@ -112,3 +112,13 @@ def comment_text(text: str) -> str:
     while "--" in text:
         text = text.replace("--", "- -")
     return text + " " if text.endswith("-") else text
+
+
+def header(config_dir: str, notes: tuple[Note, ...] | list[Note]) -> list[str]:
+    """The comment at the top of every output: every setting that was not carried over, and why."""
+    lines = [f"Written by `hbd export pacemaker` from {config_dir} (ha.cf, haresources, authkeys)."]
+    if not notes:
+        return [*lines, "Every setting was carried over.", ""]
+    lines.append("Not carried over, to fill in, or to know (nothing is dropped silently):")
+    lines += [f"- [{note.kind}] {note}" for note in notes]
+    return [*lines, ""]

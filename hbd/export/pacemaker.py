@@ -22,7 +22,7 @@ from hbd.config.hacf import strip_comment
 from hbd.config.model import HOST_MAP_PARAM, AutoFailback, Config, StonithHost
 from hbd.export import corosync
 from hbd.export.arguments import DEFAULT_CLUSTER_NAME
-from hbd.export.model import Clone, Configuration, Group, Location, Note, Op, Primitive, ms_text
+from hbd.export.model import Clone, Configuration, Group, Location, Note, Op, Primitive, header, ms_text
 from hbd.export.resources import export_groups, xml_id
 
 HOME_SCORE = 100
@@ -181,7 +181,8 @@ def export(
         op_defaults=(("timeout", ms_text(round(cluster.resource_timeout_s * 1000))),),
         notes=tuple(notes),
     )
-    conf = corosync.render(config, cluster_name, link_list, authkey is not None, notes)
+    text = header(config.config_dir, notes)
+    conf = corosync.render(config, cluster_name, link_list, authkey is not None, text)
     return Export(configuration, conf, authkey, tuple(notes))
 
 
