@@ -38,6 +38,7 @@ from lab.spec.topology import Topology, TopologyError, load_topology
 FENCE_DOCKER_VARIANT = "fence-agents"  # the node image with Debian's fence-agents (lab/images/variants.yaml)
 BOOT_TOGETHER_LEAD_S = 0.3  # lets every spawn happen before the shared start instant
 PROBE_STOP_WAIT_S = 5.0
+APP_PROBE_PORTS = {"http": 80, "sql": 5432}  # a protocol probe's default port on the group's VIP
 HELPER_START_S = 20.0
 WAIT_POLL_S = 0.01
 
@@ -404,18 +405,28 @@ class ScenarioRun:
             raise StepError(f"probe: topology {self.topology.name} has no client node")
         if not self.topology.groups:
             raise StepError(f"probe: topology {self.topology.name} has no service group")
-        group = self.topology.groups[0]
-        argv = [*self.backend.python_argv("lab.node.probe"), "--target", f"{group.vip.ip}:{group.port}"]
-        argv += ["--every-ms", str(args.get("every_ms", 5)), "--out", str(self.run_dir / "probe.jsonl")]
+        try:
+            group = self.topology.group(args["group"]) if args.get("group") else self.topology.groups[0]
+        except KeyError as e:
+            raise StepError(f"probe: {e.args[0]}") from e
+        protocol = args.get("protocol") or "tcp"
+        # tcp: probe.jsonl (the lab's prober); a protocol probe: probe-PROTOCOL.jsonl (lab.node.app_probe)
+        name = "probe" if protocol == "tcp" else f"probe-{protocol}"
+        port = args.get("port") or (group.port if protocol == "tcp" else APP_PROBE_PORTS[protocol])
+        module = "lab.node.probe" if protocol == "tcp" else "lab.node.app_probe"
+        argv = [*self.backend.python_argv(module), "--target", f"{group.vip.ip}:{port}"]
+        if protocol != "tcp":
+            argv += ["--protocol", protocol]
+        out = self.run_dir / f"{name}.jsonl"
+        argv += ["--every-ms", str(args.get("every_ms", 5)), "--out", str(out)]
         argv += ["--until-file", str(self.stop_file)]
-        pid = self.backend.spawn(client.name, argv, self.run_dir / "probe.log", env=child_env())
+        pid = self.backend.spawn(client.name, argv, self.run_dir / f"{name}.log", env=child_env())
         self.helpers.append(pid)
         # The step is done when probing has begun, so the next step's fault is always observed.
-        out = self.run_dir / "probe.jsonl"
         deadline = time.monotonic() + HELPER_START_S
         while not (out.exists() and out.stat().st_size > 0):
             if not self.backend.alive(pid) or time.monotonic() > deadline:
-                raise StepError(f"probe did not start; see {self.run_dir / 'probe.log'}")
+                raise StepError(f"probe did not start; see {self.run_dir / f'{name}.log'}")
             time.sleep(0.01)
 
     # -- steps ----------------------------------------------------------------------------------------

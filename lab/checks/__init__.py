@@ -21,6 +21,7 @@ from lab.checks.latency import breakdown, outage, takeover_latency
 from lab.checks.metrics import metrics_agree
 from lab.checks.ownership import failback, group_owners, single_owner
 from lab.checks.result import CheckParamError, CheckResult
+from lab.checks.rows import acked_rows
 from lab.checks.safety import acked_records, fences, links_down_only, single_writer
 from lab.history.records import History
 from lab.spec.check_params import CHECK_PARAMS, COMMON_KEYS
@@ -54,6 +55,7 @@ CHECKS: dict[str, Checker] = {
     "fences": fences,
     "links_down_only": links_down_only,
     "acked_records": acked_records,
+    "acked_rows": acked_rows,
     "single_writer": single_writer,
     "metrics_agree": metrics_agree,
 }

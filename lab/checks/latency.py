@@ -28,13 +28,14 @@ def takeover_latency(history: History, params: TakeoverLatency) -> CheckResult:
     if fault is None:
         return CheckResult("takeover_latency", False, unit="s", detail=no_fault(params))
     accept, who = survivor_test(history, fault, params.by)
-    answer = first_answer(history, fault.mono, accept)
+    answer = first_answer(history, fault.mono, accept, params.protocol)
     if answer is None:
         return CheckResult(
             "takeover_latency",
             False,
             unit="s",
-            detail=f"no probe answered by {who} after {fault.get('fault')} at {at(history, fault.mono)}",
+            detail=f"no {_probe(params.protocol)} answered by {who} after {fault.get('fault')} "
+            f"at {at(history, fault.mono)}",
         )
     latency = answer.mono - fault.mono
     ok = limit is None or latency <= limit
@@ -53,9 +54,9 @@ def takeover_latency(history: History, params: TakeoverLatency) -> CheckResult:
 def outage(history: History, params: Outage) -> CheckResult:
     """The largest gap between successful probe answers (a run that never recovers counts to its end)."""
     limit = params.max
-    probes = history.probes()
+    probes = history.probes(params.protocol)
     if not probes:
-        return CheckResult("outage", False, unit="s", detail="no probe records")
+        return CheckResult("outage", False, unit="s", detail=f"no {_probe(params.protocol)} records")
     good = [p for p in probes if p.get("ok")]
     failed = len(probes) - len(good)
     if not good:
@@ -82,6 +83,10 @@ def outage(history: History, params: Outage) -> CheckResult:
     if limit is not None and longest > limit:
         detail += f"; > max {limit:.3f}s"
     return CheckResult("outage", ok, longest, "s", detail, {"outage_s": longest, "failed_probes": failed})
+
+
+def _probe(protocol: str | None) -> str:
+    return f"{protocol} probe" if protocol else "probe"
 
 
 def breakdown(history: History, params: Breakdown) -> CheckResult:

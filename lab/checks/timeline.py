@@ -52,8 +52,10 @@ def survivor_test(history: History, fault: Record, by: str | None) -> tuple[Call
     return (lambda node: node not in victims), f"any node but {', '.join(sorted(victims))}"
 
 
-def first_answer(history: History, after: float, accept: Callable[[str], bool]) -> Record | None:
-    for p in history.probes():
+def first_answer(
+    history: History, after: float, accept: Callable[[str], bool], protocol: str | None = None
+) -> Record | None:
+    for p in history.probes(protocol):
         if p.mono >= after and p.get("ok") and p.get("answer") and accept(str(p.get("answer"))):
             return p
     return None

@@ -16,6 +16,7 @@ from typing import Any
 
 LAB_FILE = "lab.jsonl"
 PROBE_FILE = "probe.jsonl"
+PROTOCOL_PROBE_FILES = "probe-*.jsonl"
 OWNERS_FILE = "owners.jsonl"
 NODES_DIR = "nodes"
 NODE_EVENTS_FILE = "events.jsonl"
@@ -90,8 +91,12 @@ class History:
         injects = self.select("fault.inject", source="lab")
         return [r for r in injects if name is None or r.get("fault") == name]
 
-    def probes(self) -> list[Record]:
-        return self.select("probe", source="probe")
+    def probes(self, protocol: str | None = None) -> list[Record]:
+        """Probe attempts; with `protocol` (tcp, http, sql) only that probe's (tcp: those without one)."""
+        found = self.select("probe", source="probe")
+        if protocol is None:
+            return found
+        return [r for r in found if r.get("protocol", "tcp") == protocol]
 
     def owner_samples(self) -> list[Record]:
         return self.select("vip.owners", source="owner")
@@ -152,6 +157,8 @@ def load_history(run_dir: Path | str) -> History:
         path = run_dir / name
         if path.exists():
             records.extend(_read_jsonl(path, source, None, problems, notes))
+    for path in sorted(run_dir.glob(PROTOCOL_PROBE_FILES)):  # lab/node/app_probe.py, one per protocol
+        records.extend(_read_jsonl(path, "probe", None, problems, notes))
     nodes_dir = run_dir / NODES_DIR
     if nodes_dir.is_dir():
         for node_dir in sorted(p for p in nodes_dir.iterdir() if p.is_dir()):

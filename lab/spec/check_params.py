@@ -33,6 +33,9 @@ class TakeoverLatency(FaultRef):
     by: str | None = field(
         default=None, metadata=doc("the node that must answer (default: any node but the fault's victim)")
     )
+    protocol: str | None = field(
+        default=None, metadata=doc("only this probe's answers: tcp, http, sql (default: any probe)")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +43,9 @@ class Outage:
     """The largest gap between answered probes (a run that never recovers counts to its end)."""
 
     max: Seconds | None = field(default=None, metadata=doc("fail above this gap"))
+    protocol: str | None = field(
+        default=None, metadata=doc("only this probe's attempts: tcp, http, sql (default: every probe)")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,6 +160,17 @@ class MetricsAgree:
     min_scrapes: Count = field(default=3, metadata=doc("successful scrapes needed on each node with events"))
 
 
+@dataclass(frozen=True, kw_only=True)
+class AckedRows:
+    """Every row whose INSERT was acknowledged (COMMIT answered) by the SQL probe is in the table the
+    probe reads back at the end; the acknowledged rows missing are counted and listed, never hidden."""
+
+    max_lost: Count = field(
+        default=0, metadata=doc("acknowledged rows allowed missing (asynchronous replication loses some)")
+    )
+    min_acked: Count = field(default=1, metadata=doc("fail with fewer acknowledged rows (the client ran?)"))
+
+
 CHECK_PARAMS: dict[str, type] = {
     "takeover_latency": TakeoverLatency,
     "outage": Outage,
@@ -167,6 +184,7 @@ CHECK_PARAMS: dict[str, type] = {
     "fences": Fences,
     "links_down_only": LinksDownOnly,
     "acked_records": AckedRecords,
+    "acked_rows": AckedRows,
     "single_writer": SingleWriter,
     "metrics_agree": MetricsAgree,
 }

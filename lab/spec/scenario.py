@@ -67,6 +67,7 @@ class Scenario:
 # active X with the parameters it was injected with.
 
 STEP_KINDS = ("boot", "wait_for", "probe", "inject", "heal", "sleep")
+PROBE_PROTOCOLS = ("tcp", "http", "sql")  # a probe step's protocol (lab/node/probe.py, app_probe.py)
 TOP_KEYS = ("name", "description", "topology", "daemon", "steps", "expect")
 
 
@@ -417,14 +418,27 @@ def _probe(body: Any, where: str, p: _Problems) -> dict[str, Any] | None:
     if not isinstance(body, dict):
         p.add(where, f"expected {{target: vip, every_ms: 5}}, got {body!r}")
         return None
-    _unknown_keys(body, ("target", "every_ms"), where, p)
+    _unknown_keys(body, ("target", "every_ms", "protocol", "group", "port"), where, p)
     target = body.get("target", "vip")
     if target != "vip":
         p.add(f"{where}.target", f"only 'vip' can be probed, got {target!r}")
     every = body.get("every_ms", 5)
     if isinstance(every, bool) or not isinstance(every, int | float) or every <= 0:
         p.add(f"{where}.every_ms", f"expected a positive number of milliseconds, got {every!r}")
-    return {"target": target, "every_ms": every}
+    # tcp: the lab's prober (connect, read the answer); http and sql speak the real service's protocol
+    # (lab/node/app_probe.py). group: whose VIP (default the topology's first group); port: default the
+    # group's first service for tcp, 80 for http, 5432 for sql.
+    protocol = body.get("protocol", "tcp")
+    if protocol not in PROBE_PROTOCOLS:
+        p.add(f"{where}.protocol", f"expected one of {', '.join(PROBE_PROTOCOLS)}, got {protocol!r}")
+    group = body.get("group")
+    if group is not None and not isinstance(group, str):
+        p.add(f"{where}.group", f"expected a group name, got {group!r}")
+    port = body.get("port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+        p.add(f"{where}.port", f"expected a TCP port 1-65535, got {port!r}")
+    given = {key: body[key] for key in ("protocol", "group", "port") if key in body}
+    return {"target": target, "every_ms": every, **given}
 
 
 def _fault_args(body: Any, where: str, p: _Problems, heal: bool) -> dict[str, Any] | None:
