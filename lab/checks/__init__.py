@@ -18,6 +18,7 @@ from typing import Any
 
 from lab.checks.events import bad_news, link_down_named, no_event, no_failover
 from lab.checks.latency import breakdown, outage, takeover_latency
+from lab.checks.mail import acked_mail
 from lab.checks.metrics import metrics_agree
 from lab.checks.ownership import failback, group_owners, single_owner
 from lab.checks.result import CheckParamError, CheckResult
@@ -56,6 +57,7 @@ CHECKS: dict[str, Checker] = {
     "links_down_only": links_down_only,
     "acked_records": acked_records,
     "acked_rows": acked_rows,
+    "acked_mail": acked_mail,
     "single_writer": single_writer,
     "metrics_agree": metrics_agree,
 }
