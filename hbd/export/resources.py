@@ -63,11 +63,11 @@ def export_groups(groups: tuple[ResourceGroup, ...], cluster: ClusterConfig, con
     out_groups: list[Group] = []
     homes: list[str] = []
     notes: list[Note] = []
-    for group in groups:
+    for g, group in enumerate(groups):
         where = str(group.where) if group.where else None
         members: list[str] = []
-        for resource in group.resources:
-            rsc_id = ids[resource.spec]
+        for r, resource in enumerate(group.resources):
+            rsc_id = ids[(g, r)]
             primitive = _primitive(rsc_id, resource, cluster, config_dir, notes, where)
             if primitive is None:
                 continue
@@ -89,28 +89,30 @@ def export_groups(groups: tuple[ResourceGroup, ...], cluster: ClusterConfig, con
     return GroupExport(tuple(primitives), tuple(out_groups), tuple(homes), tuple(notes))
 
 
-def _resource_ids(groups: tuple[ResourceGroup, ...]) -> dict[str, str]:
-    """spec -> id: the script name where it is unique, else name and arguments (`hblab-service-8080-www`)."""
-    specs = list(dict.fromkeys(r.spec for g in groups for r in g.resources))
-    by_name: dict[str, int] = {}
-    for spec in specs:
-        name = spec.split("::")[0]
-        by_name[name] = by_name.get(name, 0) + 1
-    ids: dict[str, str] = {}
-    for spec in specs:
-        name, *args = spec.split("::")
-        if name in IP_RESOURCES and args:
-            base = "ip-" + args[0].split("/")[0]
-        elif by_name[name] == 1:
-            base = name
-        else:
-            base = "-".join([name, *args])
-        candidate = xml_id(base)
-        n = 2
-        while candidate in ids.values():
-            candidate = f"{xml_id(base)}-{n}"
-            n += 1
-        ids[spec] = candidate
+def _resource_ids(groups: tuple[ResourceGroup, ...]) -> dict[tuple[int, int], str]:
+    """(group index, resource index) -> id: the script name where it is unique, else name and arguments
+    (`hblab-service-8080-www`); a spec in two groups (haresources warns) gets two resources, `-2` on the
+    second."""
+    by_name: dict[str, set[str]] = {}
+    for group in groups:
+        for resource in group.resources:
+            by_name.setdefault(resource.name, set()).add(resource.spec)
+    ids: dict[tuple[int, int], str] = {}
+    for g, group in enumerate(groups):
+        for r, resource in enumerate(group.resources):
+            name, args = resource.name, resource.args
+            if name in IP_RESOURCES and args:
+                base = "ip-" + args[0].split("/")[0]
+            elif len(by_name[name]) == 1:
+                base = name
+            else:
+                base = "-".join([name, *args])
+            candidate = xml_id(base)
+            n = 2
+            while candidate in ids.values():
+                candidate = f"{xml_id(base)}-{n}"
+                n += 1
+            ids[(g, r)] = candidate
     return ids
 
 

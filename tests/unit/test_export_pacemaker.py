@@ -166,7 +166,10 @@ def crm_verify(path: Path) -> subprocess.CompletedProcess[str]:
 )
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_crm_verify_accepts_every_exported_cib(case: str, tmp_path: Path) -> None:
-    cib = export(case, "cib", tmp_path) / "cib.xml"
+    assert_crm_verify_accepts(export(case, "cib", tmp_path) / "cib.xml", tmp_path)
+
+
+def assert_crm_verify_accepts(cib: Path, tmp_path: Path) -> None:
     result = crm_verify(cib)
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert result.returncode in (0, 78), lines
@@ -182,6 +185,22 @@ def test_crm_verify_accepts_every_exported_cib(case: str, tmp_path: Path) -> Non
     )
     result = crm_verify(online)
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stderr
+
+
+@pytest.mark.skipif(shutil.which("crm_verify") is None, reason="crm_verify absent")
+def test_a_resource_in_two_groups_becomes_two_resources(tmp_path: Path) -> None:
+    """haresources only warns about it (heartbeat runs the script for each group): ids must not collide."""
+    config_dir, _ = article(tmp_path)
+    (config_dir / "haresources").write_text("bob 192.168.0.250 apache\nbobek 192.168.0.251 apache\n")
+    out = tmp_path / "out"
+    assert (
+        main(["export", "pacemaker", "--config-dir", str(config_dir), "--format", "cib", "--out", str(out)])
+        == 0
+    )
+    assert_crm_verify_accepts(out / "cib.xml", tmp_path)
+    primitives = normalized(out / "cib.xml")["primitives"]
+    assert isinstance(primitives, dict)
+    assert {k for k, v in primitives.items() if v[2] == "apache"} == {"apache", "apache-2"}
 
 
 @pytest.mark.skipif(shutil.which("crm_verify") is None, reason="crm_verify absent")
