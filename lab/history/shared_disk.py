@@ -38,12 +38,16 @@ def install_disk_resources(
     for name in ("hblab-claim", "hblab-writer"):
         shutil.copyfile(SERVICE_DIR / name, resource_dir / name)
         os.chmod(resource_dir / name, 0o755)
+    # The writer beside them: the config dir is a path every node sees (a container does not see the
+    # host's source tree); it is a standalone file, run with python -I -S.
+    writer = resource_dir / WRITER.name
+    shutil.copyfile(WRITER, writer)
     conf = {
         "NODE": node,
         "STATE_DIR": str(state_dir),
         "DISK_DIR": str(disk_dir),
         "PYTHON": python,
-        "WRITER": str(WRITER),
+        "WRITER": str(writer),
         "EVERY_MS": str(WRITE_EVERY_MS),
     }
     (config_dir / "hblab-disk.conf").write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
