@@ -7,8 +7,8 @@ programs (lab/node/flood.py, lab/node/replay.py):
   replay      send captured frames again, unchanged (e.g. the peer's last hb_takeover after a restart)
 
 Bounded: the programs refuse a destination outside the topology's own subnets (passed as --allow) and
-cap rate, size, count and time. netns only: the Docker node image has no scapy (lab/spec/scenario.py
-refuses these faults on Docker with that reason).
+cap rate, size, count and time. Both backends: the Docker node image has scapy too (NODE_LAB_EXTRAS in
+lab/backends/docker/image.py).
 """
 
 from __future__ import annotations

@@ -247,7 +247,7 @@ class Reload(FaultParams):
     )
 
 
-# -- attacks on the heartbeat port (lab/faults/attack.py; scapy, netns only) ------------------------
+# -- attacks on the heartbeat port (lab/faults/attack.py; scapy, in the host venv and the node image) ----
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,10 +316,6 @@ class FaultDecl:
     backends_why: str = ""
 
 
-# The attack programs (lab/node/flood.py, replay.py) need scapy, which the Docker node image lacks.
-_SCAPY_NETNS = "its node program needs scapy, which is in the host venv but not in the Docker node image"
-
-
 def _registry(*decls: FaultDecl) -> dict[str, FaultDecl]:
     return {d.name: d for d in decls}
 
@@ -344,8 +340,10 @@ FAULTS: dict[str, FaultDecl] = _registry(
     FaultDecl("state_dir_full", StateDirFull, healable=True),
     FaultDecl("hbctl", Hbctl),
     FaultDecl("reload", Reload),
-    FaultDecl("junk_flood", JunkFlood, healable=True, backends=("netns",), backends_why=_SCAPY_NETNS),
-    FaultDecl("capture", Capture, healable=True, backends=("netns",), backends_why=_SCAPY_NETNS),
-    FaultDecl("replay", Replay, backends=("netns",), backends_why=_SCAPY_NETNS),
+    # The attack programs (lab/node/flood.py, replay.py) need scapy: the Docker node image has it too
+    # (lab/backends/docker/image.py NODE_LAB_EXTRAS), so they run on both backends.
+    FaultDecl("junk_flood", JunkFlood, healable=True),
+    FaultDecl("capture", Capture, healable=True),
+    FaultDecl("replay", Replay),
 )
 HEALABLE = tuple(name for name, d in FAULTS.items() if d.healable)

@@ -553,7 +553,7 @@ def _add_problems(problems: Iterable[Problem], where: str, p: _Problems) -> None
 
 def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
     """Problems running `scenario` on `backend` (fence_docker fences containers: docker only; a fault
-    declared with `backends`, like the scapy attacks, runs only there)."""
+    declared with `backends` runs only there)."""
     errors = [
         f"{step.where}.{step.kind}.fault: {decl.name} needs the {' or '.join(decl.backends)} backend "
         f"({decl.backends_why}; this run uses {backend})"

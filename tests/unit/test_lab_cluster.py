@@ -3,6 +3,7 @@ caller's FILE:LINE), before anything is built; the plugin's failure text names w
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from lab.backends.base import LabError
 from lab.checks.result import CheckResult
 from lab.cluster import Cluster, run_name
 from lab.pytest_plugin import describe
+from lab.spec.fault_params import FAULTS
 from lab.spec.scenario import ScenarioError, parse_daemon, parse_expect_item, parse_step
 
 HERE = Path(__file__).name
@@ -61,11 +63,20 @@ def test_step_arguments_are_checked_before_anything_runs(cluster: Cluster) -> No
         cluster.boot("bob", "alice")
     with pytest.raises(ScenarioError, match=rf"^{HERE}:\d+: expect\.max: unknown unit"):
         cluster.check("takeover_latency", max="1 fortnight")
-    with pytest.raises(ScenarioError, match=rf"^{HERE}:\d+: inject\.fault: junk_flood needs the netns"):
+    assert cluster.steps == 0  # nothing was carried out
+
+
+def test_a_fault_declared_for_some_backends_is_refused_on_another(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No shipped fault is limited any more (the scapy attacks run on Docker too): a declared one is.
+    limited = dataclasses.replace(FAULTS["junk_flood"], backends=("netns",), backends_why="a reason")
+    monkeypatch.setitem(FAULTS, "junk_flood", limited)
+    refused = rf"^{HERE}:\d+: inject\.fault: junk_flood needs the netns backend \(a reason"
+    with pytest.raises(ScenarioError, match=refused):
         Cluster("two-node", backend="docker", runs_root=cluster.run_dir.parent.parent).inject(
             "junk_flood", node="bob", link="lan"
         )
-    assert cluster.steps == 0  # nothing was carried out
 
 
 def test_a_closed_cluster_refuses_steps(cluster: Cluster) -> None:

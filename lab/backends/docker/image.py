@@ -41,6 +41,10 @@ WHEEL_CACHE = Path("/var/cache/hblab/wheels")
 LOCK_DIR = Path("/var/lock")
 APT_SOURCES = (Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d"))
 IMAGE_LABEL = "hbd.lab.image"  # not "hbd.lab": `hblab clean` must never remove the image cache
+# From the lab extra, what node programs need inside a node: scapy for the attack programs run by the
+# junk_flood, capture and replay faults (lab/node/flood.py, replay.py). The rest of the extra (matplotlib,
+# the docker SDK) is for the host.
+NODE_LAB_EXTRAS = ("scapy",)
 HASH_LEN = 16
 
 Progress = Callable[[str], None]
@@ -161,11 +165,20 @@ def runtime_deps(pyproject: Path = PYPROJECT) -> tuple[str, ...]:
     return tuple(re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0] for spec in specs)
 
 
+def node_lab_deps(pyproject: Path = PYPROJECT) -> tuple[str, ...]:
+    """The lab extra's packages that node programs need (NODE_LAB_EXTRAS), as named in pyproject.toml's
+    [project.optional-dependencies] lab: an extra dropped there leaves the image too."""
+    with pyproject.open("rb") as f:
+        specs = tomllib.load(f)["project"].get("optional-dependencies", {}).get("lab", [])
+    names = (re.split(r"[\s<>=!~;\[]", spec, maxsplit=1)[0] for spec in specs)
+    return tuple(name for name in names if name.lower() in NODE_LAB_EXTRAS)
+
+
 def dependency_pins() -> tuple[str, ...]:
-    """`name==version` for hbd's runtime deps, pinned to the versions in the host venv so nodes run what
-    the tests ran."""
+    """`name==version` for hbd's runtime deps and the node programs' lab deps, pinned to the versions in the
+    host venv so nodes run what the tests ran."""
     pins = []
-    for name in runtime_deps():
+    for name in (*runtime_deps(), *node_lab_deps()):
         try:
             pins.append(f"{name}=={importlib.metadata.version(name)}")
         except importlib.metadata.PackageNotFoundError as exc:
