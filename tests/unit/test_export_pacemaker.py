@@ -4,23 +4,31 @@ CIB, and the parts with a rule of their own (timing, key derivation, addresses, 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hbd.cli import main
 from hbd.config.hacf import DIRECTIVES as HACF_DIRECTIVES
+from hbd.config.model import AuthConfig, ClusterConfig, Config, ResourceGroup
+from hbd.config.render import render_hacf
 from hbd.export import corosync
+from hbd.export.cib import render as render_cib
 from hbd.export.command import AUTHKEY, COROSYNC_CONF, OUTPUT_NAMES
+from hbd.export.model import header
 from hbd.export.pacemaker import DIRECTIVES as EXPORT_DIRECTIVES
+from hbd.export.pacemaker import export as pacemaker_export
+from tests.unit.test_config_render import auths, clusters, group_lists
 
 DATA = Path(__file__).parent.parent / "data"
 EXPORT = DATA / "export"
@@ -201,6 +209,25 @@ def test_a_resource_in_two_groups_becomes_two_resources(tmp_path: Path) -> None:
     primitives = normalized(out / "cib.xml")["primitives"]
     assert isinstance(primitives, dict)
     assert {k for k, v in primitives.items() if v[2] == "apache"} == {"apache", "apache-2"}
+
+
+@pytest.mark.skipif(shutil.which("crm_verify") is None, reason="crm_verify absent")
+@settings(max_examples=40, deadline=None)
+@given(clusters(), group_lists(), auths())
+def test_crm_verify_accepts_the_cib_of_any_configuration(
+    cluster: ClusterConfig, case: tuple[tuple[str, ...], tuple[ResourceGroup, ...]], auth: AuthConfig
+) -> None:
+    """Any configuration hbd's parsers can produce (the round-trip strategies of test_config_render) exports
+    to a CIB Pacemaker accepts: ids never collide, every value is one Pacemaker reads."""
+    nodes, groups = case
+    stonith = tuple(dataclasses.replace(s, host="*") for s in cluster.stonith_hosts)
+    cluster = dataclasses.replace(cluster, nodes=nodes, stonith_hosts=stonith)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config(config_dir=tmp, node="bob", cluster=cluster, groups=groups, auth=auth)
+        result = pacemaker_export(config, render_hacf(cluster))
+        cib = Path(tmp) / "cib.xml"
+        cib.write_text(render_cib(result.configuration, header(tmp, result.notes)))
+        assert_crm_verify_accepts(cib, Path(tmp))
 
 
 @pytest.mark.skipif(shutil.which("crm_verify") is None, reason="crm_verify absent")
