@@ -139,7 +139,9 @@ def hacf_source(
     fence_docker: FenceDockerSetup | None = None,
 ) -> tuple[str, dict[int, str]]:
     """The ha.cf text before normalisation, and which scenario key each line came from (for errors)."""
-    servers = [n.name for n in topology.servers if n.daemon == "hbd"]
+    # Pacemaker nodes are members too: their ha.d is exported to the cluster they run (lab/pacemaker.py;
+    # a quorum-only node is added to the exported cluster, hbd itself knows two nodes).
+    servers = [n.name for n in topology.servers if n.daemon in ("hbd", "pacemaker") and not n.quorum_only]
     lines = [f"node {' '.join(servers)}"]
     origin: dict[int, str] = {}
     agent = fencing_agent(daemon)

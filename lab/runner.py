@@ -28,6 +28,7 @@ from lab.backends import make_backend
 from lab.backends.base import Backend, LabError
 from lab.history.records import NODE_METRICS_FILE
 from lab.history.store import new_run_dir
+from lab.pacemaker import pacemaker_dir, render_pacemaker_cluster
 from lab.paths import PROJECT_ROOT
 from lab.render import ClusterSecret, FenceDockerSetup, RenderError, fencing_agent, render_node
 from lab.spec.duration import parse_duration
@@ -36,6 +37,8 @@ from lab.spec.scenario import Scenario, ScenarioError, Step, validate_for_backen
 from lab.spec.topology import Topology, TopologyError, load_topology
 
 FENCE_DOCKER_VARIANT = "fence-agents"  # the node image with Debian's fence-agents (lab/images/variants.yaml)
+PACEMAKER_VARIANT = "pacemaker"  # the node image with Corosync + Pacemaker, for `daemon: pacemaker` nodes
+VIP_SINGLE_STEADY_S = 3.0  # wait_for vip.single: one owner held this long
 BOOT_TOGETHER_LEAD_S = 0.3  # lets every spawn happen before the shared start instant
 PROBE_STOP_WAIT_S = 5.0
 APP_PROBE_PORTS = {"http": 80, "sql": 5432}  # a protocol probe's default port on the group's VIP
@@ -108,9 +111,12 @@ class DaemonSet:
         if spec.daemon == "command":
             return list(spec.command)
         raise LabError(f"node {node} runs no daemon (daemon: {spec.daemon})")
+        if spec.daemon == "pacemaker":
+            return [*self.backend.python_argv("lab.node.pacemaker"), "--dir", str(pacemaker_dir(dirs))]
 
     def boot(self, nodes: list[str], together: bool = False) -> None:
         start_at = time.monotonic() + BOOT_TOGETHER_LEAD_S if together and len(nodes) > 1 else None
+        self._start_responders([n for n in nodes if self.topology.node(n).daemon == "pacemaker"])
         pids = {}
         for node in nodes:
             if self.pid(node) is not None:
@@ -137,6 +143,19 @@ class DaemonSet:
             self.on_boot(nodes)
 
     def pid(self, node: str) -> int | None:
+    def _start_responders(self, nodes: list[str]) -> None:
+        """Pacemaker moves only the VIP (lab/pacemaker.py): each service node answers on every service
+        port for the whole run, so an answer names the VIP's holder. The responder detaches and stays in
+        the node; a power-off kills it, a later boot starts it again."""
+        for node in nodes:
+            if self.topology.node(node).quorum_only:
+                continue
+            script = self.backend.node_dirs(node).config_dir / "resource.d" / "hblab-service"
+            for group in self.topology.groups:
+                for service in group.services:
+                    argv = [str(script), str(service.port), service.label, "start"]
+                    self.backend.exec(node, argv, timeout_s=30)
+
         pid = self.pids.get(node)
         if pid is not None and not self.backend.alive(pid):
             return None
@@ -228,6 +247,8 @@ class ScenarioRun:
             self.backend.use_node_image(self.topology.image)
         self._prepare_fence_docker()
         self.progress = progress or (lambda _msg: None)
+        if any(n.daemon == "pacemaker" for n in self.topology.nodes):  # docker only (validate_for_backend)
+            self.backend.use_node_image(PACEMAKER_VARIANT)
         self.log = RecordLog(self.run_dir / "lab.jsonl")
         self.daemons = DaemonSet(self.backend, self.topology, self.log, verbose_daemon)
         self.daemons.on_boot = self._start_scrapers
@@ -316,6 +337,8 @@ class ScenarioRun:
             if not link.exists() and not link.is_symlink():
                 link.symlink_to(Path("state") / "events.jsonl")
             if spec.daemon != "hbd":
+            if spec.daemon == "pacemaker":
+                continue  # the whole cluster at once, below
                 continue
             serial_paths = {}
             for line in self.topology.serial_lines:
@@ -336,6 +359,13 @@ class ScenarioRun:
                 fence_docker=fence_docker,
             )
 
+        self._render_pacemaker(secret)
+
+    def _render_pacemaker(self, secret: ClusterSecret) -> None:
+        members = [n.name for n in self.topology.servers if n.daemon == "pacemaker"]
+        if members:
+            dirs = {name: self.backend.node_dirs(name) for name in members}
+            render_pacemaker_cluster(self.topology, self.scenario.daemon, dirs, secret)
     def _shared_disk(self) -> Path | None:
         """A directory of the run dir every node sees (netns nodes share the host's filesystem)."""
         if self.topology.shared_disk_group is None:
@@ -488,6 +518,9 @@ class ScenarioRun:
             self.tail.poll()
             found = self.tail.find(event, node, self.action_mark)
             if found is not None:
+        if event in ("vip.owner", "vip.single"):
+            self._wait_for_owner(event, node, within)
+            return
                 self.log.mark(
                     "wait_for.ok", wanted=event, node=found.get("node"), matched_mono=found.get("mono")
                 )
@@ -503,6 +536,42 @@ class ScenarioRun:
         nodes = [node] if node else [n.name for n in self.topology.servers]
         hints = []
         for n in nodes:
+
+    def _wait_for_owner(self, event: str, node: str | None, within: float) -> None:
+        """`vip.owner` (N holds the VIP; any node without `node`) and `vip.single` (one owner held steadily
+        for VIP_SINGLE_STEADY_S), from the owner sampler: what the lab sees, for daemons that write no hbd
+        events (Pacemaker, the bench's peers)."""
+        deadline = time.monotonic() + within
+        path = self.run_dir / "owners.jsonl"
+        offset = 0
+        single_since: tuple[float, str] | None = None
+        while True:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+            end = data.rfind(b"\n")
+            if end >= 0:
+                offset += end + 1
+                for line in data[: end + 1].splitlines():
+                    rec = json.loads(line)
+                    owners = rec.get("owners") or []
+                    if rec.get("mono", 0) < self.action_mark:
+                        continue
+                    if event == "vip.owner" and (node in owners if node else bool(owners)):
+                        self.log.mark("wait_for.ok", wanted=event, node=node, matched_mono=rec["mono"])
+                        return
+                    if event == "vip.single":
+                        if len(owners) != 1 or (single_since and single_since[1] != owners[0]):
+                            single_since = (rec["mono"], owners[0]) if len(owners) == 1 else None
+                        elif single_since is None:
+                            single_since = (rec["mono"], owners[0])
+            if single_since and time.monotonic() - single_since[0] >= VIP_SINGLE_STEADY_S:
+                self.log.mark("wait_for.ok", wanted=event, node=single_since[1], matched_mono=single_since[0])
+                return
+            if time.monotonic() > deadline:
+                what = f"{node} holding the VIP" if event == "vip.owner" else "a single steady VIP owner"
+                raise StepError(f"{what} not seen within {within:g} s{self._daemon_hint(node)}")
+            time.sleep(WAIT_POLL_S)
             if self.topology.node(n).daemon != "none" and self.daemons.pid(n) is None:
                 log = self.backend.node_dirs(n).daemon_log
                 tail = _tail(log, 5)

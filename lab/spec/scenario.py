@@ -565,6 +565,7 @@ def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
     ]
     errors += _image_problems(scenario, backend)
     fencing = scenario.daemon.get("fencing")
+    errors += _pacemaker_problems(scenario, backend)
     backends = FENCING[fencing].backends if isinstance(fencing, str) and fencing in FENCING else None
     if backends is not None and backend not in backends:
         where = scenario.path or scenario.name
@@ -594,6 +595,30 @@ def _image_problems(scenario: Scenario, backend: str) -> list[str]:
 
 
 _THING = {"node": "node", "link": "link", "serial": "serial line"}
+# Why `daemon: pacemaker` nodes need the docker backend (tests/unit/test_shipped_scenarios.py shows it too).
+PACEMAKER_NEEDS_DOCKER = (
+    "Corosync and Pacemaker keep their files at fixed paths (/etc/corosync, /var/lib/pacemaker, /run): "
+    "each node needs a machine of its own, and the pacemaker node image"
+)
+
+
+def _pacemaker_problems(scenario: Scenario, backend: str) -> list[str]:
+    """A topology with `daemon: pacemaker` nodes runs only where each node is a container."""
+    from lab.spec.topology import TopologyError, load_topology
+
+    try:
+        nodes = [n.name for n in load_topology(scenario.topology).nodes if n.daemon == "pacemaker"]
+    except TopologyError:
+        return []  # reported where the topology is loaded, with its file and path
+    if not nodes or backend == "docker":
+        return []
+    where = scenario.path or scenario.name
+    return [
+        f"{where}: topology {scenario.topology}: nodes {', '.join(nodes)} run daemon: pacemaker, which needs "
+        f"the docker backend ({PACEMAKER_NEEDS_DOCKER}; this run uses {backend}: try --backend docker)"
+    ]
+
+
 
 
 def validate_against_topology(

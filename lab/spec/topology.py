@@ -18,7 +18,8 @@ import yaml
 from lab.paths import TOPOLOGY_DIR
 
 HEARTBEAT_KINDS = ("bcast", "ucast", "mcast", "none")
-DAEMONS = ("hbd", "none", "command")
+# pacemaker: Corosync + Pacemaker running what `hbd export pacemaker` makes of hbd's files (lab/pacemaker.py)
+DAEMONS = ("hbd", "none", "command", "pacemaker")
 ROLES = ("server", "client")
 _NODE_RE = re.compile(r"^[a-z][a-z0-9]{0,7}$")
 _IFACE_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.]{0,7}$")
@@ -121,6 +122,7 @@ class NodeSpec:
     daemon: str = "hbd"  # "hbd" | "none" | "command"
     command: tuple[str, ...] = ()  # for daemon: command (lab tests use `sleep`)
     config_dir: Path | None = None  # take ha.d files from here instead of rendering them
+    quorum_only: bool = False  # daemon: pacemaker: a member that gives quorum and never runs a group
 
 
 @dataclass(frozen=True)
@@ -333,7 +335,7 @@ class _Parser:
             if not _NODE_RE.match(name):
                 self.err(where, "node names are 1-8 lower-case letters or digits, starting with a letter")
             spec = self.mapping(spec, where, required=False)
-            self.unknown_keys(spec, {"role", "daemon", "command", "config_dir"}, where)
+            self.unknown_keys(spec, {"role", "daemon", "command", "config_dir", "quorum_only"}, where)
             role = spec.get("role", "server")
             if role not in ROLES:
                 self.err(_join(where, "role"), f"expected one of {', '.join(ROLES)}, got {role!r}")
@@ -362,7 +364,13 @@ class _Parser:
                     cdir = (self.path.parent / config_dir).resolve()
                     if not cdir.is_dir():
                         self.err(_join(where, "config_dir"), f"{cdir} is not a directory")
-            out.append(NodeSpec(name, role, daemon, tuple(command), cdir))
+            quorum_only = spec.get("quorum_only", False)
+            if not isinstance(quorum_only, bool):
+                self.err(_join(where, "quorum_only"), "expected true or false")
+                quorum_only = False
+            elif quorum_only and daemon != "pacemaker":
+                self.err(_join(where, "quorum_only"), "only a daemon: pacemaker node can be quorum_only")
+            out.append(NodeSpec(name, role, daemon, tuple(command), cdir, quorum_only))
         return out
 
     def endpoint(self, node: str, spec: Any, where: str, node_names: set[str]) -> Endpoint | None:

@@ -89,10 +89,12 @@ LAB_ALLOWED: dict[str, set[str]] = {
     "lab.checks": {"lab.spec", "lab.history"},
     "lab.faults": {"lab.paths", "lab.spec", "lab.backends"},
     "lab.render": {"lab.paths", "lab.spec", "lab.history", "lab.backends"},
+    # daemon: pacemaker nodes: hbd's files rendered, then exported (hbd's exporter runs as a command)
+    "lab.pacemaker": {"lab.paths", "lab.spec", "lab.backends", "lab.render"},
     "lab.analysis": {"lab.paths", "lab.spec", "lab.history", "lab.checks", "lab.node"},
     "lab.runner": {
         "lab.paths", "lab.spec", "lab.history", "lab.backends", "lab.faults", "lab.checks", "lab.analysis",
-        "lab.render",
+        "lab.render", "lab.pacemaker",
     },
     "lab.bench": {
         "lab.paths", "lab.spec", "lab.history", "lab.backends", "lab.backends.docker", "lab.faults",
