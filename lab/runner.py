@@ -110,13 +110,13 @@ class DaemonSet:
             return argv + (["-v"] if self.verbose else [])
         if spec.daemon == "command":
             return list(spec.command)
-        raise LabError(f"node {node} runs no daemon (daemon: {spec.daemon})")
         if spec.daemon == "pacemaker":
             return [*self.backend.python_argv("lab.node.pacemaker"), "--dir", str(pacemaker_dir(dirs))]
+        raise LabError(f"node {node} runs no daemon (daemon: {spec.daemon})")
 
     def boot(self, nodes: list[str], together: bool = False) -> None:
-        start_at = time.monotonic() + BOOT_TOGETHER_LEAD_S if together and len(nodes) > 1 else None
         self._start_responders([n for n in nodes if self.topology.node(n).daemon == "pacemaker"])
+        start_at = time.monotonic() + BOOT_TOGETHER_LEAD_S if together and len(nodes) > 1 else None
         pids = {}
         for node in nodes:
             if self.pid(node) is not None:
@@ -142,7 +142,6 @@ class DaemonSet:
         if self.on_boot is not None:
             self.on_boot(nodes)
 
-    def pid(self, node: str) -> int | None:
     def _start_responders(self, nodes: list[str]) -> None:
         """Pacemaker moves only the VIP (lab/pacemaker.py): each service node answers on every service
         port for the whole run, so an answer names the VIP's holder. The responder detaches and stays in
@@ -156,6 +155,7 @@ class DaemonSet:
                     argv = [str(script), str(service.port), service.label, "start"]
                     self.backend.exec(node, argv, timeout_s=30)
 
+    def pid(self, node: str) -> int | None:
         pid = self.pids.get(node)
         if pid is not None and not self.backend.alive(pid):
             return None
@@ -246,9 +246,9 @@ class ScenarioRun:
         if self.topology.image is not None:  # real services (validate_for_backend: docker only)
             self.backend.use_node_image(self.topology.image)
         self._prepare_fence_docker()
-        self.progress = progress or (lambda _msg: None)
         if any(n.daemon == "pacemaker" for n in self.topology.nodes):  # docker only (validate_for_backend)
             self.backend.use_node_image(PACEMAKER_VARIANT)
+        self.progress = progress or (lambda _msg: None)
         self.log = RecordLog(self.run_dir / "lab.jsonl")
         self.daemons = DaemonSet(self.backend, self.topology, self.log, verbose_daemon)
         self.daemons.on_boot = self._start_scrapers
@@ -336,9 +336,9 @@ class ScenarioRun:
             link = dirs.root / "events.jsonl"
             if not link.exists() and not link.is_symlink():
                 link.symlink_to(Path("state") / "events.jsonl")
-            if spec.daemon != "hbd":
             if spec.daemon == "pacemaker":
                 continue  # the whole cluster at once, below
+            if spec.daemon != "hbd":
                 continue
             serial_paths = {}
             for line in self.topology.serial_lines:
@@ -358,7 +358,6 @@ class ScenarioRun:
                 shared_disk=self._shared_disk(),
                 fence_docker=fence_docker,
             )
-
         self._render_pacemaker(secret)
 
     def _render_pacemaker(self, secret: ClusterSecret) -> None:
@@ -366,6 +365,7 @@ class ScenarioRun:
         if members:
             dirs = {name: self.backend.node_dirs(name) for name in members}
             render_pacemaker_cluster(self.topology, self.scenario.daemon, dirs, secret)
+
     def _shared_disk(self) -> Path | None:
         """A directory of the run dir every node sees (netns nodes share the host's filesystem)."""
         if self.topology.shared_disk_group is None:
@@ -513,14 +513,14 @@ class ScenarioRun:
     def _do_wait_for(self, args: dict[str, Any]) -> None:
         event, node = str(args["event"]), args.get("node")
         within = float(args.get("within_s") or parse_duration(args["within"]))
+        if event in ("vip.owner", "vip.single"):
+            self._wait_for_owner(event, node, within)
+            return
         deadline = time.monotonic() + within
         while True:
             self.tail.poll()
             found = self.tail.find(event, node, self.action_mark)
             if found is not None:
-        if event in ("vip.owner", "vip.single"):
-            self._wait_for_owner(event, node, within)
-            return
                 self.log.mark(
                     "wait_for.ok", wanted=event, node=found.get("node"), matched_mono=found.get("mono")
                 )
@@ -531,11 +531,6 @@ class ScenarioRun:
                 where = f" on {node}" if node else ""
                 raise StepError(f"{event}{where} not seen within {within:g} s{self._daemon_hint(node)}")
             time.sleep(WAIT_POLL_S)
-
-    def _daemon_hint(self, node: str | None) -> str:
-        nodes = [node] if node else [n.name for n in self.topology.servers]
-        hints = []
-        for n in nodes:
 
     def _wait_for_owner(self, event: str, node: str | None, within: float) -> None:
         """`vip.owner` (N holds the VIP; any node without `node`) and `vip.single` (one owner held steadily
@@ -572,6 +567,11 @@ class ScenarioRun:
                 what = f"{node} holding the VIP" if event == "vip.owner" else "a single steady VIP owner"
                 raise StepError(f"{what} not seen within {within:g} s{self._daemon_hint(node)}")
             time.sleep(WAIT_POLL_S)
+
+    def _daemon_hint(self, node: str | None) -> str:
+        nodes = [node] if node else [n.name for n in self.topology.servers]
+        hints = []
+        for n in nodes:
             if self.topology.node(n).daemon != "none" and self.daemons.pid(n) is None:
                 log = self.backend.node_dirs(n).daemon_log
                 tail = _tail(log, 5)
