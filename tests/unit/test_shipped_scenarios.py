@@ -17,6 +17,7 @@ from lab.spec.scenario import (
 )
 from lab.spec.topology import load_topology
 from tests.docker.test_pacemaker import PACEMAKER
+from tests.docker.test_webdb import WEBDB
 from tests.lab.test_article_scenarios import ARTICLE
 from tests.lab.test_delay import DELAY
 from tests.lab.test_hardening_scenarios import HARDENING
@@ -75,6 +76,7 @@ def test_every_shipped_scenario_is_run_for_real_by_a_lab_test() -> None:
     run_by_tests = set(ARTICLE) | set(LINK_CUTS) | set(SAFETY_SCENARIOS) | set(HARDENING) | set(RELOAD)
     run_by_tests |= set(OPERATIONS) | set(MONITOR) | set(DELAY)
     run_by_tests |= set(PACEMAKER)  # docker only: tests/docker/test_pacemaker.py
+    run_by_tests |= set(WEBDB)  # docker only (the webdb image): tests/docker/test_webdb.py
     assert set(SHIPPED) - run_by_tests == set()
 
 
