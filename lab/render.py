@@ -197,7 +197,9 @@ def _resource_group(topology: Topology, group: Group) -> ResourceGroup:
         f"/{ifaces.pop()}" if len(ifaces) == 1 else ""
     )
     services = [
-        Resource(s.script) if s.script is not None else Resource("hblab-service", (str(s.port), s.label))
+        Resource(s.script.split("::")[0], tuple(s.script.split("::")[1:]))
+        if s.script is not None
+        else Resource("hblab-service", (str(s.port), s.label))
         for s in group.services
     ]
     # The shared disk first: claimed (mounted) before its writer starts, released after it stopped.
@@ -260,7 +262,7 @@ def render_node(
     os.chmod(resource_dir / "hblab-service", 0o755)
     # A service's init script the lab ships (lab/node/service/NAME) goes beside it; any other name is the
     # node's own /etc/init.d script, where hbd looks next.
-    for script in {s.script for g in topology.groups for s in g.services if s.script is not None}:
+    for script in {s.script_name for g in topology.groups for s in g.services if s.script_name is not None}:
         if (SERVICE_DIR / script).is_file():
             shutil.copyfile(SERVICE_DIR / script, resource_dir / script)
             os.chmod(resource_dir / script, 0o755)

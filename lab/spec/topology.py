@@ -26,7 +26,8 @@ _IFACE_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.]{0,7}$")
 _SEGMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 _LABEL_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,32}$")
 _IMAGE_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-_SCRIPT_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}$")  # a file name in resource.d or init.d
+# A file name in resource.d or init.d, then its arguments heartbeat-style: pgpromote::sync
+_SCRIPT_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}(::[a-zA-Z0-9_.,/=-]+)*$")
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class SerialLine:
 class Service:
     """A TCP port a group serves on its VIP (what the prober contacts) and the resource that serves it:
     the lab's hblab-service responder (answers with the node name), or with `script:` a real service's
-    LSB init script (lab/node/service/NAME, or the node's own /etc/init.d/NAME), started by hbd."""
+    LSB init script (lab/node/service/NAME, or the node's own /etc/init.d/NAME), started by hbd; `script:
+    NAME::ARG...` passes arguments as haresources does."""
 
     port: int
     label: str
@@ -97,6 +99,11 @@ class Service:
     @property
     def resource(self) -> str:
         return self.script if self.script is not None else f"hblab-service::{self.port}::{self.label}"
+
+    @property
+    def script_name(self) -> str | None:
+        """The script's file name, without its arguments."""
+        return self.script.split("::", 1)[0] if self.script is not None else None
 
 
 @dataclass(frozen=True)
@@ -530,7 +537,7 @@ class _Parser:
                 self.err(swhere, f"label {label!r}: letters, digits, '_', '.', '-'")
                 ok = False
             elif script is not None and not (isinstance(script, str) and _SCRIPT_RE.match(script)):
-                self.err(_join(swhere, "script"), f"expected an init script's file name, got {script!r}")
+                self.err(_join(swhere, "script"), f"expected SCRIPT[::ARG...], got {script!r}")
                 ok = False
             else:
                 services.append(Service(port, label, script))

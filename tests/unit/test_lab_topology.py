@@ -174,3 +174,11 @@ def test_image_names_the_variant_the_nodes_run_from():
     assert parse_topology(GOOD, Path("t.yaml")).image is None
     assert parse_topology(GOOD + "image: webdb\n", Path("t.yaml")).image == "webdb"
     assert any(p.startswith("bad.yaml: image:") for p in problems(GOOD + "image: Web/DB\n"))
+
+
+def test_a_script_takes_arguments_as_haresources_does():
+    text = GOOD.replace("services: [8080]", "services: [{port: 5432, script: pgpromote::sync}]")
+    topo = parse_topology(text, Path("t.yaml"))
+    assert topo.groups[0].services[0].script_name == "pgpromote"
+    [db, _ip] = resource_groups(topo)[0].resources
+    assert (db.name, db.args, db.spec) == ("pgpromote", ("sync",), "pgpromote::sync")
