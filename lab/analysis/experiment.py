@@ -274,7 +274,8 @@ def run_experiment(
     if count < 1:
         raise ExperimentError(f"repeat must be at least 1, got {count}")
     try:
-        scenarios = [load_scenario(s, experiment.overrides) for s in experiment.scenarios]
+        refs = [scenario_ref(experiment, s) for s in experiment.scenarios]
+        scenarios = [load_scenario(ref, experiment.overrides) for ref in refs]
     except ScenarioError as exc:
         raise ExperimentError(f"{experiment.directory / EXPERIMENT_FILE}: {exc}") from None
     run_dirs: list[Path] = []
@@ -295,6 +296,14 @@ def run_experiment(
     if echo:
         print(summary.to_markdown())
     return summary
+
+
+def scenario_ref(experiment: Experiment, entry: str) -> str | Path:
+    """A bare name is a shipped scenario (lab/scenarios); a path (`scenarios/x.yaml`) is the experiment's
+    own, relative to its directory: scenarios that only make sense inside one comparison live with it."""
+    if "/" in entry or entry.endswith((".yaml", ".yml")):
+        return experiment.directory / entry
+    return entry
 
 
 def experiment_out_dir(runs_root: Path, name: str | Path) -> Path:

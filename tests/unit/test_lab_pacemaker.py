@@ -107,3 +107,21 @@ def test_crm_verify_accepts_the_lab_cib(topology: str, tmp_path: Path) -> None:
 def test_fencing_is_refused_with_the_reason(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"daemon\.fencing is not supported there yet"):
         render("pacemaker-two-node", tmp_path, {**DAEMON, "fencing": "on"})
+
+
+def test_the_migration_experiment_loads_its_own_and_shipped_scenarios() -> None:
+    from lab.analysis.experiment import load_experiment, scenario_ref
+
+    experiment = load_experiment("pacemaker-migration")
+    scenarios = [load_scenario(scenario_ref(experiment, s)) for s in experiment.scenarios]
+    for scenario in scenarios:
+        assert validate_for_backend(scenario, "docker") == [], scenario.name
+    pacemaker = [s.name for s in scenarios if validate_for_backend(s, "netns")]
+    hbd = [s.name for s in scenarios if s.name not in pacemaker]
+    assert hbd == ["hbd-power-off", "hbd-soft-stop", "hbd-cut-heal"]
+    # side by side: every hbd scenario has its Pacemaker twin with the same steps and timings
+    by_name = {s.name: s for s in scenarios}
+    for name in hbd:
+        twin = by_name[name.replace("hbd-", "pacemaker-")]
+        assert [(t.kind, t.args) for t in twin.steps] == [(t.kind, t.args) for t in by_name[name].steps]
+        assert twin.daemon == by_name[name].daemon and twin.expect == by_name[name].expect
