@@ -266,6 +266,10 @@ def render_node(
         if (SERVICE_DIR / script).is_file():
             shutil.copyfile(SERVICE_DIR / script, resource_dir / script)
             os.chmod(resource_dir / script, 0o755)
+            # The shell library it sources from its own directory (lab/node/service/hblab-mail.sh).
+            for library in SERVICE_DIR.glob("*.sh"):
+                if f"/{library.name}" in (SERVICE_DIR / script).read_text():
+                    shutil.copyfile(library, resource_dir / library.name)
     (cfg / "hblab-service.conf").write_text(f"NODE={node}\nSTATE_DIR={dirs.state_dir}\nPYTHON={python}\n")
     (cfg / "nodeinfo").write_text(f"{node}\n")  # netns shares the host's UTS name: name the node explicitly
     if fencing_agent(daemon) == "fence_lab":

@@ -41,7 +41,8 @@ PACEMAKER_VARIANT = "pacemaker"  # the node image with Corosync + Pacemaker, for
 VIP_SINGLE_STEADY_S = 3.0  # wait_for vip.single: one owner held this long
 BOOT_TOGETHER_LEAD_S = 0.3  # lets every spawn happen before the shared start instant
 PROBE_STOP_WAIT_S = 5.0
-APP_PROBE_PORTS = {"http": 80, "sql": 5432}  # a protocol probe's default port on the group's VIP
+APP_PROBE_PORTS = {"http": 80, "sql": 5432, "smtp": 25, "pop3": 110, "imap": 143}  # default port on the VIP
+MAIL_PROTOCOLS = ("smtp", "pop3", "imap")  # lab.node.mail_probe's
 HELPER_START_S = 20.0
 WAIT_POLL_S = 0.01
 
@@ -444,9 +445,13 @@ class ScenarioRun:
         name = "probe" if protocol == "tcp" else f"probe-{protocol}"
         port = args.get("port") or (group.port if protocol == "tcp" else APP_PROBE_PORTS[protocol])
         module = "lab.node.probe" if protocol == "tcp" else "lab.node.app_probe"
+        if protocol in MAIL_PROTOCOLS:
+            module = "lab.node.mail_probe"
         argv = [*self.backend.python_argv(module), "--target", f"{group.vip.ip}:{port}"]
         if protocol != "tcp":
             argv += ["--protocol", protocol]
+        if protocol in ("pop3", "imap"):  # the final inventory waits for what the smtp probe got acked
+            argv += ["--acked-from", str(self.run_dir / "probe-smtp.jsonl")]
         out = self.run_dir / f"{name}.jsonl"
         argv += ["--every-ms", str(args.get("every_ms", 5)), "--out", str(out)]
         argv += ["--until-file", str(self.stop_file)]

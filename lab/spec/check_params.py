@@ -146,6 +146,13 @@ class AckedRecords:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AckedMail:
+    """Every mail acknowledged by SMTP (250 to DATA) is later found by IMAP and by POP3, none twice."""
+
+    min_acked: Count = field(default=1, metadata=doc("fail with fewer acknowledged mails (the client ran?)"))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SingleWriter:
     """Writing sessions of writers on different nodes never overlap."""
 
@@ -185,6 +192,7 @@ CHECK_PARAMS: dict[str, type] = {
     "links_down_only": LinksDownOnly,
     "acked_records": AckedRecords,
     "acked_rows": AckedRows,
+    "acked_mail": AckedMail,
     "single_writer": SingleWriter,
     "metrics_agree": MetricsAgree,
 }

@@ -67,7 +67,8 @@ class Scenario:
 # active X with the parameters it was injected with.
 
 STEP_KINDS = ("boot", "wait_for", "probe", "inject", "heal", "sleep")
-PROBE_PROTOCOLS = ("tcp", "http", "sql")  # a probe step's protocol (lab/node/probe.py, app_probe.py)
+# A probe step's protocol (lab/node/probe.py, app_probe.py; smtp, pop3, imap: lab/node/mail_probe.py).
+PROBE_PROTOCOLS = ("tcp", "http", "sql", "smtp", "pop3", "imap")
 TOP_KEYS = ("name", "description", "topology", "daemon", "steps", "expect")
 
 
