@@ -1,0 +1,31 @@
+"""The article's mail server on Docker (issue 13): real postfix and dovecot started by hbd through the
+mailer, pop3 and imapd init scripts, mail on the shared disk, a client speaking SMTP, POP3 and IMAP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.backends.docker import dockerd
+from lab.runner import run_scenario
+from lab.spec.scenario import load_scenario
+
+pytestmark = pytest.mark.docker
+
+# Docker only (their topology runs from the mail image); each about 40 s once the image is built.
+MAIL = ("mail-power-off", "mail-soft-stop")
+
+
+@pytest.mark.parametrize("name", MAIL)
+def test_mail_scenario_passes(name: str, engine: dockerd.EngineState, short_runs_root: Path) -> None:
+    result = run_scenario(load_scenario(name), backend_name="docker", runs_root=short_runs_root)
+    assert result.error is None, f"{name}: {result.error} (run dir {result.run_dir})"
+    failed = [r for r in result.results if not r.ok]
+    assert not failed, f"{name}: failed checks {failed} (run dir {result.run_dir})"
+    by_name = {r.name: r for r in result.results}
+    # Mail flowed on both sides of the takeover: acknowledged before and after, all found by both readers.
+    mail = by_name["acked_mail"]
+    assert mail.values["imap_found"] == mail.values["pop3_found"] == mail.values["acked"]
+    for protocol in ("smtp", "pop3", "imap"):
+        assert by_name[f"{protocol}_takeover_latency"].ok
