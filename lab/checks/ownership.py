@@ -3,16 +3,27 @@ resource group changed owner."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hbd.event_names import GROUP_ACTIVE
 from lab.checks.result import CheckResult, Number
 from lab.checks.timeline import at
-from lab.history.ownership import holding_intervals, multi_owner_windows, owners_at, total_length
+from lab.history.ownership import holding_intervals, multi_owner_windows, owners_at, total_length, vips
 from lab.history.records import History
 from lab.spec.check_params import Failback, SingleOwner
 
 
 def single_owner(history: History, params: SingleOwner) -> CheckResult:
-    """Time two nodes held the VIP at once: 0, or (expect_split_brain) a window that healed."""
+    """Time two nodes held the VIP at once: 0, or (expect_split_brain) a window that healed. With several
+    VIPs (an active/active pair) and no `ip`, each VIP is judged on its own: bob holding one group's address
+    while bobek holds the other's is two owners of two addresses, not of one."""
+    if params.ip is None and len(addresses := vips(history)) > 1:
+        each = [single_owner(history, replace(params, ip=vip)) for vip in addresses]
+        dual = sum(r.value or 0.0 for r in each)
+        detail = "; ".join(f"{vip}: {r.detail}" for vip, r in zip(addresses, each, strict=True))
+        windows = sum(int(r.values.get("windows") or 0) for r in each)
+        combined: dict[str, Number] = {"dual_owner_s": dual, "windows": windows}
+        return CheckResult("single_owner", all(r.ok for r in each), dual, "s", detail, combined)
     limit = params.max
     intervals = holding_intervals(
         history, ip=params.ip or None, **({"slack_s": params.slack} if params.slack is not None else {})

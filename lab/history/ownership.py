@@ -81,6 +81,8 @@ def ownership_evidence(history: History, ip: str | None = None) -> list[Evidence
     power = _power_events(history)
     sampled_nodes = set(history.nodes)
     for r in history.owner_samples():
+        if ip is not None and r.get("vip") is not None and not _same_ip(r.get("vip"), ip):
+            continue  # a sample of another group's VIP says nothing about this one
         owners = {str(o) for o in r.get("owners") or () if o}
         sampled_nodes |= owners
         for node in sorted(sampled_nodes):
@@ -89,6 +91,17 @@ def ownership_evidence(history: History, ip: str | None = None) -> list[Evidence
                 continue
             out.append(Evidence(r.mono, node, node in owners, exact=False))
     return sorted(out, key=lambda e: (e.mono, not e.exact))
+
+
+def vips(history: History) -> list[str]:
+    """Every VIP the history has ownership evidence for (ip.added/ip.removed events, owner samples)."""
+    found = {str(r.get("vip")).split("/")[0] for r in history.owner_samples() if r.get("vip")}
+    found |= {
+        str(r.get("ip")).split("/")[0]
+        for r in history.select((IP_ADDED, IP_REMOVED), source="node")
+        if r.get("ip")
+    }
+    return sorted(found)
 
 
 def holding_intervals(

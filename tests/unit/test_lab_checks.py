@@ -370,3 +370,24 @@ def test_check_modules_import_only_the_layers_below():
         inside = {name.removeprefix("lab.checks.") for name in imported if name.startswith("lab.checks")}
         assert inside <= allowed, f"lab/checks/{module}.py imports {inside - allowed}"
         assert "lab.checks" not in imported
+
+
+def _vip_samples(b: HistoryBuilder, start: float, stop: float, vip: str, owners: list[str]) -> None:
+    for i in range(round((stop - start) / 0.1)):
+        b.records.append(
+            {"mono": start + i * 0.1, "source": "owner", "event": "vip.owners", "vip": vip, "owners": owners}
+        )
+
+
+def test_single_owner_judges_each_vip_of_an_active_active_pair_on_its_own():
+    # bob holds the mail VIP, bobek the web VIP: two owners of two addresses, never two of one.
+    b = HistoryBuilder().node(1.0, "bob", "ip.added", ip="192.168.77.51/24", iface="eth0")
+    b.node(1.0, "bobek", "ip.added", ip="192.168.77.52/24", iface="eth0")
+    _vip_samples(b, 1.05, 3.0, "192.168.77.51", ["bob"])
+    _vip_samples(b, 1.1, 3.0, "192.168.77.52", ["bobek"])
+    r = one(b.build(), check="single_owner")
+    assert r.ok and r.value == 0, r.detail
+    # ... and a real dual ownership of one of them is still caught, and named by its VIP.
+    _vip_samples(b, 3.0, 4.0, "192.168.77.52", ["bob", "bobek"])
+    r = one(b.build(), check="single_owner")
+    assert not r.ok and r.detail.startswith("192.168.77.51: never two owners; 192.168.77.52: two owners")
