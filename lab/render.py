@@ -270,6 +270,11 @@ def render_node(
             for library in SERVICE_DIR.glob("*.sh"):
                 if f"/{library.name}" in (SERVICE_DIR / script).read_text():
                     shutil.copyfile(library, resource_dir / library.name)
+    if spec.config_dir is not None and (spec.config_dir / "resource.d").is_dir():
+        # The user's own resource scripts, unchanged, last: theirs win over the lab's of the same name.
+        for script in sorted((spec.config_dir / "resource.d").iterdir()):
+            if script.is_file():
+                shutil.copy2(script, resource_dir / script.name)
     (cfg / "hblab-service.conf").write_text(f"NODE={node}\nSTATE_DIR={dirs.state_dir}\nPYTHON={python}\n")
     (cfg / "nodeinfo").write_text(f"{node}\n")  # netns shares the host's UTS name: name the node explicitly
     if fencing_agent(daemon) == "fence_lab":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -259,14 +259,15 @@ class _Parser:
         top = self.mapping(data, "")
         self.unknown_keys(
             top,
-            {"name", "description", "nodes", "lans", "links", "serial", "groups", "shared_disk", "image"},
+            {"name", "description", "nodes", "lans", "links", "serial", "groups", "shared_disk", "image"}
+            | {"ha_d"},
             "",
         )
         name = top.get("name", self.path.stem)
         if not isinstance(name, str) or not name:
             self.err("name", "expected a non-empty string")
             name = self.path.stem
-        nodes = self.nodes(top.get("nodes"))
+        nodes = self.with_ha_d(self.nodes(top.get("nodes")), top.get("ha_d"))
         node_names = {n.name for n in nodes}
         segments: list[Segment] = []
         used_ifaces: dict[tuple[str, str], str] = {}
@@ -318,6 +319,26 @@ class _Parser:
             shared_disk_group=disk_group,
             image=image,
         )
+
+    def with_ha_d(self, nodes: list[NodeSpec], value: Any) -> list[NodeSpec]:
+        """`ha_d: DIR` (relative to the topology file): a user's own heartbeat directory (ha.cf, haresources,
+        authkeys, optional resource.d/) that every hbd server runs from unchanged, unless the node names a
+        config_dir of its own. The lab renders none of those files then: the scenario's `daemon:` timings
+        do not apply, the user's do."""
+        if value is None:
+            return nodes
+        if not isinstance(value, str):
+            self.err("ha_d", "expected a path string")
+            return nodes
+        cdir = (self.path.parent / value).resolve()
+        if not cdir.is_dir():
+            self.err("ha_d", f"{cdir} is not a directory")
+            return nodes
+        missing = [name for name in ("ha.cf", "haresources", "authkeys") if not (cdir / name).is_file()]
+        if missing:
+            self.err("ha_d", f"{cdir} has no {', '.join(missing)}")
+        takes = [n.role == "server" and n.daemon == "hbd" and n.config_dir is None for n in nodes]
+        return [replace(n, config_dir=cdir) if take else n for n, take in zip(nodes, takes, strict=True)]
 
     def shared_disk(self, value: Any, group_names: set[str]) -> str | None:
         if value is None:

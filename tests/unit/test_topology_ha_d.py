@@ -1,0 +1,81 @@
+"""A user's own /etc/ha.d reproduced as-is (issue 13): the topology's `ha_d:` directory reaches every hbd
+server unchanged, its resource.d too, and a bad directory is named with the file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lab.backends.base import NodeDirs
+from lab.paths import TOPOLOGY_DIR
+from lab.render import ClusterSecret, render_node
+from lab.spec.topology import TopologyError, load_topology
+
+ARTICLE_HA_D = TOPOLOGY_DIR / "article-mail" / "ha.d"
+FILES = ("ha.cf", "haresources", "authkeys")
+
+
+def _topology(tmp_path: Path, ha_d: str, extra_node: str = "") -> Path:
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"ha_d: {ha_d}\n"
+        "nodes:\n  bob: {}\n  bobek: {}\n  client: {role: client}\n" + extra_node + "lans:\n  lan:\n"
+        "    members:\n      bob: {iface: eth0, ip: 192.168.0.1/24}\n"
+        "      bobek: {iface: eth0, ip: 192.168.0.2/24}\n      client: {iface: eth0, ip: 192.168.0.100/24}\n"
+    )
+    return path
+
+
+def test_the_article_topology_runs_every_server_from_the_article_files() -> None:
+    topology = load_topology("mail-server-article")
+    assert {n.name: n.config_dir for n in topology.nodes} == {
+        "bob": ARTICLE_HA_D,
+        "bobek": ARTICLE_HA_D,
+        "client": None,
+    }
+    # The article's exact haresources, bare bobek line included.
+    article_line = "bob mailer pop3 imapd IPaddr::192.168.0.250/24\n"
+    assert (ARTICLE_HA_D / "haresources").read_text() == article_line + "bobek\n"
+
+
+def test_render_copies_the_files_unchanged_and_the_users_scripts_win(tmp_path: Path) -> None:
+    ha_d = tmp_path / "ha.d"
+    shutil.copytree(ARTICLE_HA_D, ha_d)
+    (ha_d / "resource.d").mkdir()
+    (ha_d / "resource.d" / "mailer").write_text("#!/bin/sh\n# the user's own mailer\n")
+    topology = load_topology(_topology(tmp_path, "ha.d"))
+    dirs = NodeDirs(tmp_path / "nodes" / "bob")
+    render_node(topology, "bob", {"keepalive": "50ms"}, dirs, ClusterSecret.fresh())
+    for name in FILES:
+        assert (dirs.config_dir / name).read_bytes() == (ha_d / name).read_bytes(), name
+    assert (dirs.config_dir / "authkeys").stat().st_mode & 0o777 == 0o600
+    assert (dirs.config_dir / "resource.d" / "mailer").read_text() == "#!/bin/sh\n# the user's own mailer\n"
+
+
+@pytest.mark.parametrize(
+    ("ha_d", "message"),
+    [
+        ("nowhere", "is not a directory"),
+        ("partial", "has no haresources, authkeys"),
+        ("[1]", "expected a path"),
+    ],
+)
+def test_a_bad_ha_d_is_named(tmp_path: Path, ha_d: str, message: str) -> None:
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "ha.cf").write_text("node bob bobek\n")
+    path = _topology(tmp_path, ha_d)
+    with pytest.raises(TopologyError) as err:
+        load_topology(path)
+    assert f"{path}: ha_d: " in str(err.value) and message in str(err.value)
+
+
+def test_a_node_with_its_own_config_dir_keeps_it(tmp_path: Path) -> None:
+    shutil.copytree(ARTICLE_HA_D, tmp_path / "ha.d")
+    shutil.copytree(ARTICLE_HA_D, tmp_path / "own")
+    path = _topology(tmp_path, "ha.d").read_text().replace("  bobek: {}\n", "  bobek: {config_dir: own}\n")
+    (tmp_path / "t.yaml").write_text(path)
+    topology = load_topology(tmp_path / "t.yaml")
+    assert topology.node("bob").config_dir == (tmp_path / "ha.d").resolve()
+    assert topology.node("bobek").config_dir == (tmp_path / "own").resolve()
