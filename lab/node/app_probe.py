@@ -10,10 +10,10 @@ outage work per protocol:
    "error": reason when not ok}
   http  GET / (urllib); ok on status 200; the node is the page's X-Served-By header (lab/node/service/
         webserver sets it).
-  sql   INSERT of a unique id + COMMIT through psql (autocommit: psql's exit 0 after the INSERT is the
-        commit's acknowledgement); the record carries "id"; the node is the server's cluster_name, which
-        lab/node/service/pgsql sets to the node's name. A failed attempt's row is in doubt: the commit may
-        have happened with its answer lost.
+  sql   INSERT of a unique id, autocommit (lab/node/pgwire.py: the server's ReadyForQuery after the INSERT
+        is the commit's acknowledgement); the record carries "id"; the node is the server's cluster_name,
+        which lab/node/service/pgsql (and pgpromote) set to the node's name. A failed attempt's row is in
+        doubt: the commit may have happened with its answer lost.
 When told to stop, the sql probe reads every id back from the table, at most READBACK_S long, and writes
   {"mono", "source": "probe", "event": "sql.rows", "ids": [...], "node": who answered} or
   {"mono", "source": "probe", "event": "sql.rows", "error": why}
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -36,24 +35,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from lab.node import pgwire
+
 READBACK_S = 3.0
-PSQL = "psql"
 TABLE = "acked"
 
 
-def _psql(host: str, port: int, sql: str, timeout_s: float) -> tuple[bool, str]:
-    """Run one statement with psql (its own connection, autocommit); (ok, output or error)."""
-    env = {**os.environ, "PGCONNECT_TIMEOUT": str(max(1, round(timeout_s)))}
-    argv = [PSQL, "-h", host, "-p", str(port), "-U", "postgres", "-d", "postgres", "-X", "-q", "-t", "-A"]
-    argv += ["-v", "ON_ERROR_STOP=1", "-c", sql]
+def _sql(host: str, port: int, sql: str, timeout_s: float) -> tuple[bool, list[list[str | None]], str]:
+    """Run one statement on its own connection (autocommit); (ok, rows, error)."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
-    except subprocess.TimeoutExpired:
-        return False, "timeout"
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
-        return False, (lines[-1] if lines else f"psql exit {done.returncode}")[:200]
-    return True, done.stdout.strip()
+        return True, pgwire.query(host, port, sql, timeout_s), ""
+    except TimeoutError:
+        return False, [], "timeout"
+    except (OSError, pgwire.PgError) as e:
+        return False, [], (str(e) or type(e).__name__)[:200]
 
 
 def http_attempt(host: str, port: int, timeout_s: float, _seq: int) -> dict[str, Any]:
@@ -73,29 +68,34 @@ def http_attempt(host: str, port: int, timeout_s: float, _seq: int) -> dict[str,
 
 def sql_attempt(host: str, port: int, timeout_s: float, seq: int, run_tag: str) -> dict[str, Any]:
     row = f"{run_tag}-{seq}"
-    ok, out = _psql(
+    ok, rows, error = _sql(
         host,
         port,
         f"INSERT INTO {TABLE} (id, node) VALUES ('{row}', current_setting('cluster_name')) RETURNING node",
         timeout_s,
     )
-    if ok and out:
-        return {"ok": True, "answer": out.split()[0], "id": row}
-    return {"ok": False, "answer": None, "id": row, "error": out or "empty answer"}
+    if ok and rows and rows[0][0]:
+        return {"ok": True, "answer": rows[0][0], "id": row}
+    return {"ok": False, "answer": None, "id": row, "error": error or "empty answer"}
 
 
 def sql_readback(host: str, port: int, deadline: float) -> dict[str, Any]:
     last = "no attempt"
     while time.monotonic() < deadline:
-        ok, out = _psql(
-            host, port, f"SELECT current_setting('cluster_name') UNION ALL SELECT id FROM {TABLE}", 2.0
-        )
-        if ok:
-            lines = out.splitlines()
-            return {"node": lines[0] if lines else None, "ids": lines[1:]}
-        last = out
+        sql = f"SELECT current_setting('cluster_name'), array_agg(id) FROM {TABLE}"
+        ok, rows, error = _sql(host, port, sql, 2.0)
+        if ok and rows:
+            node, ids = rows[0]
+            return {"node": node, "ids": _text_array(ids or "{}")}
+        last = error
         time.sleep(0.1)
     return {"error": f"could not read the table back: {last}"}
+
+
+def _text_array(text: str) -> list[str]:
+    """PostgreSQL's text form of a text[] whose elements need no quoting (the probe's ids: r<hex>-<n>)."""
+    inner = text.strip("{}")
+    return inner.split(",") if inner else []
 
 
 def run(
