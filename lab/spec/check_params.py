@@ -34,7 +34,8 @@ class TakeoverLatency(FaultRef):
         default=None, metadata=doc("the node that must answer (default: any node but the fault's victim)")
     )
     protocol: str | None = field(
-        default=None, metadata=doc("only this probe's answers: tcp, http, sql (default: any probe)")
+        default=None,
+        metadata=doc("only this probe's answers: tcp, http, sql, smtp, pop3, imap (default: any probe)"),
     )
 
 
@@ -44,7 +45,8 @@ class Outage:
 
     max: Seconds | None = field(default=None, metadata=doc("fail above this gap"))
     protocol: str | None = field(
-        default=None, metadata=doc("only this probe's attempts: tcp, http, sql (default: every probe)")
+        default=None,
+        metadata=doc("only this probe's attempts: tcp, http, sql, smtp, pop3, imap (default: every probe)"),
     )
 
 
