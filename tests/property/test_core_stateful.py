@@ -2,7 +2,8 @@
 
 Invariants:
 - two nodes hold a group at once only if every link between them was cut shortly before (split brain is
-  the price of no fencing; with a working link it never happens, graceful handovers included);
+  the price of no fencing; with a working link it never happens, graceful handovers and failed stops
+  included: a group whose stop failed stays held where it is);
 - after everything is healed and quiet for a while, each group has exactly one owner;
 - `next_deadline()` is never in the past.
 """
@@ -11,8 +12,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from hbd.core.events import ShutdownRequested, StandbyCommanded, TakeoverCommanded
-from hbd.core.machine import GroupSpec
+from hbd.core.events import CleanupCommanded, ShutdownRequested, StandbyCommanded, TakeoverCommanded
+from hbd.core.machine import GroupSpec, Role
 from tests.sim.cluster import LINKS, TIMING, Cluster
 
 GROUPS = [GroupSpec("IPaddr::10.0.0.100/24", "bob"), GroupSpec("web", "bobek")]
@@ -58,6 +59,15 @@ class TwoNodes(RuleBasedStateMachine):
     def takeover(self, node: str, scope: str) -> None:
         self.c.send_event(node, TakeoverCommanded(scope))
 
+    @rule(node=NODES, key=st.sampled_from([g.key for g in GROUPS]), fails=st.booleans())
+    def stops_fail(self, node: str, key: str, fails: bool) -> None:
+        """Every stop of `key` on `node` fails from now on (or works again): it must stay held there."""
+        (self.c.fail_stop.add if fails else self.c.fail_stop.discard)((node, key))
+
+    @rule(node=NODES, key=st.sampled_from([g.key for g in GROUPS]))
+    def cleanup(self, node: str, key: str) -> None:
+        self.c.send_event(node, CleanupCommanded(key))
+
     @invariant()
     def dual_ownership_only_after_a_total_cut(self) -> None:
         c = self.c
@@ -77,6 +87,12 @@ class TwoNodes(RuleBasedStateMachine):
         # Heal everything, boot whoever is down, wait: each group must end with exactly one owner.
         c = self.c
         c.set_links(True)
+        c.fail_stop.clear()  # the operator fixes the stops, and cleans up where one failed
+        c.run_for(0.1)  # a stop already under way fails all the same
+        for name, node in c.nodes.items():
+            groups = node.machine.groups.items() if node.machine is not None else []
+            for key in [k for k, g in groups if g.role is Role.STOP_FAILED]:
+                c.send_event(name, CleanupCommanded(key))
         # A soft stop still releasing its groups exits on its own: let it, then boot what is down.
         c.run_for(1.0)
         for name, node in c.nodes.items():
