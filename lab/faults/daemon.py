@@ -247,16 +247,27 @@ class Hbctl(Fault[fp.Hbctl]):
     def inject(self, ctx: FaultContext, p: fp.Hbctl, given: Given) -> dict[str, Any]:
         node = node_of(ctx, self.name, p.node)
         daemon_pid(ctx, self.name, node)
-        state = ctx.backend.node_dirs(node).state_dir
-        argv = [*ctx.backend.python_argv("hbd.control_cli"), "--state-dir", str(state), p.command, p.scope]
+        dirs = ctx.backend.node_dirs(node)
+        what = p.scope if p.command != "cleanup" else p.group or _first_group(dirs.config_dir / "haresources")
+        hbctl = [*ctx.backend.python_argv("hbd.control_cli"), "--state-dir", str(dirs.state_dir)]
+        argv = [*hbctl, p.command, what]
         mono = time.monotonic()
         res = ctx.backend.exec(node, argv, check=False, timeout_s=10)
         if res.returncode != 0:
             raise FaultError(
-                f"{self.name}: `hbctl {p.command} {p.scope}` on {node} exited {res.returncode}: "
+                f"{self.name}: `hbctl {p.command} {what}` on {node} exited {res.returncode}: "
                 f"{(res.stderr or res.stdout).strip()[-300:]}"
             )
         return ctx.emit("fault.inject", self.name, given, mono=mono, verified_mono=time.monotonic())
+
+
+def _first_group(haresources: Path) -> str:
+    """The key of the first group (its first resource) in a node's rendered haresources."""
+    for line in haresources.read_text().splitlines():
+        words = line.split("#", 1)[0].split()
+        if len(words) >= 2:
+            return words[1]
+    raise FaultError(f"hbctl: no resource group in {haresources}")
 
 
 FAULTS: tuple[Fault[Any], ...] = (DaemonKill(), ServiceKill(), ResourceFail(), StateDirFull(), Hbctl())

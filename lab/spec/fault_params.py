@@ -209,11 +209,16 @@ class StateDirFull(FaultParams):
 
 @dataclass(frozen=True, kw_only=True)
 class Hbctl(FaultParams):
-    """An operator command on a node (`hbctl standby|takeover [scope]`): not a fault, a step of a script."""
+    """An operator command on a node (`hbctl standby|takeover [scope]`, `hbctl cleanup GROUP`): not a fault,
+    a step of a script."""
 
     node: NodeName = field(metadata=doc("the node the operator types on"))
-    command: Literal["standby", "takeover"] = field(metadata=doc("hbctl's command"))
+    command: Literal["standby", "takeover", "cleanup"] = field(metadata=doc("hbctl's command"))
     scope: Literal["all", "local", "foreign"] = field(default="all", metadata=doc("which groups"))
+    group: str | None = field(
+        default=None,
+        metadata=doc("cleanup: the group's key (default: the first group of the node's haresources)"),
+    )
 
 
 # -- the daemon's configuration (lab/faults/config.py) ---------------------------------------------

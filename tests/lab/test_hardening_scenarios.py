@@ -24,6 +24,7 @@ HARDENING = [
     "start-failure-on-takeover",
     "stop-failure",
     "stop-failure-fenced",
+    "stop-failure-cleanup",
     "state-dir-full",
 ]
 KNOWN_FAILING: dict[str, str] = {}  # name -> why it fails today (strict xfail: a fix is noticed)
@@ -68,7 +69,14 @@ def test_hardening_scenario(name: str, short_runs_root: Path) -> None:
         stuck = [e for e in bob if e["event"] == "group.stop_failed"]
         assert stuck and stuck[0]["level"] == "CRITICAL" and stuck[0]["shutting_down"] is True
         assert "hbctl cleanup" in stuck[0]["remedy"]
-        assert not [e for e in bob if e["event"] == "node.stopped"]
+        stopped = [e["mono"] for e in bob if e["event"] == "node.stopped"]
+        if name == "stop-failure-cleanup":  # released by the retried stop, then (only then) taken over
+            released = [e["mono"] for e in bob if e["event"] == "group.released"]
+            bobek = records(result.run_dir / "nodes/bobek/state/events.jsonl")
+            acquired = [e["mono"] for e in bobek if e["event"] == "group.acquire.start"]
+            assert released and stopped and acquired and released[0] <= stopped[0] <= acquired[0]
+        else:
+            assert not stopped
     if name == "replay-after-restart":
         events = records(result.run_dir / "nodes/bob/state/events.jsonl")
         assert any(e.get("reason") == "stale_request" for e in events), (
