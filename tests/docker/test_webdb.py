@@ -31,11 +31,12 @@ def test_web_db_scenario_passes(name: str, engine: dockerd.EngineState, short_ru
     rows = by_name["acked_rows"]
     assert rows.values["acked"] >= 20 and "read back from bob" in rows.detail
     if name == "db-replication-async-power-off":
-        # Asynchronous commit may lose the last acknowledged rows: the loss is the value, and named.
-        assert rows.value == rows.values["lost"]
-        assert (rows.value == 0) == ("lost: " not in rows.detail)
+        # The primary acknowledged on while its standby was cut off: those rows are gone after the
+        # takeover, counted in the value and named in the detail (measured: 221 of 753).
+        assert rows.value == rows.values["lost"] and rows.value > 0
+        assert "lost: " in rows.detail
     else:
-        assert rows.value == 0
+        assert rows.value == 0  # shared disk, or synchronous commit: nothing acknowledged is lost
     assert by_name["sql_takeover_latency"].ok
     if name == "web-db-power-off":
         assert by_name["http_takeover_latency"].ok
