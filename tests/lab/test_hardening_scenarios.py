@@ -25,6 +25,7 @@ HARDENING = [
     "stop-failure",
     "stop-failure-fenced",
     "stop-failure-cleanup",
+    "stop-failure-worker-killed",
     "state-dir-full",
 ]
 KNOWN_FAILING: dict[str, str] = {}  # name -> why it fails today (strict xfail: a fix is noticed)
@@ -77,6 +78,11 @@ def test_hardening_scenario(name: str, short_runs_root: Path) -> None:
             assert released and stopped and acquired and released[0] <= stopped[0] <= acquired[0]
         else:
             assert not stopped
+        if name == "stop-failure-worker-killed":  # the restarted worker could not stop it and holds it
+            kill = max(r["mono"] for r in injected if r["fault"] == "daemon_kill")
+            reconcile = [e for e in bob if e["event"] == "daemon.reconcile" and e["mono"] > kill]
+            assert reconcile and reconcile[0]["released"] is False and reconcile[0]["level"] == "CRITICAL"
+            assert [e for e in stuck if e["mono"] > reconcile[0]["mono"]]
     if name == "replay-after-restart":
         events = records(result.run_dir / "nodes/bob/state/events.jsonl")
         assert any(e.get("reason") == "stale_request" for e in events), (
