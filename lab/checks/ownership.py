@@ -21,8 +21,8 @@ def single_owner(history: History, params: SingleOwner) -> CheckResult:
         each = [single_owner(history, replace(params, ip=vip)) for vip in addresses]
         dual = sum(r.value or 0.0 for r in each)
         detail = "; ".join(f"{vip}: {r.detail}" for vip, r in zip(addresses, each, strict=True))
-        windows = sum(int(r.values.get("windows") or 0) for r in each)
-        combined: dict[str, Number] = {"dual_owner_s": dual, "windows": windows}
+        count = sum(int(r.values.get("windows") or 0) for r in each)
+        combined: dict[str, Number] = {"dual_owner_s": dual, "windows": count}
         return CheckResult("single_owner", all(r.ok for r in each), dual, "s", detail, combined)
     limit = params.max
     intervals = holding_intervals(
