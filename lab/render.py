@@ -262,13 +262,13 @@ def render_node(
     os.chmod(resource_dir / "hblab-service", 0o755)
     # A service's init script the lab ships (lab/node/service/NAME) goes beside it; any other name is the
     # node's own /etc/init.d script, where hbd looks next.
-    for script in {s.script_name for g in topology.groups for s in g.services if s.script_name is not None}:
-        if (SERVICE_DIR / script).is_file():
-            shutil.copyfile(SERVICE_DIR / script, resource_dir / script)
-            os.chmod(resource_dir / script, 0o755)
+    for name in {s.script_name for g in topology.groups for s in g.services if s.script_name is not None}:
+        if (SERVICE_DIR / name).is_file():
+            shutil.copyfile(SERVICE_DIR / name, resource_dir / name)
+            os.chmod(resource_dir / name, 0o755)
             # The shell library it sources from its own directory (lab/node/service/hblab-mail.sh).
             for library in SERVICE_DIR.glob("*.sh"):
-                if f"/{library.name}" in (SERVICE_DIR / script).read_text():
+                if f"/{library.name}" in (SERVICE_DIR / name).read_text():
                     shutil.copyfile(library, resource_dir / library.name)
     if spec.config_dir is not None and (spec.config_dir / "resource.d").is_dir():
         # The user's own resource scripts, unchanged, last: theirs win over the lab's of the same name.
