@@ -138,6 +138,9 @@ class ScenarioSummary:
     failures: list[str] = field(default_factory=list)  # "run_dir: check, check" or "run error: ..."
     metrics: dict[str, list[float]] = field(default_factory=dict)  # metric -> seconds, one per run
     metric_runs: dict[str, list[Path]] = field(default_factory=dict)  # which run gave each value
+    # Checks counted in other units (acked_rows: rows lost): "name.value" / "name.key" -> one per run.
+    counts: dict[str, list[float]] = field(default_factory=dict)
+    count_units: dict[str, str] = field(default_factory=dict)
 
     def stats(self) -> dict[str, MetricStats]:
         return {name: MetricStats.of(values) for name, values in self.metrics.items() if values}
@@ -172,6 +175,20 @@ class Summary:
                     f"{head} {name} | {st.n} | {_ms(st.min)} | {_ms(st.median)} | {_ms(st.p95)} | "
                     f"{_ms(st.max)} |"
                 )
+        if any(s.counts for s in self.scenarios):
+            lines += ["", "Counts (checks measured in other units than time):", ""]
+            lines += [
+                "| scenario | metric | unit | n | min | median | max | per run |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for s in self.scenarios:
+                for i, (name, values) in enumerate(s.counts.items()):
+                    head = f"| {s.scenario} |" if i == 0 else "| |"
+                    shown = ", ".join(f"{v:g}" for v in values)
+                    lines.append(
+                        f"{head} {name} | {s.count_units[name]} | {len(values)} | {min(values):g} | "
+                        f"{statistics.median(values):g} | {max(values):g} | {shown} |"
+                    )
         failures = [f"- {s.scenario}: {f}" for s in self.scenarios for f in s.failures]
         if failures:
             lines += ["", "Failed runs:", "", *failures]
@@ -189,6 +206,9 @@ class Summary:
                     "failures": s.failures,
                     "metrics": {
                         name: {"values": s.metrics[name], **vars(st)} for name, st in s.stats().items()
+                    },
+                    "counts": {
+                        name: {"unit": s.count_units[name], "values": v} for name, v in s.counts.items()
                     },
                 }
                 for s in self.scenarios
@@ -218,6 +238,22 @@ def run_metrics(result: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def run_counts(result: dict[str, Any]) -> dict[str, tuple[str, float]]:
+    """Checks of one stored result measured in other units than seconds (acked_rows: rows): the headline
+    value as `name` and each number of its values as `name.key`, with the unit."""
+    out: dict[str, tuple[str, float]] = {}
+    for check in result.get("checks", []):
+        unit = check.get("unit")
+        if not unit or unit == "s" or not isinstance(check.get("value"), int | float):
+            continue
+        name = str(check.get("name"))
+        out[name] = (str(unit), float(check["value"]))
+        for key, value in (check.get("values") or {}).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out[f"{name}.{key}"] = (str(unit), float(value))
+    return out
+
+
 def summarize(run_dirs: Sequence[Path | str], errors: Sequence[tuple[str, str]] = ()) -> Summary:
     """Aggregate stored runs by scenario (in first-seen order). `errors`: (scenario, message) of runs that
     never produced a directory. Unreadable results count as failures, never crash the summary."""
@@ -243,6 +279,9 @@ def summarize(run_dirs: Sequence[Path | str], errors: Sequence[tuple[str, str]] 
         for metric, value in run_metrics(result).items():
             s.metrics.setdefault(metric, []).append(value)
             s.metric_runs.setdefault(metric, []).append(run_dir)
+        for metric, (unit, value) in run_counts(result).items():
+            s.counts.setdefault(metric, []).append(value)
+            s.count_units[metric] = unit
     for name, message in errors:
         s = by_name.setdefault(name, ScenarioSummary(name))
         s.attempts += 1
