@@ -6,8 +6,8 @@ What differs from a plain scenario run:
 - the service responder runs on both servers for the whole run (started before the daemon), so a probe
   answer names the node that holds the VIP, whatever the daemon;
 - `wait_for: {event: vip.owner, node: N}` waits for N to hold the VIP (from the owner sampler), and
-  `wait_for: {event: vip.single}` for one owner held steadily for VIP_SINGLE_STEADY_S: the peers write no
-  hbd events, so the bench scenarios wait on what the lab sees;
+  `wait_for: {event: vip.single}` for one owner held steadily (lab/runner.py: any scenario can): the peers
+  write no hbd events, so the bench scenarios wait on what the lab sees;
 - with `stress_s`, injecting the `loss` fault also starts stress-ng on every core for that long, on the
   host (every node shares its cores; the node images carry no stress-ng), recorded with the run's
   processes so teardown ends it;
@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from lab.spec.topology import Topology
 
 DRIVERS: dict[str, PeerDriver] = {d.kind: d for d in (KeepalivedDriver(), HeartbeatDriver(), UcarpDriver())}
 KINDS = ("hbd", *DRIVERS)
-VIP_SINGLE_STEADY_S = 3.0
 SERVICE_LABEL = "www"
 
 
@@ -141,45 +139,6 @@ class BenchRun(ScenarioRun):
                 f"NODE={spec.name}\nSTATE_DIR={dirs.state_dir}\nPYTHON={sys.executable}\n"
             )
             driver.render(self.peer_nodes[spec.name], self.setting.params, secret)
-
-    def _do_wait_for(self, args: dict[str, Any]) -> None:
-        event = str(args["event"])
-        if event not in ("vip.owner", "vip.single"):
-            super()._do_wait_for(args)
-            return
-        node = args.get("node")
-        within = float(args.get("within_s") or 0)
-        deadline = time.monotonic() + within
-        path = self.run_dir / "owners.jsonl"
-        offset = 0
-        single_since: tuple[float, str] | None = None
-        while True:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                data = f.read()
-            end = data.rfind(b"\n")
-            if end >= 0:
-                offset += end + 1
-                for line in data[: end + 1].splitlines():
-                    rec = json.loads(line)
-                    owners = rec.get("owners") or []
-                    if rec.get("mono", 0) < self.action_mark:
-                        continue
-                    if event == "vip.owner" and (node in owners if node else bool(owners)):
-                        self.log.mark("wait_for.ok", wanted=event, node=node, matched_mono=rec["mono"])
-                        return
-                    if event == "vip.single":
-                        if len(owners) != 1 or (single_since and single_since[1] != owners[0]):
-                            single_since = (rec["mono"], owners[0]) if len(owners) == 1 else None
-                        elif single_since is None:
-                            single_since = (rec["mono"], owners[0])
-            if single_since and time.monotonic() - single_since[0] >= VIP_SINGLE_STEADY_S:
-                self.log.mark("wait_for.ok", wanted=event, node=single_since[1], matched_mono=single_since[0])
-                return
-            if time.monotonic() > deadline:
-                what = f"{node} holding the VIP" if event == "vip.owner" else "a single steady VIP owner"
-                raise StepError(f"{what} not seen within {within:g} s{self._daemon_hint(node)}")
-            time.sleep(0.01)
 
     def _do_inject(self, args: dict[str, Any]) -> None:
         if self.stress_s and args.get("fault") == "loss":

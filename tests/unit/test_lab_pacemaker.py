@@ -3,10 +3,13 @@ renders from hbd's own export (lab/pacemaker.py). tests/docker/test_pacemaker.py
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +128,47 @@ def test_the_migration_experiment_loads_its_own_and_shipped_scenarios() -> None:
         twin = by_name[name.replace("hbd-", "pacemaker-")]
         assert [(t.kind, t.args) for t in twin.steps] == [(t.kind, t.args) for t in by_name[name].steps]
         assert twin.daemon == by_name[name].daemon and twin.expect == by_name[name].expect
+
+
+def owner_run(tmp_path: Path, records: list[tuple[float, list[str]]], mark: float) -> Any:
+    """A ScenarioRun with only what _wait_for_owner reads: owners.jsonl, the action mark and lab.jsonl."""
+    from lab.runner import RecordLog, ScenarioRun
+
+    run = ScenarioRun.__new__(ScenarioRun)
+    run.run_dir = tmp_path
+    run.action_mark = mark
+    run.log = RecordLog(tmp_path / "lab.jsonl")
+    lines = [json.dumps({"mono": mono, "source": "owner", "owners": owners}) for mono, owners in records]
+    (tmp_path / "owners.jsonl").write_text("".join(f"{line}\n" for line in lines))
+    return run
+
+
+def test_vip_owner_waits_for_the_node_after_the_last_action(tmp_path: Path) -> None:
+    now = time.monotonic()
+    run = owner_run(tmp_path, [(now - 5, ["bobek"]), (now - 1, ["bob"]), (now, ["bobek"])], mark=now - 2)
+    run._wait_for_owner("vip.owner", "bobek", 1.0)  # bobek before the mark does not count; the last does
+    [ok] = [json.loads(line) for line in (tmp_path / "lab.jsonl").read_text().splitlines()]
+    assert ok["event"] == "wait_for.ok" and ok["matched_mono"] == now
+
+
+def test_vip_owner_times_out_with_a_step_error(tmp_path: Path) -> None:
+    from lab.runner import StepError
+
+    now = time.monotonic()
+    run = owner_run(tmp_path, [(now - 5, ["bobek"]), (now, ["bob"])], mark=now - 2)
+    run.topology = load_topology("pacemaker-two-node")
+    run.daemons = type("NoDaemons", (), {"pid": staticmethod(lambda node: 1)})()
+    with pytest.raises(StepError, match=r"bobek holding the VIP not seen within 0\.2 s"):
+        run._wait_for_owner("vip.owner", "bobek", 0.2)
+
+
+def test_vip_single_needs_one_owner_held_steadily(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab.runner
+
+    monkeypatch.setattr(lab.runner, "VIP_SINGLE_STEADY_S", 0.3)
+    now = time.monotonic()
+    records = [(now - 1, ["bob", "bobek"]), (now - 0.5, ["bob"]), (now - 0.1, ["bobek"])]
+    run = owner_run(tmp_path, records, mark=now - 2)
+    run._wait_for_owner("vip.single", None, 2.0)
+    [ok] = [json.loads(line) for line in (tmp_path / "lab.jsonl").read_text().splitlines()]
+    assert ok["node"] == "bobek" and ok["matched_mono"] == now - 0.1  # the current owner, held since
