@@ -1,10 +1,10 @@
-"""`daemon: pacemaker` nodes: the cluster `hbd export pacemaker` makes of the node's own hbd files.
+"""`daemon: pacemaker` nodes: the cluster `hbd export pacemaker` makes of the nodes' own hbd files.
 
-For each such node the lab renders hbd's ha.d as for hbd (lab/render.py), with a haresources that moves
-only the VIP (the service responder runs on every node for the whole run, as for the bench's peers: the
-exported `lsb:hblab-service` would lose its port and label arguments), then runs hbd's own exporter on it:
-`hbd export pacemaker --format cib --node N --address N:IFACE=IP ... --out DIR`, once, and every node
-gets the same corosync.conf, authkey and CIB, as an admin copies them. The lab then adds what
+For each service node the lab renders hbd's ha.d as for hbd (lab/render.py), with a haresources that moves
+only the VIP (the service responder runs on every service node for the whole run, as for the bench's peers:
+the exported `lsb:hblab-service` would lose its port and label arguments), then runs hbd's own exporter on
+the first one's: `hbd export pacemaker --format cib --node N --address N:IFACE=IP ... --out DIR`, once;
+every node gets the same corosync.conf, authkey and CIB, as an admin copies them. The lab then adds what
 hbd's files cannot say:
 
 - a node with `quorum_only: true` (a third machine that only gives the cluster its quorum; hbd itself
