@@ -37,7 +37,8 @@ def strip(root: Path) -> None:
     record = dist / "RECORD"
     if record.exists():
         lines = record.read_text().splitlines()
-        record.write_text("\n".join(x for x in lines if not x.startswith(("lab/", "../../../bin/hblab"))) + "\n")
+        kept = [x for x in lines if not x.startswith(("lab/", "../../../bin/hblab"))]
+        record.write_text("\n".join(kept) + "\n")
 
 
 if __name__ == "__main__":

@@ -343,7 +343,8 @@ def test_bad_parameters_fail_the_check_with_the_yaml_path(item, message):
 
 
 def test_check_modules_import_only_the_layers_below():
-    """result <- timeline <- latency, ownership, events, safety, metrics <- the registry: no circle, no late import."""
+    """result <- timeline <- latency, ownership, events, safety, metrics <- the registry: no circle, no late
+    import."""
     import ast
     from pathlib import Path
 
