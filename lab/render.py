@@ -204,7 +204,7 @@ def _resource_group(topology: Topology, group: Group) -> ResourceGroup:
     ]
     # The shared disk first: claimed (mounted) before its writer starts, released after it stopped.
     disk = (
-        [Resource("hblab-claim"), Resource("hblab-writer")]
+        [Resource("hblab-claim"), Resource("hblab-writer")][: 2 if topology.shared_disk_writer else 1]
         if topology.shared_disk_group == group.name
         else []
     )

@@ -145,6 +145,8 @@ class Topology:
     # `shared_disk: {group: NAME}`: a directory every server sees (a shared array's analogue), claimed by
     # that group's hblab-claim resource and written by its hblab-writer (lab/history/shared_disk.py).
     shared_disk_group: str | None = None
+    # `shared_disk: {writer: false}`: only the claim, no hblab-writer (the disk holds a real service's data).
+    shared_disk_writer: bool = True
     # `image: VARIANT`: the nodes run from that image variant (lab/images/variants.yaml: real services such
     # as apache2 or postgresql): a topology only the docker backend can build.
     image: str | None = None
@@ -302,6 +304,7 @@ class _Parser:
             self.err("description", "expected a string")
             description = ""
         disk_group = self.shared_disk(top.get("shared_disk"), {g.name for g in groups})
+        disk_writer = self.shared_disk_writer(top.get("shared_disk"))
         image = top.get("image")
         if image is not None and not (isinstance(image, str) and _IMAGE_RE.match(image)):
             self.err("image", f"expected an image variant name of lab/images/variants.yaml, got {image!r}")
@@ -317,6 +320,7 @@ class _Parser:
             groups=tuple(groups),
             description=description,
             shared_disk_group=disk_group,
+            shared_disk_writer=disk_writer,
             image=image,
         )
 
@@ -344,13 +348,20 @@ class _Parser:
         if value is None:
             return None
         spec = self.mapping(value, "shared_disk")
-        self.unknown_keys(spec, {"group"}, "shared_disk")
+        self.unknown_keys(spec, {"group", "writer"}, "shared_disk")
         group = spec.get("group")
         if group not in group_names:
             known = ", ".join(sorted(group_names)) or "none"
             self.err("shared_disk.group", f"expected the name of a group (groups: {known}), got {group!r}")
             return None
         return str(group)
+
+    def shared_disk_writer(self, value: Any) -> bool:
+        writer = value.get("writer", True) if isinstance(value, dict) else True
+        if not isinstance(writer, bool):
+            self.err("shared_disk.writer", f"expected true or false, got {writer!r}")
+            return True
+        return writer
 
     def nodes(self, value: Any) -> list[NodeSpec]:
         out: list[NodeSpec] = []

@@ -79,3 +79,21 @@ def test_a_node_with_its_own_config_dir_keeps_it(tmp_path: Path) -> None:
     topology = load_topology(tmp_path / "t.yaml")
     assert topology.node("bob").config_dir == (tmp_path / "ha.d").resolve()
     assert topology.node("bobek").config_dir == (tmp_path / "own").resolve()
+
+
+def test_the_mail_server_claims_the_shared_disk_without_the_lab_writer() -> None:
+    from lab.render import resource_groups
+
+    topology = load_topology("mail-server")
+    assert topology.shared_disk_group == "mail" and not topology.shared_disk_writer
+    [group] = resource_groups(topology)
+    names = [r.name for r in group.resources]
+    assert names == ["hblab-claim", "mailer", "pop3", "imapd", "IPaddr"]
+
+
+def test_shared_disk_writer_must_be_a_boolean(tmp_path: Path) -> None:
+    path = tmp_path / "t.yaml"
+    text = (TOPOLOGY_DIR / "two-node-shared-disk.yaml").read_text() + "  writer: maybe\n"
+    path.write_text(text)
+    with pytest.raises(TopologyError, match=r"shared_disk\.writer: expected true or false"):
+        load_topology(path)
