@@ -28,6 +28,11 @@ LOG_DIR=$STATE_DIR
 
 # The mail dir, or exit 1 (LSB: generic error) when the shared disk is not claimed on this node: a mail
 # service must never start on a node whose disk is somebody else's.
+# One line per step into <state dir>/hblab-mail.log, with the time: where a takeover's seconds go.
+stamp() {
+  echo "$(date +%H:%M:%S.%N) $(basename "$0") $*" >>"$LOG_DIR/hblab-mail.log"
+}
+
 # The mail dir is the mount's target, not a path through it: the mount point sits in hbd's state dir
 # (mode 0700), which postfix's and dovecot's unprivileged processes cannot traverse.
 need_mail_dir() {
