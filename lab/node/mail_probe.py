@@ -121,10 +121,10 @@ def imap_session(host: str, port: int, timeout_s: float, inventory: bool) -> Res
         subjects: list[str] = []
         if count:
             which = "1:*" if inventory else str(count)
-            typ, data = client.fetch(which, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            typ, fetched = client.fetch(which, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
             if typ != "OK":
-                raise imaplib.IMAP4.error(f"FETCH: {data!r}")
-            for part in data:
+                raise imaplib.IMAP4.error(f"FETCH: {fetched!r}")
+            for part in fetched:
                 if isinstance(part, tuple):
                     match = SUBJECT_RE.search(part[1])
                     subjects.append(_text(match.group(1)) if match else "")
