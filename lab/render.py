@@ -239,6 +239,7 @@ def render_node(
             if not src.exists():
                 raise RenderError(f"{topology.source}: nodes.{node}.config_dir: {src} is missing")
             shutil.copyfile(src, cfg / name)
+        check_user_media(topology, node, spec.config_dir / "ha.cf")
     else:
         text, origin = hacf_source(topology, node, daemon, serial_paths or {}, power_socket, fence_docker)
         diag = Diagnostics(f"ha.cf of {node}")
@@ -285,6 +286,39 @@ def render_node(
         from lab.history.shared_disk import install_disk_resources
 
         install_disk_resources(resource_dir, cfg, node, dirs.state_dir, shared_disk, python)
+
+
+def check_user_media(topology: Topology, node: str, hacf: Path) -> None:
+    """A user's own ha.cf runs unchanged, so what it names must exist on the node as the topology builds
+    it: every interface of a bcast/mcast/ucast line, every serial device (the node's /dev/<name>, as the
+    docker backend mounts it), every ucast peer address. RenderError lists everything that does not map,
+    each with the ha.cf line, rather than a daemon that starts and hears nobody."""
+    diag = Diagnostics(str(hacf))
+    cluster = parse_hacf(hacf.read_text(), diag, local_node=node)
+    if diag.errors:
+        raise RenderError("; ".join(str(p) for p in diag.errors))
+    ifaces = {end.iface: seg for seg, end in topology.endpoints_of(node)}
+    devices = {d for line in topology.serial_lines if (d := line.device_of(node)) is not None}
+    problems = []
+    for medium in cluster.media:
+        where = f"{hacf}:{medium.where.line}" if medium.where else str(hacf)
+        if medium.iface is not None and medium.iface not in ifaces:
+            problems.append(
+                f"{where}: {medium.name}: {node} has no interface {medium.iface} in topology {topology.name} "
+                f"(it has {', '.join(sorted(ifaces)) or 'none'})"
+            )
+        elif medium.peer is not None and medium.iface is not None:
+            seg = ifaces[medium.iface]
+            if not any(str(e.ip.ip) == medium.peer for e in seg.endpoints if e.node != node):
+                problems.append(f"{where}: {medium.name}: no other node has {medium.peer} on {seg.name}")
+        if medium.device is not None and Path(medium.device).name not in devices:
+            problems.append(
+                f"{where}: {medium.name}: {node} has no serial line at {medium.device} in topology "
+                f"{topology.name} (it has {', '.join(f'/dev/{d}' for d in sorted(devices)) or 'none'})"
+            )
+    if problems:
+        what = f"{topology.source}: the ha.d files of {node} do not fit the topology"
+        raise RenderError(f"{what}: " + "; ".join(problems))
 
 
 def install_fence_agent(dirs: NodeDirs) -> Path:

@@ -24,6 +24,9 @@ def _topology(tmp_path: Path, ha_d: str, extra_node: str = "") -> Path:
         "nodes:\n  bob: {}\n  bobek: {}\n  client: {role: client}\n" + extra_node + "lans:\n  lan:\n"
         "    members:\n      bob: {iface: eth0, ip: 192.168.0.1/24}\n"
         "      bobek: {iface: eth0, ip: 192.168.0.2/24}\n      client: {iface: eth0, ip: 192.168.0.100/24}\n"
+        "links:\n  crossover:\n    ends:\n      bob: {iface: eth1, ip: 10.0.0.1/30}\n"
+        "      bobek: {iface: eth1, ip: 10.0.0.2/30}\n"
+        "serial:\n  nullmodem:\n    ends: {bob: ttyS0, bobek: ttyS0}\n"
     )
     return path
 
@@ -97,3 +100,27 @@ def test_shared_disk_writer_must_be_a_boolean(tmp_path: Path) -> None:
     path.write_text(text)
     with pytest.raises(TopologyError, match=r"shared_disk\.writer: expected true or false"):
         load_topology(path)
+
+
+def test_what_a_users_ha_cf_names_must_exist_on_the_node(tmp_path: Path) -> None:
+    """bcast eth3, a second serial device and a ucast peer nobody has: each named with its ha.cf line."""
+    from lab.render import RenderError
+
+    ha_d = tmp_path / "ha.d"
+    shutil.copytree(ARTICLE_HA_D, ha_d)
+    (ha_d / "ha.cf").write_text(
+        "keepalive 2\ndeadtime 30\nbcast eth3\nserial /dev/ttyS1\nucast eth0 192.168.0.9\nnode bob bobek\n"
+    )
+    topology = load_topology(_topology(tmp_path, "ha.d"))
+    with pytest.raises(RenderError) as err:
+        render_node(topology, "bob", {}, NodeDirs(tmp_path / "nodes" / "bob"), ClusterSecret.fresh())
+    message = str(err.value)
+    assert f"{ha_d / 'ha.cf'}:3: bcast:eth3: bob has no interface eth3" in message
+    assert f"{ha_d / 'ha.cf'}:4: serial:/dev/ttyS1: bob has no serial line at /dev/ttyS1" in message
+    assert f"{ha_d / 'ha.cf'}:5: ucast:eth0:192.168.0.9: no other node has 192.168.0.9 on lan" in message
+
+
+def test_the_article_files_fit_the_article_topology(tmp_path: Path) -> None:
+    topology = load_topology("mail-server-article")
+    for node in ("bob", "bobek"):
+        render_node(topology, node, {}, NodeDirs(tmp_path / node), ClusterSecret.fresh())
