@@ -565,8 +565,8 @@ def validate_for_backend(scenario: Scenario, backend: str) -> list[str]:
         and backend not in decl.backends
     ]
     errors += _image_problems(scenario, backend)
-    fencing = scenario.daemon.get("fencing")
     errors += _pacemaker_problems(scenario, backend)
+    fencing = scenario.daemon.get("fencing")
     backends = FENCING[fencing].backends if isinstance(fencing, str) and fencing in FENCING else None
     if backends is not None and backend not in backends:
         where = scenario.path or scenario.name
@@ -595,7 +595,6 @@ def _image_problems(scenario: Scenario, backend: str) -> list[str]:
     ]
 
 
-_THING = {"node": "node", "link": "link", "serial": "serial line"}
 # Why `daemon: pacemaker` nodes need the docker backend (tests/unit/test_shipped_scenarios.py shows it too).
 PACEMAKER_NEEDS_DOCKER = (
     "Corosync and Pacemaker keep their files at fixed paths (/etc/corosync, /var/lib/pacemaker, /run): "
@@ -620,6 +619,7 @@ def _pacemaker_problems(scenario: Scenario, backend: str) -> list[str]:
     ]
 
 
+_THING = {"node": "node", "link": "link", "serial": "serial line"}
 
 
 def validate_against_topology(
