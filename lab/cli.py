@@ -319,6 +319,26 @@ def cmd_pcap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """A topology from a user's own ha.d (lab/spec/importer.py); what it cannot map goes to stderr."""
+    from lab.spec.importer import HaDImportError, import_ha_d
+
+    out = Path(args.out) if args.out else None
+    try:
+        imported = import_ha_d(Path(args.ha_d), out)
+    except HaDImportError as e:
+        print(f"hblab import: {e}", file=sys.stderr)
+        return 1
+    for note in imported.notes:
+        print(f"hblab import: not mapped: {note}", file=sys.stderr)
+    if out is None:
+        sys.stdout.write(imported.yaml_text)
+    else:
+        out.write_text(imported.yaml_text)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hblab", description="the hbd lab: topologies, faults, scenarios")
     sub = p.add_subparsers(dest="command", required=True)
@@ -377,6 +397,10 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-check a recorded run and rewrite its report")
     rep.add_argument("run_dir")
     rep.set_defaults(func=cmd_report)
+    imp = sub.add_parser("import", help="write a topology from a heartbeat directory (ha.cf, haresources)")
+    imp.add_argument("ha_d", help="the directory, e.g. /etc/ha.d")
+    imp.add_argument("--out", help="the topology file to write (default: stdout)")
+    imp.set_defaults(func=cmd_import)
     return p
 
 
