@@ -339,6 +339,29 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_incident(args: argparse.Namespace) -> int:
+    """A draft scenario replaying a field incident from its events.jsonl files (lab/analysis/incident.py)."""
+    from lab.analysis.incident import IncidentError, draft_scenario
+
+    daemon = dict(kv.split("=", 1) for kv in args.daemon or ())
+    out = Path(args.out) if args.out else None
+    name = args.name or (out.stem if out is not None else "incident")
+    try:
+        text = draft_scenario([Path(p) for p in args.events], name, args.topology, daemon or None)
+    except IncidentError as e:
+        print(f"hblab incident: {e}", file=sys.stderr)
+        return 1
+    for line in text.splitlines():
+        if line.startswith("# TODO: "):
+            print(f"hblab incident: {line[2:]}", file=sys.stderr)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hblab", description="the hbd lab: topologies, faults, scenarios")
     sub = p.add_subparsers(dest="command", required=True)
@@ -401,6 +424,13 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("ha_d", help="the directory, e.g. /etc/ha.d")
     imp.add_argument("--out", help="the topology file to write (default: stdout)")
     imp.set_defaults(func=cmd_import)
+    inc = sub.add_parser("incident", help="draft a scenario replaying a field incident's events.jsonl files")
+    inc.add_argument("events", nargs="+", help="each production node's events.jsonl")
+    inc.add_argument("--out", help="the scenario file to write (default: stdout)")
+    inc.add_argument("--topology", help="the topology to replay it on (e.g. what `hblab import` wrote)")
+    inc.add_argument("--daemon", action="append", metavar="KEY=VALUE", help="a daemon: setting (repeatable)")
+    inc.add_argument("--name", help="the scenario's name (default: the --out file's stem)")
+    inc.set_defaults(func=cmd_incident)
     return p
 
 
