@@ -343,6 +343,10 @@ def cmd_incident(args: argparse.Namespace) -> int:
     """A draft scenario replaying a field incident from its events.jsonl files (lab/analysis/incident.py)."""
     from lab.analysis.incident import IncidentError, draft_scenario
 
+    bad = [kv for kv in args.daemon or () if "=" not in kv]
+    if bad:
+        print(f"hblab incident: --daemon wants KEY=VALUE, got {bad[0]!r}", file=sys.stderr)
+        return 2
     daemon = dict(kv.split("=", 1) for kv in args.daemon or ())
     out = Path(args.out) if args.out else None
     name = args.name or (out.stem if out is not None else "incident")

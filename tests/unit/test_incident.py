@@ -157,3 +157,5 @@ def test_the_cli_says_each_todo_and_bad_lines_are_named(
     with pytest.raises(IncidentError, match=rf"{paths[0]}:4: not JSON"):
         draft_scenario(paths)
     assert main(["incident", str(paths[0])]) == 1
+    assert main(["incident", str(paths[1]), "--daemon", "keepalive"]) == 2
+    assert "--daemon wants KEY=VALUE, got 'keepalive'" in capsys.readouterr().err
