@@ -146,7 +146,13 @@ def import_ha_d(ha_d: Path, out: Path | None = None, name: str | None = None) ->
         net = ipaddress.IPv4Interface(f"{ip.ip}/{prefix}").network
         seg = next((s for s in segments if s.network == net), None)
         if seg is None:
-            iface = ip.iface or next(f"eth{i}" for i in range(16) if f"eth{i}" not in hb_ifaces)
+            # A ucast medium whose peers are on this subnet runs on this LAN; else an interface no
+            # heartbeat medium uses (bcast on a separate cable, the article's layout).
+            on_lan = [
+                m.iface for m in cluster.media if m.peer and m.iface and ipaddress.IPv4Address(m.peer) in net
+            ]
+            free = next(f"eth{i}" for i in range(16) if f"eth{i}" not in hb_ifaces)
+            iface = ip.iface or (on_lan[0] if on_lan else free)
             seg = _Segment("lan" if not segments else f"lan{len(segments)}", "lans", iface, net)
             seg.members = [*servers, CLIENT]
             seg.fixed[f"vip:{g.key}"] = ipaddress.IPv4Address(ip.ip)
@@ -188,6 +194,11 @@ def import_ha_d(ha_d: Path, out: Path | None = None, name: str | None = None) ->
             seg.heartbeat = m.kind
         if m.kind == "ucast" and m.peer is not None:
             peer = ipaddress.IPv4Address(m.peer)
+            if peer in seg.fixed.values():
+                continue  # the same peer named twice
+            if peer not in seg.network and any(k.startswith("vip:") for k in seg.fixed):
+                notes.append(f"{mwhere}: {m.name}: {peer} is not on {seg.name} ({seg.network}); not mapped")
+                continue
             if peer not in seg.network:
                 seg.network = ipaddress.IPv4Network(f"{peer}/24", strict=False)
                 if seg.kind == "links":

@@ -100,3 +100,24 @@ def test_a_broken_directory_is_refused_with_file_and_line(tmp_path: Path) -> Non
     (ha_d / "haresources").unlink()
     with pytest.raises(HaDImportError, match="haresources: cannot read"):
         import_ha_d(ha_d)
+
+
+def test_ucast_on_the_service_lan_keeps_its_subnet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ha_d = tmp_path / "ha.d"
+    shutil.copytree(DEBIAN_HA_D, ha_d)
+    (ha_d / "ha.cf").write_text(
+        "ucast eth0 192.168.0.11\nucast eth0 192.168.0.12\nucast eth0 10.7.7.7\nnode bob\nnode bobek\n"
+    )
+    out = tmp_path / "out.yaml"
+    assert main(["import", str(ha_d), "--out", str(out)]) == 0
+    lan = load_topology(out).segment("lan")
+    assert lan.heartbeat == "ucast"
+    assert {e.node: str(e.ip) for e in lan.endpoints if e.node != "client"} == {
+        "bob": "192.168.0.11/24",
+        "bobek": "192.168.0.12/24",
+    }
+    assert "ha.cf:3: ucast:eth0:10.7.7.7: 10.7.7.7 is not on lan (192.168.0.0/24); not mapped" in (
+        capsys.readouterr().err
+    )
