@@ -127,6 +127,13 @@ def test_a_silent_peer_whose_log_ends_is_a_power_off_and_without_its_log_a_todo(
     text = draft(tmp_path / "both", dead)
     assert "- inject: {fault: power_off, node: bob, phase: none}" in steps(text)
     assert "# TODO" not in text
+    (tmp_path / "restarted").mkdir()
+    text = draft(tmp_path / "restarted", [*dead, ev(40.0, "bob", "daemon.start")])
+    assert [s for s in steps(text) if "fault" in s] == [
+        "- inject: {fault: power_off, node: bob, phase: none}",
+        "- heal: {fault: power_off, node: bob}",
+    ]
+    assert "- sleep: 25300ms" in steps(text)  # 40 s - (15 s - 0.3 s of silence)
     only_bobek = [e for e in dead if e["node"] == "bobek"]
     text = draft(tmp_path, [ev(10.0, "bobek", "group.active", group="www"), *only_bobek[1:]])
     assert "# TODO: bobek: peer.dead bob after 0.3 s of silence: no events of bob were given" in text
