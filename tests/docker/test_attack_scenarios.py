@@ -10,6 +10,7 @@ import pytest
 
 from lab.runner import run_scenario
 from lab.spec.scenario import load_scenario
+from tests.marks import long_unless
 
 pytestmark = pytest.mark.docker
 
@@ -18,7 +19,10 @@ def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("name", ["junk-flood", "replay-after-restart"])
+ATTACKS = ("junk-flood", "replay-after-restart")  # the flood runs in make test on netns
+
+
+@pytest.mark.parametrize("name", long_unless(ATTACKS, kept=["replay-after-restart"]))
 def test_attack_scenario_passes_on_docker(name: str, hbd_image: str, short_runs_root: Path) -> None:
     result = run_scenario(load_scenario(name), backend_name="docker", runs_root=short_runs_root)
     assert result.error is None, f"{name}: {result.error} (run dir {result.run_dir})"

@@ -10,6 +10,7 @@ import pytest
 from lab.backends.docker import dockerd
 from lab.runner import run_scenario
 from lab.spec.scenario import load_scenario
+from tests.marks import long_unless
 
 pytestmark = pytest.mark.docker
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.docker
 MAIL = ("mail-power-off", "mail-soft-stop", "mail-article-ha-d")
 
 
-@pytest.mark.parametrize("name", MAIL)
+@pytest.mark.parametrize("name", long_unless(MAIL, kept=["mail-power-off"]))
 def test_mail_scenario_passes(name: str, engine: dockerd.EngineState, short_runs_root: Path) -> None:
     result = run_scenario(load_scenario(name), backend_name="docker", runs_root=short_runs_root)
     assert result.error is None, f"{name}: {result.error} (run dir {result.run_dir})"

@@ -10,6 +10,7 @@ import pytest
 
 from lab.runner import run_scenario
 from lab.spec.scenario import load_scenario
+from tests.marks import long_unless
 
 pytestmark = pytest.mark.docker
 
@@ -24,7 +25,7 @@ def pacemaker_image(engine: object) -> str:
     return ensure_image("pacemaker")
 
 
-@pytest.mark.parametrize("name", PACEMAKER)
+@pytest.mark.parametrize("name", long_unless(PACEMAKER, kept=["pacemaker-power-off"]))
 def test_pacemaker_scenario_passes(name: str, pacemaker_image: str, short_runs_root: Path) -> None:
     result = run_scenario(load_scenario(name), backend_name="docker", runs_root=short_runs_root)
     failed = [r for r in result.results if not getattr(r, "ok", False)]

@@ -22,6 +22,7 @@ from lab.bench.run import BenchRun
 from lab.bench.suite import bench_scenario, select_settings
 from lab.history.records import load_history
 from lab.spec.topology import load_topology
+from tests.marks import long_unless
 
 SETTINGS = ("keepalived v3 100ms", "heartbeat 200ms/1s", "hbd 50/300ms")
 SCENARIOS = ("power-off", "soft-stop")
@@ -33,7 +34,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.docker
 @pytest.mark.parametrize("scenario", SCENARIOS)
-@pytest.mark.parametrize("label", SETTINGS)
+@pytest.mark.parametrize("label", long_unless(SETTINGS, kept=["keepalived v3 100ms", "hbd 50/300ms"]))
 def test_survivor_takes_the_vip_in_containers(
     label: str, scenario: str, engine: dockerd.EngineState, short_runs_root: Path
 ) -> None:

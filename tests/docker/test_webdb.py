@@ -13,6 +13,7 @@ import pytest
 from lab.backends.docker import dockerd
 from lab.runner import run_scenario
 from lab.spec.scenario import load_scenario
+from tests.marks import long_unless
 
 pytestmark = pytest.mark.docker
 
@@ -25,7 +26,9 @@ WEBDB = (
 )
 
 
-@pytest.mark.parametrize("name", WEBDB)
+@pytest.mark.parametrize(
+    "name", long_unless(WEBDB, kept=["web-db-power-off", "db-replication-sync-power-off"])
+)
 def test_web_db_scenario_passes(name: str, engine: dockerd.EngineState, short_runs_root: Path) -> None:
     result = run_scenario(load_scenario(name), backend_name="docker", runs_root=short_runs_root)
     assert result.error is None, f"{name}: {result.error} (run dir {result.run_dir})"
