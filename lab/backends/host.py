@@ -65,6 +65,25 @@ def ip(*args: str, input_text: str | None = None, check: bool = True) -> subproc
     return run_command(command("ip")[args], input_text=input_text, check=check)
 
 
+def run_in_node(
+    node: str,
+    argv: Sequence[str],
+    full: Sequence[str],
+    *,
+    input_text: str | None,
+    timeout_s: float,
+    check: bool,
+) -> subprocess.CompletedProcess[str]:
+    """Run `full` (argv wrapped to enter the node) and name the node and argv in every error."""
+    try:
+        res = subprocess.run(full, input=input_text, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        raise LabError(f"{node}: {' '.join(argv)} did not finish within {timeout_s} s") from e
+    if check and res.returncode != 0:
+        raise LabError(f"{node}: {' '.join(argv)} exited {res.returncode}: {res.stderr.strip()}")
+    return res
+
+
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat: distinguishes our process from a later one that reused its pid."""
     try:

@@ -34,6 +34,7 @@ from lab.backends.host import (
     probe_kernel_features,
     process_start_time,
     process_state,
+    run_in_node,
     run_state_dir,
     start_host_process,
     write_run_meta,
@@ -171,13 +172,7 @@ class NetnsBackend:
         check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
         full = self.exec_argv(node, argv)
-        try:
-            res = subprocess.run(full, input=input_text, capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired as e:
-            raise LabError(f"{node}: {' '.join(argv)} did not finish within {timeout_s} s") from e
-        if check and res.returncode != 0:
-            raise LabError(f"{node}: {' '.join(argv)} exited {res.returncode}: {res.stderr.strip()}")
-        return res
+        return run_in_node(node, argv, full, input_text=input_text, timeout_s=timeout_s, check=check)
 
     def spawn(
         self,
