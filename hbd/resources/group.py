@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from hbd.config.model import Resource, ResourceGroup
@@ -147,18 +147,7 @@ class GroupRunner:
                 continue
             rollback_ctx = self._ctx(group, f"rollback: {resource.spec} failed to start ({reason})")
             failures = await self._stop_all(reversed(touched), rollback_ctx, log)
-            return GroupResult(
-                group.key,
-                "start",
-                False,
-                time.monotonic() - started,
-                resource.spec,
-                "start",
-                result.detail,
-                tuple(log.steps),
-                rolled_back=True,
-                rollback_ok=not failures,
-            )
+            return _start_rolled_back(group, "start", started, resource.spec, result.detail, log, failures)
         return GroupResult(group.key, "start", True, time.monotonic() - started, steps=tuple(log.steps))
 
     async def probe_idle(self, group: ResourceGroup) -> bool:
@@ -265,17 +254,8 @@ class GroupRunner:
                 stop_failures = await self._stop_all(reversed(group.resources), rollback, log)
                 if not stop_failures:
                     self._known_stopped.add(group.key)
-                return GroupResult(
-                    group.key,
-                    "restart",
-                    False,
-                    time.monotonic() - started,
-                    resource.spec,
-                    "start",
-                    result.detail,
-                    tuple(log.steps),
-                    rolled_back=True,
-                    rollback_ok=not stop_failures,
+                return _start_rolled_back(
+                    group, "restart", started, resource.spec, result.detail, log, stop_failures
                 )
             return GroupResult(group.key, "restart", True, time.monotonic() - started, steps=tuple(log.steps))
 
@@ -340,3 +320,27 @@ class GroupRunner:
                 tuple(log.steps),
             )
         return GroupResult(group.key, "announce", True, time.monotonic() - started, steps=tuple(log.steps))
+
+
+def _start_rolled_back(
+    group: ResourceGroup,
+    action: str,
+    started: float,
+    spec: str,
+    detail: str,
+    log: _Log,
+    stop_failures: Sequence[tuple[str, str]],
+) -> GroupResult:
+    """A start (of `action`) that failed on `spec` and stopped what it had touched: one shape for both."""
+    return GroupResult(
+        group.key,
+        action,
+        False,
+        time.monotonic() - started,
+        spec,
+        "start",
+        detail,
+        tuple(log.steps),
+        rolled_back=True,
+        rollback_ok=not stop_failures,
+    )
