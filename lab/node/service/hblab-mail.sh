@@ -82,6 +82,11 @@ login_greeting = $NODE $1 ready.
 first_valid_uid = $MAIL_UID
 mail_location = maildir:$MAIL_DIR/vmail/$MAILBOX:INDEX=MEMORY
 pop3_uidl_format = %08Xu%08Xv
+# The lab's one client opens overlapping sessions from one address (a probe every few ms, and the final
+# inventory); dovecot's default of 10 per user and IP refused the inventory after a takeover.
+protocol $1 {
+  mail_max_userip_connections = 1000
+}
 log_path = $LOG_DIR/dovecot-$1.log
 passdb {
   driver = static
