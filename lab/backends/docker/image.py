@@ -23,10 +23,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -46,6 +48,8 @@ IMAGE_LABEL = "hbd.lab.image"  # not "hbd.lab": `hblab clean` must never remove 
 # the docker SDK) is for the host.
 NODE_LAB_EXTRAS = ("scapy",)
 HASH_LEN = 16
+# An older image of a variant is removed only once it is this old (see _remove_stale).
+STALE_AFTER_S = 3600.0
 
 Progress = Callable[[str], None]
 
@@ -451,19 +455,38 @@ def _remove_stale(image: ImagePlan) -> None:
     """Drop older images of this variant (each hbd edit makes a node image, each recipe change a base).
 
     Node images first, so their old bases are no longer needed; `docker image rm` refuses an image a
-    container still uses, which is what we want for a run in progress.
+    container still uses, which is what we want for a run in progress. An image younger than
+    STALE_AFTER_S is kept: another session may have found it a moment ago and not yet started its
+    containers (removing it then failed that session with ImageNotFound).
     """
+    now = time.time()
     for keep in (image.node_tag, image.base_tag):
         repo = keep.split(":", 1)[0]
         listing = subprocess.run(
-            [_docker_cli(), "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo],
+            [_docker_cli(), "image", "ls", "--format", "{{.Repository}}:{{.Tag}}\t{{.CreatedAt}}", repo],
             capture_output=True,
             text=True,
             check=False,
         )
-        for tag in listing.stdout.split():
-            if tag != keep:
-                subprocess.run([_docker_cli(), "image", "rm", tag], capture_output=True, check=False)
+        for tag in stale_tags(listing.stdout, keep, now):
+            subprocess.run([_docker_cli(), "image", "rm", tag], capture_output=True, check=False)
+
+
+def stale_tags(listing: str, keep: str, now: float) -> list[str]:
+    """The tags of `docker image ls` lines (TAG<TAB>CREATED) to remove: not `keep`, and older than
+    STALE_AFTER_S. A creation time that does not parse keeps the image (never remove on a guess)."""
+    stale: list[str] = []
+    for line in listing.splitlines():
+        tag, _, created = line.partition("\t")
+        if not tag or tag == keep:
+            continue
+        try:
+            born = datetime.strptime(created.strip()[:25], "%Y-%m-%d %H:%M:%S %z").timestamp()
+        except ValueError:
+            continue
+        if now - born > STALE_AFTER_S:
+            stale.append(tag)
+    return stale
 
 
 # ---------------------------------------------------------------------------------------------- CLI
