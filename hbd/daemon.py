@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hbd.config.diff import FENCING_FIELDS, RESOURCE_FIELDS, ConfigDiff
 from hbd.config.model import AutoFailback, Config, ResourceGroup
@@ -78,7 +78,6 @@ from hbd.event_names import (
 from hbd.events_log import EventLog
 from hbd.fencing.agent import agent_dirs
 from hbd.fencing.fencer import Fencer
-from hbd.metrics import Metrics, MetricsServer, state_of
 from hbd.notify import Notifier
 from hbd.realtime import go_realtime, leave_realtime
 from hbd.reload import ReloadPlan, ReloadRefused, config_changed, plan_reload
@@ -93,6 +92,9 @@ from hbd.wire.codec import encode
 from hbd.wire.error import WireError
 from hbd.wire.message import Message
 from hbd.wire.replay import ECHO_FIELD, REQUESTS, Floor, ReplayGuard, Verdict, echoes, plausible_generation
+
+if TYPE_CHECKING:  # hbd.metrics loads prometheus_client: imported only when hbd_metrics is set
+    from hbd.metrics import Metrics, MetricsServer
 
 REJECT_LOG_EVERY_S = 10.0
 # The peer's newest seq is saved at most this often (and at once when its generation changes, and at a clean
@@ -180,6 +182,8 @@ class Daemon:
         self.metrics: Metrics | None = None
         self.metrics_server: MetricsServer | None = None
         if config.cluster.metrics_listen is not None:
+            from hbd.metrics import Metrics, MetricsServer  # prometheus_client only when configured
+
             self.metrics = Metrics(self._metrics_state)
             self.log.observers.append(self.metrics.observe)
             self.metrics_server = MetricsServer(self.metrics, *config.cluster.metrics_listen)
@@ -564,6 +568,8 @@ class Daemon:
     # ------------------------------------------------------------------ metrics
 
     def _metrics_state(self) -> Any:
+        from hbd.metrics import state_of
+
         if self.machine is None:
             return None
         return state_of(
