@@ -258,6 +258,7 @@ class Daemon:
             deadping_s=cluster.deadping_s,
             generation=self.generation,
             monitors=monitor_specs(self.config),
+            stall_aware=cluster.stall_aware,
         )
         control = ControlServer(self.paths.socket, self._control)
         try:

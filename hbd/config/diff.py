@@ -22,7 +22,7 @@ RESOURCE_FIELDS = frozenset(
 )
 # Read once at start (the log handlers, the scheduling class, the metrics endpoint): a reload reports them as
 # changed, they take effect at the next start.
-NEXT_START = frozenset({"logfile", "debugfile", "logfacility", "realtime", "metrics_listen"})
+NEXT_START = frozenset({"logfile", "debugfile", "logfacility", "realtime", "metrics_listen", "stall_aware"})
 # Ignored by the diff: `where` positions move whenever a comment line is added.
 _POSITION = "where"
 

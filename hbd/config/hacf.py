@@ -289,6 +289,13 @@ DIRECTIVES: dict[str, Directive] = {
             "manage IPaddr/IPaddr2 in-process (on) or run the scripts (off)",
             True,
         ),
+        setting(
+            "hbd_stall_aware",
+            "stall_aware",
+            parse_bool,
+            "this node's own stalls (it did not run) do not count as the peer's silence",
+            True,
+        ),
         Directive("hbd_resource_path", _parse_resource_path, "directories searched for resource scripts"),
         setting(
             "hbd_resource_timeout",

@@ -130,6 +130,7 @@ class ClusterConfig:
     # `hbd_metrics ADDR:PORT`: serve Prometheus metrics at http://ADDR:PORT/metrics (None: off)
     metrics_listen: tuple[str, int] | None = None
     builtin_ipaddr: bool = True  # `hbd_builtin_ipaddr off` runs resource.d/IPaddr scripts instead
+    stall_aware: bool = True  # `hbd_stall_aware off`: a stall of this node counts as the peer's silence
     # `hbd_resource_path DIR [DIR...]`; empty: <config-dir>/resource.d, /etc/init.d
     resource_dirs: tuple[str, ...] = ()
     resource_timeout_s: float = 60.0  # `hbd_resource_timeout`

@@ -137,6 +137,8 @@ def render_hacf(cluster: ClusterConfig, *, redact: bool = False) -> str:
     lines += [_stonith_line(s, redact) for s in cluster.stonith_hosts]
 
     lines.append(f"hbd_builtin_ipaddr {_onoff(cluster.builtin_ipaddr)}")
+    if not cluster.stall_aware:  # written only when not the default: exports and goldens stay as they were
+        lines.append("hbd_stall_aware off")
     if cluster.resource_dirs:
         lines.append("hbd_resource_path " + " ".join(_token(d, "directory") for d in cluster.resource_dirs))
     lines += [

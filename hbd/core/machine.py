@@ -217,8 +217,10 @@ class NodeMachine:
         deadping_s: float | None = None,
         generation: int = 0,
         monitors: tuple[MonitorSpec, ...] = (),
+        stall_aware: bool = True,
     ) -> None:
         self.node = node
+        self.stall_aware = stall_aware  # `hbd_stall_aware`: our own stalls do not count as the peer's silence
         self.timing = timing
         self.auto_failback = auto_failback
         self.fencing = fencing
@@ -262,6 +264,8 @@ class NodeMachine:
             raise IllegalTransition(f"{type(event).__name__} before Booted")
         if self.state is NodeState.STOPPED:
             return out
+        if self.stall_aware and not isinstance(event, Booted):
+            self._excuse_own_stall(now)  # before any deadline is judged, the queued heartbeat's included
         match event:
             case Booted():
                 self._booted(now, out)
@@ -377,6 +381,20 @@ class NodeMachine:
         self.next_send_at = now
         if self.fencing and self.unclean_start:
             self.fence_state = FenceState.OPERATOR
+
+    def _excuse_own_stall(self, now: float) -> None:
+        """Our status was due at `next_send_at` and we are handling something only now: if that is more
+        than a keepalive late (the daemon logs it as `daemon.stall`), this process did not run from then
+        until now, and the peer's silence over that time says nothing about the peer: its heartbeats may
+        be waiting in our socket buffer (handled right after this), or the whole machine froze and the
+        peer with it. So the stall does not count towards its deadtime; a peer that is really dead is
+        declared so after the deadtime it had left when we stopped running. A stall under a keepalive
+        is normal scheduling jitter and counts as silence, as before."""
+        if self.next_send_at is None:
+            return
+        late = now - self.next_send_at
+        if late > self.timing.keepalive_s:
+            self.peer.excuse(late)
 
     def _timers(self, now: float, out: list[Action]) -> None:
         peer = self.peer

@@ -83,6 +83,9 @@ class PeerView:
     status: PeerStatus | None = None
     last_status_at: float | None = None  # last NEW status on any link: this is what liveness follows
     links: dict[str, LinkView] = field(default_factory=dict)
+    # Silence since the last status that this node's own stalls explain (it did not run, so it could not
+    # have heard): added to the death deadline, cleared by the next status. See `excuse`.
+    excused_s: float = 0.0
 
     def link(self, name: str) -> LinkView:
         if name not in self.links:
@@ -107,7 +110,16 @@ class PeerView:
             gap = now - self.last_status_at
         self.last_status_at = now
         self.status = status
+        self.excused_s = 0.0
         return gap
+
+    def excuse(self, stall_s: float) -> None:
+        """This node did not run for `stall_s` (CPU starvation, a frozen VM): the peer's packets of that
+        time may sit unread in a socket buffer, or the peer froze with us. Its silence over the stall
+        is not evidence that it died, so its death deadline moves on by the stall: it keeps the part of
+        its deadtime it had left when we stopped running, counted from when we run again."""
+        if self.liveness is Liveness.ALIVE and stall_s > 0:
+            self.excused_s += stall_s
 
     def links_gone_silent(self, now: float) -> list[LinkView]:
         """Links that carried nothing for deadtime: mark them down and return them."""
@@ -120,7 +132,7 @@ class PeerView:
 
     def death_deadline(self, started_at: float, initdead_s: float) -> float | None:
         if self.liveness is Liveness.ALIVE and self.last_status_at is not None:
-            return self.last_status_at + self.deadtime_s
+            return self.last_status_at + self.deadtime_s + self.excused_s
         if self.liveness is Liveness.UNKNOWN:
             return started_at + initdead_s
         return None

@@ -64,6 +64,7 @@ DIRECTIVES: dict[str, str | None] = {
     "hbd_builtin_ipaddr": "Pacemaker always runs the IPaddr2 agent (a script per action, no in-process path)",
     "hbd_resource_path": "Pacemaker finds LSB scripts only in /etc/init.d and OCF agents in "
     "/usr/lib/ocf/resource.d",
+    "hbd_stall_aware": "Corosync's token timeout counts every silence; there is no stall-aware setting",
     "hbd_metrics": "Pacemaker serves no metrics itself (ha_cluster_exporter is a separate program)",
     "watchdog": "under Pacemaker a watchdog is sbd's job (package sbd)",
     "respawn": "ipfail's job is done by the ping clone's location rule; run other programs as systemd units "

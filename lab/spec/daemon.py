@@ -42,6 +42,7 @@ DAEMON_KEYS: dict[str, DaemonKey] = {
         DaemonKey("udpport", "int", "udpport", f"UDP port of the heartbeats (default {DEFAULT_UDPPORT})"),
         DaemonKey("builtin_ipaddr", "onoff", "hbd_builtin_ipaddr", "the VIP in-process (on) or by script"),
         DaemonKey("garp_count", "int", "hbd_garp_count", "gratuitous ARPs sent on takeover"),
+        DaemonKey("stall_aware", "onoff", "hbd_stall_aware", "own stalls are not the peer's silence"),
         DaemonKey("garp_interval", "duration", "hbd_garp_interval", "time between gratuitous ARPs"),
         DaemonKey("fence_delay", "duration", "hbd_fence_delay", "wait before fencing the peer"),
         DaemonKey("resource_timeout", "duration", "hbd_resource_timeout", "limit for a resource script"),

@@ -284,3 +284,13 @@ def test_stonith_host_bad_host_map_is_an_error_on_its_line(params: str, message:
 def test_stonith_host_agent_with_a_slash_is_refused_on_its_line(agent: str) -> None:
     _cluster, diag = parse(f"node bob\nbcast eth1\nstonith_host * {agent} ip=x\n")
     assert [(e.line, e.message) for e in diag.errors] == [(3, f"stonith_host: bad agent name {agent!r}")]
+
+
+def test_hbd_stall_aware_defaults_on_and_takes_off() -> None:
+    assert parse_ok(MINIMAL).stall_aware is True
+    assert parse_ok(f"{MINIMAL}hbd_stall_aware off\n").stall_aware is False
+
+
+def test_hbd_stall_aware_bad_value_names_file_and_line() -> None:
+    found = errors(f"{MINIMAL}hbd_stall_aware maybe\n")
+    assert len(found) == 1 and found[0].startswith("ha.cf:4:") and "hbd_stall_aware" in found[0], found

@@ -127,6 +127,7 @@ def clusters(draw: st.DrawFn) -> ClusterConfig:
         realtime=draw(st.booleans()),
         stonith_hosts=stonith,
         builtin_ipaddr=draw(st.booleans()),
+        stall_aware=draw(st.booleans()),
         resource_dirs=tuple(
             draw(st.lists(st.sampled_from(["/etc/ha.d/resource.d", "/opt/x", "/etc/init.d"]), max_size=3))
         ),

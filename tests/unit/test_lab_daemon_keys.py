@@ -21,6 +21,7 @@ SAMPLE = {
     "udpport": 700,
     "builtin_ipaddr": "on",
     "garp_count": 3,
+    "stall_aware": "off",
     "garp_interval": "50ms",
     "fence_delay": "100ms",
     "resource_timeout": "5s",
