@@ -1,9 +1,10 @@
 """`hbd run` (the foreground daemon), `hbd check` (validate and print the effective configuration) and
 `hbd export pacemaker` (hbd.export: the same cluster as Pacemaker + Corosync configuration).
 
-`hbd run` starts a supervisor (hbd.supervisor) that runs the daemon itself as its worker, `hbd run` again
-with HBD_SUPERVISOR_PID set; `--no-supervisor` runs the daemon in this process. Imports stay lazy: the
-supervisor parent must not load the daemon (or anything beyond the standard library).
+`hbd run` starts a supervisor (hbd.supervisor) that runs the daemon itself as its worker: a fork that runs
+`main` again with HBD_SUPERVISOR_PID set; `--no-supervisor` runs the daemon in this process. Imports stay
+lazy: the supervisor parent must not load the daemon (or anything beyond the standard library), and what it
+loads before the fork is what the worker needs anyway (tests/unit/test_import_graph.py keeps it so).
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
         supervision = supervisor.supervised_worker()
         if supervision is None:  # we are the parent
-            return supervisor.supervise(raw, _events_path(args.state_dir), args.node)
+            return supervisor.supervise(
+                raw, _events_path(args.state_dir), args.node, fork_worker=lambda: main(raw)
+            )
         if not supervisor.die_with_supervisor(supervision.supervisor_pid):
             return 1  # the parent died while we started: nobody would restart or stop us
     code = _check_and_run(args, supervision)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,19 @@ def worker(tmp_path: Path, body: str) -> list[str]:
     return [sys.executable, str(script)]
 
 
+@pytest.fixture(params=["exec", "fork"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """exec: the worker is `worker_argv` (posix_spawn); fork: a fork of the supervisor runs it (`hbd run`)."""
+    return str(request.param)
+
+
+def body(argv: list[str], mode: str) -> Callable[[], int] | None:
+    """The fork_worker that runs the same program as argv inside the forked supervisor."""
+    if mode == "exec":
+        return None
+    return lambda: runpy.run_path(argv[1], run_name="__main__") and 0
+
+
 def runs(tmp_path: Path) -> list[str]:
     return (tmp_path / "runs").read_text().splitlines()
 
@@ -67,10 +82,10 @@ def test_the_event_name_is_the_documented_one() -> None:
     assert RESTARTED == event_names.DAEMON_RESTARTED
 
 
-def test_a_killed_worker_is_restarted_with_a_critical_event_and_the_count(tmp_path: Path) -> None:
+def test_a_killed_worker_is_restarted_with_a_critical_event_and_the_count(tmp_path: Path, mode: str) -> None:
     argv = worker(tmp_path, "if n <= 2:\n    os.kill(os.getpid(), signal.SIGKILL)\nsys.exit(0)\n")
     log = tmp_path / "events.jsonl"
-    sup = Supervisor(argv, log, "bob", Backoff((0.0, 0.05)), dict(os.environ))
+    sup = Supervisor(argv, log, "bob", Backoff((0.0, 0.05)), dict(os.environ), fork_worker=body(argv, mode))
     assert sup.run() == 0  # the third run exits cleanly: so does the supervisor
     assert runs(tmp_path) == ["0 ", "1 killed by SIGKILL", "2 killed by SIGKILL"]
     restarted = events(log)
@@ -81,23 +96,25 @@ def test_a_killed_worker_is_restarted_with_a_critical_event_and_the_count(tmp_pa
     assert (log.stat().st_mode & 0o777) == 0o600
 
 
-def test_a_non_zero_exit_is_restarted_too(tmp_path: Path) -> None:
+def test_a_non_zero_exit_is_restarted_too(tmp_path: Path, mode: str) -> None:
     argv = worker(tmp_path, "sys.exit(3 if n == 1 else 0)\n")
-    assert Supervisor(argv, None, "bob", Backoff((0.0,)), dict(os.environ)).run() == 0
+    sup = Supervisor(argv, None, "bob", Backoff((0.0,)), dict(os.environ), fork_worker=body(argv, mode))
+    assert sup.run() == 0
     assert runs(tmp_path) == ["0 ", "1 exit status 3"]
 
 
-def test_a_worker_that_refuses_to_start_is_not_restarted(tmp_path: Path) -> None:
+def test_a_worker_that_refuses_to_start_is_not_restarted(tmp_path: Path, mode: str) -> None:
     argv = worker(tmp_path, f"sys.exit({EX_CONFIG})\n")
-    assert Supervisor(argv, tmp_path / "events.jsonl", "bob", Backoff(), dict(os.environ)).run() == 1
+    log = tmp_path / "events.jsonl"
+    assert Supervisor(argv, log, "bob", Backoff(), dict(os.environ), fork_worker=body(argv, mode)).run() == 1
     assert runs(tmp_path) == ["0 "]
     assert not (tmp_path / "events.jsonl").exists()
 
 
-def test_a_worker_that_dies_while_stopping_is_restarted_and_told_to_stop(tmp_path: Path) -> None:
+def test_a_worker_that_dies_while_stopping_is_restarted_and_told_to_stop(tmp_path: Path, mode: str) -> None:
     # The first worker is asked to stop (SIGTERM to the parent, forwarded) and dies uncleanly meanwhile,
     # as a worker whose group could not be stopped might (OOM, kill -9): its group may still run here.
-    body = (
+    code = (
         "if n == 1:\n"
         "    signal.signal(signal.SIGTERM, lambda *a: os.kill(os.getpid(), signal.SIGKILL))\n"
         "    os.kill(os.getppid(), signal.SIGTERM)\n"
@@ -106,16 +123,18 @@ def test_a_worker_that_dies_while_stopping_is_restarted_and_told_to_stop(tmp_pat
         "sys.exit(0)\n"
     )
     log = tmp_path / "events.jsonl"
-    sup = Supervisor(worker(tmp_path, body), log, "bob", Backoff((0.0,)), dict(os.environ))
+    argv = worker(tmp_path, code)
+    sup = Supervisor(argv, log, "bob", Backoff((0.0,)), dict(os.environ), fork_worker=body(argv, mode))
     assert sup.run() == 0
     assert runs(tmp_path) == ["0 ", "1 killed by SIGKILL"]
     assert (tmp_path / "runs.stop").read_text() == "1"  # told by its environment, not by a signal
     assert [e["restarts"] for e in events(log)] == [1]
 
 
-def test_a_worker_killed_by_the_forwarded_sigterm_is_not_restarted(tmp_path: Path) -> None:
-    body = "os.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(10)\n"  # no handler: SIGTERM kills it
-    sup = Supervisor(worker(tmp_path, body), None, "bob", Backoff((0.0,)), dict(os.environ))
+def test_a_worker_killed_by_the_forwarded_sigterm_is_not_restarted(tmp_path: Path, mode: str) -> None:
+    # No handler: SIGTERM kills it (a forked worker must not keep the parent's forwarding handler).
+    argv = worker(tmp_path, "os.kill(os.getppid(), signal.SIGTERM)\ntime.sleep(10)\n")
+    sup = Supervisor(argv, None, "bob", Backoff((0.0,)), dict(os.environ), fork_worker=body(argv, mode))
     assert sup.run() == 128 + signal.SIGTERM
     assert runs(tmp_path) == ["0 "]
 
@@ -132,7 +151,8 @@ import os, sys
 from pathlib import Path
 from hbd.supervisor import Backoff, Supervisor
 argv = [sys.executable, "-c", sys.argv[1]]
-sys.exit(Supervisor(argv, None, "bob", Backoff((0.0,)), dict(os.environ)).run())
+fork = (lambda: exec(sys.argv[1], {}) or 0) if sys.argv[2] == "fork" else None
+sys.exit(Supervisor(argv, None, "bob", Backoff((0.0,)), dict(os.environ), fork_worker=fork).run())
 """
 
 # A worker like the daemon: asks to die with its parent, exits 0 on SIGTERM, writes its pid when ready.
@@ -148,10 +168,10 @@ time.sleep(60)
 """
 
 
-def start_parent(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_parent(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[bytes], int]:
     pidfile = tmp_path / "worker.pid"
     child = CHILD.replace("PIDFILE", repr(str(pidfile)))
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, child], cwd=ROOT)
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, child, mode], cwd=ROOT)
     deadline = time.monotonic() + 10
     while not pidfile.exists() or not pidfile.read_text():
         assert time.monotonic() < deadline, "the worker did not start"
@@ -172,14 +192,14 @@ def gone(pid: int, within_s: float = 5.0) -> bool:
     return False
 
 
-def test_sigterm_to_the_parent_stops_the_worker_and_then_the_parent(tmp_path: Path) -> None:
-    parent, pid = start_parent(tmp_path)
+def test_sigterm_to_the_parent_stops_the_worker_and_then_the_parent(tmp_path: Path, mode: str) -> None:
+    parent, pid = start_parent(tmp_path, mode)
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(10) == 0
     assert gone(pid)
 
 
-def test_sighup_to_the_parent_reaches_the_same_worker_and_restarts_nothing(tmp_path: Path) -> None:
+def test_sighup_to_the_parent_reaches_the_same_worker_and_restarts_nothing(tmp_path: Path, mode: str) -> None:
     # The worker reloads on SIGHUP (hbd.daemon): the supervisor forwards every SIGHUP to it, is not stopped
     # by one, and restarts nothing (a restart would drop the VIP).
     hups = tmp_path / "hups"
@@ -188,7 +208,7 @@ def test_sighup_to_the_parent_reaches_the_same_worker_and_restarts_nothing(tmp_p
         f"signal.signal(signal.SIGHUP, lambda *a: open({str(hups)!r}, 'a').write('hup\\n'))\n"
         "signal.signal(signal.SIGTERM",
     ).replace("PIDFILE", repr(str(tmp_path / "worker.pid")))
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, child], cwd=ROOT)
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, child, mode], cwd=ROOT)
     deadline = time.monotonic() + 10
     while not (tmp_path / "worker.pid").exists() or not (tmp_path / "worker.pid").read_text():
         assert time.monotonic() < deadline, "the worker did not start"
@@ -203,8 +223,8 @@ def test_sighup_to_the_parent_reaches_the_same_worker_and_restarts_nothing(tmp_p
     assert parent.wait(10) == 0
 
 
-def test_sigkill_of_the_parent_kills_the_worker(tmp_path: Path) -> None:
-    parent, pid = start_parent(tmp_path)
+def test_sigkill_of_the_parent_kills_the_worker(tmp_path: Path, mode: str) -> None:
+    parent, pid = start_parent(tmp_path, mode)
     parent.kill()
     parent.wait(10)
     assert gone(pid), "the worker outlived its supervisor"
