@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hbd.config.diff import FENCING_FIELDS, RESOURCE_FIELDS, ConfigDiff
 from hbd.config.model import AutoFailback, Config, ResourceGroup
 from hbd.control import SCOPES, ControlServer
 from hbd.core.actions import (
@@ -80,7 +79,6 @@ from hbd.fencing.agent import agent_dirs
 from hbd.fencing.fencer import Fencer
 from hbd.notify import Notifier
 from hbd.realtime import go_realtime, leave_realtime
-from hbd.reload import ReloadPlan, ReloadRefused, config_changed, plan_reload
 from hbd.resources.group import GroupRunner
 from hbd.resources.runner import ScriptRunner
 from hbd.statefile import ensure_private_dir, write_private
@@ -93,8 +91,12 @@ from hbd.wire.error import WireError
 from hbd.wire.message import Message
 from hbd.wire.replay import ECHO_FIELD, REQUESTS, Floor, ReplayGuard, Verdict, echoes, plausible_generation
 
-if TYPE_CHECKING:  # hbd.metrics loads prometheus_client: imported only when hbd_metrics is set
+# Imported where used: hbd.metrics (prometheus_client) only when hbd_metrics is set, reload's modules at the
+# first reload.
+if TYPE_CHECKING:
+    from hbd.config.diff import ConfigDiff
     from hbd.metrics import Metrics, MetricsServer
+    from hbd.reload import ReloadPlan
 
 REJECT_LOG_EVERY_S = 10.0
 # The peer's newest seq is saved at most this often (and at once when its generation changes, and at a clean
@@ -602,6 +604,8 @@ class Daemon:
         """SIGHUP / `hbctl reload`: re-read the three files and apply the difference without a restart.
         Invalid files (or a change of the cluster's members) change nothing: the answer and a
         `config.reload_failed` event say why, each problem at its FILE:LINE."""
+        from hbd.reload import ReloadRefused, plan_reload  # loaded at the first reload, not at every start
+
         async with self._reload_lock:  # two reloads at once would diff against a half-applied config
             plan = plan_reload(self.config)
             if isinstance(plan, ReloadRefused):
@@ -626,6 +630,9 @@ class Daemon:
 
     async def _apply_reload(self, plan: ReloadPlan) -> list[str]:
         """Swap in the new configuration piece by piece; what could not be applied comes back as text."""
+        from hbd.config.diff import FENCING_FIELDS, RESOURCE_FIELDS
+        from hbd.reload import config_changed
+
         assert self.machine is not None
         new, diff = plan.config, plan.diff
         problems: list[str] = []

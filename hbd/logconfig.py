@@ -15,7 +15,6 @@ Every line is `(node) subject: what happened ...: cause` (hbd.events_log); nothi
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Mapping
@@ -60,9 +59,12 @@ def configure(
 
     syslog_ok = False
     if facility is not None:
+        # logging.handlers only with syslog or a log file: it loads pickle, socket, queue at start-up.
+        from logging.handlers import SysLogHandler
+
         if Path(syslog_socket).exists():
             try:
-                handler: logging.Handler = logging.handlers.SysLogHandler(syslog_socket, facility=facility)
+                handler: logging.Handler = SysLogHandler(syslog_socket, facility=facility)
             except OSError as exc:
                 problems.append(f"logfacility {facility}: cannot reach {syslog_socket}: {exc}")
             else:
@@ -98,4 +100,6 @@ def _file_handler(path: Path) -> logging.Handler:
     resource scripts' output can be private)."""
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
     os.close(fd)
-    return logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    from logging.handlers import WatchedFileHandler
+
+    return WatchedFileHandler(path, encoding="utf-8")

@@ -7,7 +7,6 @@ keeps asyncio's timer lateness in the low milliseconds.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 MCL_CURRENT = 1
@@ -24,11 +23,11 @@ def go_realtime(priority: int | None = None) -> str | None:
         os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(prio))
     except (OSError, AttributeError) as exc:
         problems.append(f"cannot get SCHED_FIFO priority: {exc}")
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        libc = ctypes.CDLL(libc_name, use_errno=True)
-        if libc.mlockall(MCL_CURRENT | MCL_FUTURE) != 0:
-            problems.append(f"cannot lock memory: {os.strerror(ctypes.get_errno())}")
+    # The C library already in this process (as hbd.supervisor's prctl): ctypes.util.find_library runs
+    # ldconfig and imports shutil, tempfile, bz2, lzma, a few ms at every start and stop.
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mlockall(MCL_CURRENT | MCL_FUTURE) != 0:
+        problems.append(f"cannot lock memory: {os.strerror(ctypes.get_errno())}")
     return "; ".join(problems) or None
 
 
@@ -39,6 +38,4 @@ def leave_realtime() -> None:
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     except (OSError, AttributeError):
         pass
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        ctypes.CDLL(libc_name, use_errno=True).munlockall()
+    ctypes.CDLL(None, use_errno=True).munlockall()

@@ -18,7 +18,6 @@ from hbd.config.haresources import parse_haresources
 from hbd.config.model import Config
 from hbd.config.monitor import check_monitors
 from hbd.config.permission import check_file, trusted_owners
-from hbd.config.render import render_authkeys, render_hacf, render_haresources
 
 HACF = "ha.cf"
 HARESOURCES = "haresources"
@@ -95,6 +94,8 @@ def load_config(config_dir: Path, node: str | None = None) -> LoadedConfig:
 
 def describe(config: Config) -> str:
     """The effective configuration for `hbd check`: every value explicit, keys masked."""
+    from hbd.config.render import render_authkeys, render_hacf, render_haresources  # not for `hbd run`
+
     cluster = config.cluster
     media = ", ".join(m.name for m in cluster.media)
     header = [
