@@ -102,14 +102,20 @@ def _check_and_run(args: argparse.Namespace, supervision: Supervision | None) ->
 
 
 def _run(config: object, args: argparse.Namespace, supervision: Supervision | None) -> int:
+    from hbd.config.model import Config
+
+    assert isinstance(config, Config)
+    if config.cluster.metrics_listen is None:  # prometheus_client imports ssl unconditionally
+        # hbd speaks no TLS. asyncio imports ssl only to offer it: ~5 ms at every start, and libssl mapped,
+        # which `realtime on` (mlockall) keeps resident (~2 MB of RSS). Here an import of ssl fails instead;
+        # asyncio runs without it as on a Python built without ssl. (hbd_metrics is read at start only.)
+        sys.modules.setdefault("ssl", None)  # type: ignore[arg-type]
     import asyncio
 
-    from hbd.config.model import Config
     from hbd.daemon import Daemon, StatePaths
     from hbd.statefile import StateDirError
     from hbd.transport.base import TransportError
 
-    assert isinstance(config, Config)
     logger = _logger(config, args.verbose)
     try:
         daemon = Daemon(config, StatePaths.from_arg(args.state_dir), logger, supervision=supervision)
