@@ -57,10 +57,19 @@ class StepError(LabError):
     """A step could not be carried out (a wait_for timed out, a probe could not start...)."""
 
 
+# Under runs/ (ignored by git, owned like the checkout), not a world-writable /tmp a local user could seed.
+PYCACHE_PREFIX = str(PROJECT_ROOT / "runs" / ".pycache")
+
+
 def child_env(node: str | None = None) -> dict[str, str]:
     """The environment of lab processes: this checkout importable, the node named for scripts."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    # Bytecode, as an installed package has it: with PYTHONDONTWRITEBYTECODE (set in shared checkouts) every
+    # daemon start compiled hbd from source, ~50 ms of CPU per process, which the bench's boot-together
+    # counted. The cache lives outside the tree; a node that cannot write it just compiles as before.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", PYCACHE_PREFIX)
     if node:
         env["HBLAB_NODE"] = node
     return env
