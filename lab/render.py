@@ -202,13 +202,28 @@ def _resource_group(topology: Topology, group: Group) -> ResourceGroup:
         else Resource("hblab-service", (str(s.port), s.label))
         for s in group.services
     ]
-    # The shared disk first: claimed (mounted) before its writer starts, released after it stopped.
-    disk = (
-        [Resource("hblab-claim"), Resource("hblab-writer")][: 2 if topology.shared_disk_writer else 1]
-        if topology.shared_disk_group == group.name
-        else []
-    )
+    # The shared disk first: claimed (mounted) before its writer starts, released after it stopped. With
+    # one disk per group, the claim names whose disk it mounts (hblab-claim::GROUP).
+    shared = topology.shared_disk_of(group.name)
+    claim = Resource("hblab-claim", (group.name,) if len(topology.shared_disks) > 1 else ())
+    disk = [] if shared is None else [claim, Resource("hblab-writer")][: 2 if shared.writer else 1]
     return ResourceGroup(home=group.home, resources=(*disk, *services, Resource("IPaddr", (ip_arg,))))
+
+
+def disk_mount_lines(topology: Topology, state_dir: Path) -> str:
+    """hblab-service.conf's `MOUNT_<script>=<mount point>` lines: where each service script of a group
+    with a disk finds that group's disk (lab/node/service/webserver, pgsql, hblab-mail.sh). Only with
+    several disks: a one-disk topology's scripts use their default, <state dir>/disk."""
+    if len(topology.shared_disks) < 2:
+        return ""
+    lines = []
+    for disk in topology.shared_disks:
+        mount = state_dir / topology.disk_mount(disk.group)
+        for service in topology.group(disk.group).services:
+            name = service.script_name
+            if name is not None and name.isidentifier():
+                lines.append(f"MOUNT_{name}={mount}\n")
+    return "".join(lines)
 
 
 def render_node(
@@ -276,16 +291,20 @@ def render_node(
         for script in sorted((spec.config_dir / "resource.d").iterdir()):
             if script.is_file():
                 shutil.copy2(script, resource_dir / script.name)
-    (cfg / "hblab-service.conf").write_text(f"NODE={node}\nSTATE_DIR={dirs.state_dir}\nPYTHON={python}\n")
+    service_conf = f"NODE={node}\nSTATE_DIR={dirs.state_dir}\nPYTHON={python}\n"
+    (cfg / "hblab-service.conf").write_text(service_conf + disk_mount_lines(topology, dirs.state_dir))
     (cfg / "nodeinfo").write_text(f"{node}\n")  # netns shares the host's UTS name: name the node explicitly
     if fencing_agent(daemon) == "fence_lab":
         install_fence_agent(dirs)
-    if topology.shared_disk_group is not None:
+    if topology.shared_disks:
         if shared_disk is None:
             raise RenderError(f"{topology.source}: shared_disk: the backend gave no shared disk directory")
         from lab.history.shared_disk import install_disk_resources
 
-        install_disk_resources(resource_dir, cfg, node, dirs.state_dir, shared_disk, python)
+        disks = {d.group: topology.disk_dir(shared_disk, d.group) for d in topology.shared_disks}
+        install_disk_resources(
+            resource_dir, cfg, node, dirs.state_dir, shared_disk, python, disks if len(disks) > 1 else None
+        )
 
 
 def check_user_media(topology: Topology, node: str, hacf: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,18 @@ WRITE_EVERY_MS = 20
 
 
 def install_disk_resources(
-    resource_dir: Path, config_dir: Path, node: str, state_dir: Path, disk_dir: Path, python: str
+    resource_dir: Path,
+    config_dir: Path,
+    node: str,
+    state_dir: Path,
+    disk_dir: Path,
+    python: str,
+    group_disks: Mapping[str, Path] | None = None,
 ) -> None:
-    """Copy hblab-claim and hblab-writer into resource.d and write their hblab-disk.conf."""
+    """Copy hblab-claim and hblab-writer into resource.d and write their hblab-disk.conf.
+
+    `group_disks`: with one disk per group, group -> its disk (a directory under `disk_dir`), written as
+    DISK_DIR_<group>= for `hblab-claim::<group>`."""
     for name in ("hblab-claim", "hblab-writer"):
         shutil.copyfile(SERVICE_DIR / name, resource_dir / name)
         os.chmod(resource_dir / name, 0o755)
@@ -50,6 +60,9 @@ def install_disk_resources(
         "WRITER": str(writer),
         "EVERY_MS": str(WRITE_EVERY_MS),
     }
+    for group, path in (group_disks or {}).items():
+        path.mkdir(parents=True, exist_ok=True)
+        conf[f"DISK_DIR_{group}"] = str(path)
     (config_dir / "hblab-disk.conf").write_text("".join(f"{k}={v}\n" for k, v in conf.items()))
 
 

@@ -26,6 +26,7 @@ _IFACE_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.]{0,7}$")
 _SEGMENT_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 _LABEL_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,32}$")
 _IMAGE_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+_DISK_GROUP_RE = re.compile(r"^[a-z0-9_]+$")
 # A file name in resource.d or init.d, then its arguments heartbeat-style: pgpromote::sync
 _SCRIPT_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}(::[a-zA-Z0-9_.,/=-]+)*$")
 
@@ -35,9 +36,11 @@ class TopologyProblem:
     file: str
     path: str
     message: str
+    line: int | None = None  # 1-based, where the parser knows it (the shared_disk entries)
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.path or '<top>'}: {self.message}"
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.path or '<top>'}: {self.message}"
 
 
 class TopologyError(Exception):
@@ -123,6 +126,18 @@ class Group:
 
 
 @dataclass(frozen=True)
+class SharedDisk:
+    """One group's shared disk: a directory every server sees (a shared array's, or DRBD's, analogue),
+    claimed by the group's hblab-claim resource ahead of its services and, with `writer`, written by the
+    lab's hblab-writer (lab/history/shared_disk.py). A topology with one disk keeps the original layout
+    (`<run dir>/shared-disk/`, mounted at `<state dir>/disk`); with several, each group's disk is
+    `<run dir>/shared-disk/<group>/`, mounted at `<state dir>/disk-<group>`, so one node can hold both."""
+
+    group: str
+    writer: bool = True
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     name: str
     role: str = "server"  # "server" | "client"
@@ -142,14 +157,33 @@ class Topology:
     groups: tuple[Group, ...] = ()
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    # `shared_disk: {group: NAME}`: a directory every server sees (a shared array's analogue), claimed by
-    # that group's hblab-claim resource and written by its hblab-writer (lab/history/shared_disk.py).
-    shared_disk_group: str | None = None
-    # `shared_disk: {writer: false}`: only the claim, no hblab-writer (the disk holds a real service's data).
-    shared_disk_writer: bool = True
+    # `shared_disk: {group: NAME, writer: BOOL}`, or a list of those (one disk per group): see SharedDisk.
+    # `writer: false`: only the claim, no hblab-writer (the disk holds a real service's data).
+    shared_disks: tuple[SharedDisk, ...] = ()
     # `image: VARIANT`: the nodes run from that image variant (lab/images/variants.yaml: real services such
     # as apache2 or postgresql): a topology only the docker backend can build.
     image: str | None = None
+
+    @property
+    def shared_disk_group(self) -> str | None:
+        """The group of the first shared disk (a one-disk topology's only one), or None without a disk."""
+        return self.shared_disks[0].group if self.shared_disks else None
+
+    @property
+    def shared_disk_writer(self) -> bool:
+        """Whether the lab's writer runs on a disk (at most one disk has it: see _Parser.shared_disks)."""
+        return any(d.writer for d in self.shared_disks)
+
+    def shared_disk_of(self, group: str) -> SharedDisk | None:
+        return next((d for d in self.shared_disks if d.group == group), None)
+
+    def disk_dir(self, base: Path, group: str) -> Path:
+        """The directory of `group`'s disk under the run's shared-disk directory `base`."""
+        return base if len(self.shared_disks) == 1 else base / group
+
+    def disk_mount(self, group: str) -> str:
+        """The mount point's name in a node's state dir (hblab-claim makes it; the services read it)."""
+        return "disk" if len(self.shared_disks) == 1 else f"disk-{group}"
 
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:
@@ -230,19 +264,35 @@ def parse_topology(text: str, path: Path) -> Topology:
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e)
         raise TopologyError([TopologyProblem(str(path), where, f"not valid YAML: {problem}")]) from e
-    return _Parser(path).parse(data)
+    return _Parser(path, _shared_disk_lines(text)).parse(data)
+
+
+def _shared_disk_lines(text: str) -> dict[str, int]:
+    """`shared_disk` and each of its list entries -> the line it starts on (for their error messages)."""
+    root = yaml.compose(text)
+    out: dict[str, int] = {}
+    if not isinstance(root, yaml.MappingNode):
+        return out
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "shared_disk":
+            out["shared_disk"] = key.start_mark.line + 1
+            if isinstance(value, yaml.SequenceNode):
+                for i, item in enumerate(value.value):
+                    out[f"shared_disk.{i}"] = item.start_mark.line + 1
+    return out
 
 
 class _Parser:
     """Walks the YAML tree, collecting problems instead of stopping at the first one."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, lines: dict[str, int] | None = None) -> None:
         self.path = path
+        self.lines = lines or {}  # YAML path -> its 1-based line, where parse_topology looked it up
         self.problems: list[TopologyProblem] = []
         self.addresses: dict[ipaddress.IPv4Address, str] = {}
 
-    def err(self, where: str, message: str) -> None:
-        self.problems.append(TopologyProblem(str(self.path), where, message))
+    def err(self, where: str, message: str, line: int | None = None) -> None:
+        self.problems.append(TopologyProblem(str(self.path), where, message, line))
 
     def mapping(self, value: Any, where: str, required: bool = True) -> dict[str, Any]:
         if value is None and not required:
@@ -303,8 +353,7 @@ class _Parser:
         if not isinstance(description, str):
             self.err("description", "expected a string")
             description = ""
-        disk_group = self.shared_disk(top.get("shared_disk"), {g.name for g in groups})
-        disk_writer = self.shared_disk_writer(top.get("shared_disk"))
+        disks = self.shared_disks(top.get("shared_disk"), {g.name for g in groups})
         image = top.get("image")
         if image is not None and not (isinstance(image, str) and _IMAGE_RE.match(image)):
             self.err("image", f"expected an image variant name of lab/images/variants.yaml, got {image!r}")
@@ -319,8 +368,7 @@ class _Parser:
             serial_lines=tuple(serial),
             groups=tuple(groups),
             description=description,
-            shared_disk_group=disk_group,
-            shared_disk_writer=disk_writer,
+            shared_disks=disks,
             image=image,
         )
 
@@ -344,24 +392,56 @@ class _Parser:
         takes = [n.role == "server" and n.daemon == "hbd" and n.config_dir is None for n in nodes]
         return [replace(n, config_dir=cdir) if take else n for n, take in zip(nodes, takes, strict=True)]
 
-    def shared_disk(self, value: Any, group_names: set[str]) -> str | None:
+    def shared_disks(self, value: Any, group_names: set[str]) -> tuple[SharedDisk, ...]:
+        """`shared_disk:` one mapping (one disk, as before) or a list of them (one disk per group)."""
         if value is None:
+            return ()
+        if not isinstance(value, list):
+            disk = self.shared_disk(value, "shared_disk", group_names)
+            return (disk,) if disk is not None else ()
+        line = self.lines.get("shared_disk")
+        if not value:
+            self.err("shared_disk", "expected one or more {group: NAME} entries, got an empty list", line)
+        disks: list[SharedDisk] = []
+        for i, item in enumerate(value):
+            disk = self.shared_disk(item, f"shared_disk.{i}", group_names)
+            if disk is None:
+                continue
+            line = self.lines.get(f"shared_disk.{i}")
+            if any(d.group == disk.group for d in disks):
+                self.err(f"shared_disk.{i}.group", f"group {disk.group!r} already has a disk", line)
+            elif len(value) > 1 and not _DISK_GROUP_RE.match(disk.group):
+                # Its name goes into shell variable names (hblab-disk.conf, hblab-service.conf).
+                message = "a group with one of several disks is named with [a-z0-9_] only"
+                self.err(f"shared_disk.{i}.group", message, line)
+            elif len(value) > 1 and disk.writer:
+                # One writer journal per node (disk-acks.jsonl) and one data.log per run: lab/history.
+                message = "the lab's writer runs only on a topology's one disk (writer: false here)"
+                self.err(f"shared_disk.{i}.writer", message, line)
+            else:
+                disks.append(disk)
+        return tuple(disks)
+
+    def shared_disk(self, value: Any, where: str, group_names: set[str]) -> SharedDisk | None:
+        line = self.lines.get(where)
+        if not isinstance(value, dict):
+            self.err(where, f"expected a mapping, got {_kind(value)}", line)
             return None
-        spec = self.mapping(value, "shared_disk")
-        self.unknown_keys(spec, {"group", "writer"}, "shared_disk")
-        group = spec.get("group")
+        for k in value:
+            if k not in ("group", "writer"):
+                self.err(_join(where, str(k)), "unknown key (allowed: group, writer)", line)
+        writer = value.get("writer", True)
+        if not isinstance(writer, bool):
+            self.err(_join(where, "writer"), f"expected true or false, got {writer!r}", line)
+            writer = True
+        group = value.get("group")
         if group not in group_names:
             known = ", ".join(sorted(group_names)) or "none"
-            self.err("shared_disk.group", f"expected the name of a group (groups: {known}), got {group!r}")
+            self.err(
+                _join(where, "group"), f"expected the name of a group (groups: {known}), got {group!r}", line
+            )
             return None
-        return str(group)
-
-    def shared_disk_writer(self, value: Any) -> bool:
-        writer = value.get("writer", True) if isinstance(value, dict) else True
-        if not isinstance(writer, bool):
-            self.err("shared_disk.writer", f"expected true or false, got {writer!r}")
-            return True
-        return writer
+        return SharedDisk(str(group), writer)
 
     def nodes(self, value: Any) -> list[NodeSpec]:
         out: list[NodeSpec] = []

@@ -18,7 +18,8 @@ MOUNT=""
 if [ -r "$here/../hblab-disk.conf" ]; then
   # shellcheck disable=SC1091
   . "$here/../hblab-disk.conf"
-  MOUNT=$STATE_DIR/disk
+  # With one disk per group, the mail group's mount point (the lab writes it into hblab-service.conf).
+  MOUNT=${MOUNT_mailer:-$STATE_DIR/disk}
 fi
 MAIL_DOMAIN=lab.test
 MAILBOX=probe           # every address of the domain is delivered into this one Maildir
@@ -42,6 +43,9 @@ need_mail_dir() {
       exit 1
     fi
     MAIL_DIR=$(readlink -f "$MOUNT")/mail
+    # Postfix reaches its logger by the full path $queue_directory/public/postlog, which must fit a
+    # unix socket's 108 bytes: a long run dir does not (postfix then fails silently), this short link does.
+    mkdir -p "$MAIL_DIR" && ln -sfn "$MAIL_DIR" /run/hblab-mail && MAIL_DIR=/run/hblab-mail || exit 1
   fi
   mkdir -p "$MAIL_DIR/vmail" || exit 1
   chown "$MAIL_UID:$MAIL_UID" "$MAIL_DIR/vmail" || exit 1
