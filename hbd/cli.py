@@ -10,6 +10,7 @@ loads before the fork is what the worker needs anyway (tests/unit/test_import_gr
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -82,6 +83,11 @@ def _events_path(state_dir: str | None) -> Path:
 
 
 def _check_and_run(args: argparse.Namespace, supervision: Supervision | None) -> int:
+    # Start-up creates ~20,000 objects that live as long as the process (modules, classes, the config) and
+    # almost no garbage (66 unreachable objects measured): the collector's passes during the imports, and
+    # the daemon's full collection at boot, cost 10-30 ms before the first heartbeat. Off until `_run` has
+    # imported everything, which then goes to the permanent generation (gc.freeze).
+    gc.disable()
     from hbd.config.errors import ConfigError
     from hbd.config.load import describe, load_config
     from hbd.journal import prefix
@@ -116,6 +122,8 @@ def _run(config: object, args: argparse.Namespace, supervision: Supervision | No
     from hbd.statefile import StateDirError
     from hbd.transport.base import TransportError
 
+    gc.freeze()
+    gc.enable()
     logger = _logger(config, args.verbose)
     try:
         daemon = Daemon(config, StatePaths.from_arg(args.state_dir), logger, supervision=supervision)
