@@ -16,6 +16,8 @@ late-heartbeat warnings. Times in seconds.
                    every 2 ms, or hbd's exact ip.added): free of the prober's granularity (a probe
                    sent to the dead node's MAC waits for its connect timeout, 100 ms)
   detect_to_answer_s  hbd only: detected (peer.dead/gone) -> first client answer
+  rss_parent_kb, rss_child_kb (and pss_, uss_)  the daemon's processes' memory as the run ends
+                   (lab/bench/memory.py; idle in `steady`): the largest over the nodes
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import itertools
 from typing import Any
 
 from hbd.event_names import PEER_WARN
+from lab.bench.memory import memory_metrics
 from lab.checks import breakdown, outage, takeover_latency
 from lab.history.ownership import holding_intervals, multi_owner_windows, total_length
 from lab.history.records import History
@@ -165,6 +168,9 @@ def run_metrics(history: History, scenario: str) -> Metrics:
     if scenario in ("steady", "stress"):
         m["takeover_s"] = None
     m["late_warnings"] = sum(1 for r in history.select(PEER_WARN, source="node"))
+    memory = history.first("bench.memory")
+    if memory is not None and isinstance(memory.get("nodes"), dict):
+        m.update(memory_metrics(memory.get("nodes")))
     return m
 
 

@@ -16,6 +16,8 @@ from lab.bench.metrics import ratio, summarize_values
 
 TIME_METRICS = ("takeover_s", "vip_moved_s", "outage_s", "heal_gap_s", "dual_owner_s", "detect_to_answer_s")
 COUNT_METRICS = ("false_failovers", "late_warnings")
+# lab/bench/memory.py: kB, the largest over the nodes in each run
+MEMORY_METRICS = tuple(f"{k}_{role}_kb" for role in ("parent", "child") for k in ("rss", "pss", "uss"))
 TAKEOVER_TITLE = {
     "power-off": "takeover (power-off -> survivor answers)",
     "soft-stop": "takeover (SIGTERM -> survivor answers)",
@@ -43,6 +45,8 @@ class Cell:
         out: dict[str, Any] = {m: summarize_values(self.values(m)) for m in TIME_METRICS}
         for m in COUNT_METRICS:
             out[m] = int(sum(self.values(m)))
+        for m in MEMORY_METRICS:
+            out[m] = summarize_values(self.values(m))
         out["runs"] = len(self.runs)
         out["errors"] = list(self.errors)
         return out
@@ -129,10 +133,38 @@ def to_markdown(
                 f"| {_ms(b['median'])} | {_ratio_text(r.get('takeover'))} | {_ratio_text(r.get('outage'))} |"
             )
         lines.append("")
+    lines += memory_lines(cells)
     errors = [(c.label, c.scenario, e) for c in cells.values() for e in c.errors]
     if errors:
         lines += ["## failed runs", ""] + [f"- {lbl} / {s}: {e}" for lbl, s, e in errors] + [""]
     return "\n".join(lines)
+
+
+def _mb(v: float | None) -> str:
+    return "-" if v is None else f"{v / 1024:.1f}"
+
+
+def memory_lines(cells: dict[tuple[str, str], Cell], scenario: str = "steady") -> list[str]:
+    """Each daemon's processes at idle: the end of `steady` (median over runs of the largest node)."""
+    rows = [c for (_l, s), c in cells.items() if s == scenario and c.values("rss_parent_kb")]
+    if not rows:
+        return []
+    lines = [
+        f"## memory at idle (end of {scenario}, MB)",
+        "",
+        "first process: hbd's supervisor, keepalived's parent; others: hbd's worker, keepalived's VRRP child "
+        "(the largest). VmRSS counts every mapped page under mlockall (hbd `realtime on`); PSS shares the "
+        "common pages out, USS is what only that process holds. Median over runs of the larger node.",
+        "",
+        "| daemon, setting | runs | first RSS | first PSS | first USS "
+        "| others RSS | others PSS | others USS |",
+        "|---" * 8 + "|",
+    ]
+    for cell in rows:
+        st = cell.stats()
+        vals = " | ".join(_mb(st[m]["median"]) for m in MEMORY_METRICS)
+        lines.append(f"| {cell.label} | {st['runs']} | {vals} |")
+    return [*lines, ""]
 
 
 def to_json(cells: dict[tuple[str, str], Cell], reference: str, meta: dict[str, Any]) -> dict[str, Any]:

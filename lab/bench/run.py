@@ -29,6 +29,7 @@ from typing import Any
 from hbd.config.model import ResourceGroup
 from hbd.config.render import render_haresources
 from lab.backends.base import Backend
+from lab.bench.memory import daemon_processes, tree_memory
 from lab.bench.peers.base import PeerDriver, PeerNode, peer_nodes
 from lab.bench.peers.heartbeat import HeartbeatDriver
 from lab.bench.peers.keepalived import KeepalivedDriver
@@ -139,6 +140,20 @@ class BenchRun(ScenarioRun):
                 f"NODE={spec.name}\nSTATE_DIR={dirs.state_dir}\nPYTHON={sys.executable}\n"
             )
             driver.render(self.peer_nodes[spec.name], self.setting.params, secret)
+
+    def finish(self) -> None:
+        if not self.finished:
+            self._record_memory()
+        super().finish()
+
+    def _record_memory(self) -> None:
+        """Each running daemon's processes and their memory as the run ends (idle, in `steady`)."""
+        nodes = {}
+        for node, pid in self.daemons.pids.items():
+            procs = daemon_processes(tree_memory(pid))
+            if procs:
+                nodes[node] = procs
+        self.log.mark("bench.memory", nodes=nodes)
 
     def _do_inject(self, args: dict[str, Any]) -> None:
         if self.stress_s and args.get("fault") == "loss":
