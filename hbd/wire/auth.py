@@ -59,7 +59,8 @@ def digest(key: AuthKey, data: bytes) -> str:
     constructor = _HMAC_DIGESTS.get(key.method)
     if constructor is None:
         raise ValueError(f"auth method {key.method!r} of key {key.index} is not one of {sorted(METHODS)}")
-    return hmac.new(key.key, data, constructor).hexdigest()
+    # The one-shot form runs in OpenSSL without an HMAC object per packet.
+    return hmac.digest(key.key, data, constructor).hex()
 
 
 def sign(data: bytes, key: AuthKey) -> str:

@@ -59,6 +59,43 @@ def _check_value(name: str, value: object) -> str:
     return value
 
 
+def _check_each(pairs: tuple[tuple[object, ...], ...]) -> set[str]:
+    """Check field by field (ValueError naming the first bad one); the names seen."""
+    seen: set[str] = set()
+    for pair in pairs:
+        if len(pair) != 2:
+            raise ValueError(f"field {pair!r} is not a (name, value) pair")
+        name = _check_name(pair[0])
+        _check_value(name, pair[1])
+        if name in seen:
+            # Heartbeat never repeats a field; refusing repeats means get() has one answer.
+            raise ValueError(f"field {name} appears twice")
+        seen.add(name)
+    return seen
+
+
+def _all_valid(pairs: tuple[tuple[object, ...], ...]) -> bool:
+    """True when every pair is a valid (name, value) and no name repeats: what the field-by-field checks
+    of `Message.__post_init__` accept, decided in a few whole-message passes. False means "look closer"
+    (the slow path then names the problem), never that the fields are wrong."""
+    names: list[str] = []
+    for pair in pairs:
+        if len(pair) != 2 or type(pair[0]) is not str or type(pair[1]) is not str or not pair[0]:
+            return False
+        names.append(pair[0])
+    if len(set(names)) != len(names) or AUTH_FIELD in names:
+        return False
+    names_text = "".join(names)
+    text = names_text + "".join(str(p[1]) for p in pairs)  # every character of the message, once
+    if "=" in names_text or "\n" in text or "\r" in text or "\0" in text:
+        return False
+    if any(name[0] == "(" for name in names):
+        return False
+    if not text.isascii():  # non-ASCII text is fine, but its UTF-8 check is left to the slow path
+        return False
+    return all(_HEX_VALUE.fullmatch(str(p[1])) for p in pairs if p[0] in HEX_FIELDS)
+
+
 @dataclass(frozen=True)
 class Message:
     """Ordered `(name, value)` fields. `binary` names the fields whose value is base64 of raw bytes
@@ -70,16 +107,13 @@ class Message:
     def __post_init__(self) -> None:
         # Accept any iterable of pairs, but store tuples so the message stays hashable and immutable.
         pairs = tuple(tuple(pair) for pair in self.fields)
-        seen: set[str] = set()
-        for pair in pairs:
-            if len(pair) != 2:
-                raise ValueError(f"field {pair!r} is not a (name, value) pair")
-            name = _check_name(pair[0])
-            _check_value(name, pair[1])
-            if name in seen:
-                # Heartbeat never repeats a field; refusing repeats means get() has one answer.
-                raise ValueError(f"field {name} appears twice")
-            seen.add(name)
+        if not self.binary and _all_valid(pairs):
+            # Every packet builds one (sent and received, on every medium): the common case is checked in a
+            # few C-level passes; anything unusual takes the field-by-field path below for its exact error.
+            object.__setattr__(self, "fields", pairs)
+            object.__setattr__(self, "binary", frozenset())
+            return
+        seen = _check_each(pairs)
         binary = frozenset(self.binary)
         for name in binary:
             if name not in seen:
