@@ -11,6 +11,7 @@ keys by listing old and new in authkeys and switching `auth N` one node at a tim
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -44,11 +45,27 @@ def crc32_heartbeat(data: bytes) -> int:
 
 
 # Constructors, not names: hmac.new() then skips a lookup by name on every packet.
-_HMAC_DIGESTS: dict[str, Callable[[], Any]] = {
+_HMAC_DIGESTS: dict[str, Callable[..., Any]] = {
     "md5": hashlib.md5,
     "sha1": hashlib.sha1,
     "sha256": hashlib.sha256,
 }
+
+
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+@functools.lru_cache(maxsize=64)
+def _keyed(method: str, key: bytes) -> tuple[Any, Any]:
+    """HMAC's inner and outer hash states after the padded key (RFC 2104): computed once per key, copied
+    per packet (a copy costs a third of a fresh HMAC, and every heartbeat sent or received needs one)."""
+    constructor = _HMAC_DIGESTS[method]
+    block = constructor().block_size
+    if len(key) > block:
+        key = constructor(key).digest()
+    key = key.ljust(block, b"\0")
+    return constructor(key.translate(_IPAD)), constructor(key.translate(_OPAD))
 
 
 def digest(key: AuthKey, data: bytes) -> str:
@@ -56,11 +73,14 @@ def digest(key: AuthKey, data: bytes) -> str:
     if key.method == "crc":
         # printf("%lx"): lower-case, no zero padding.
         return format(crc32_heartbeat(data), "x")
-    constructor = _HMAC_DIGESTS.get(key.method)
-    if constructor is None:
+    if key.method not in _HMAC_DIGESTS:
         raise ValueError(f"auth method {key.method!r} of key {key.index} is not one of {sorted(METHODS)}")
-    # The one-shot form runs in OpenSSL without an HMAC object per packet.
-    return hmac.digest(key.key, data, constructor).hex()
+    inner_start, outer_start = _keyed(key.method, key.key)
+    inner = inner_start.copy()
+    inner.update(data)
+    outer = outer_start.copy()
+    outer.update(inner.digest())
+    return str(outer.hexdigest())
 
 
 def sign(data: bytes, key: AuthKey) -> str:

@@ -4,6 +4,8 @@ import hashlib
 import hmac
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hbd.config.model import AuthConfig, AuthKey
 from hbd.wire.auth import crc32_heartbeat, digest, sign, verify
@@ -109,3 +111,15 @@ def test_error_detail_never_contains_key_material():
     for secret in (OLD_KEY, NEW_KEY):
         assert secret.decode() not in str(err.value)
         assert secret.decode() not in repr(KEYS)  # AuthKey hides its key from repr
+
+
+@settings(max_examples=200)
+@given(
+    st.sampled_from(["md5", "sha1", "sha256"]),
+    st.binary(max_size=150),  # keys longer than the 64-byte block are hashed first (RFC 2104)
+    st.binary(max_size=300),
+)
+def test_hmac_from_precomputed_key_states_is_the_standard_hmac(method: str, key: bytes, data: bytes) -> None:
+    expected = hmac.new(key, data, getattr(hashlib, method)).hexdigest()
+    assert digest(AuthKey(1, method, key), data) == expected
+    assert digest(AuthKey(1, method, key), data) == expected  # the cached states are not consumed
