@@ -421,6 +421,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_experiment)
     # Listed for --help only: main() hands `bench ...` to lab/bench/suite.py's own parser before parsing.
     sub.add_parser("bench", help="hbd against keepalived, heartbeat 3.0.6, ucarp (hblab bench -h)")
+    sub.add_parser("soak", help="client outage per hour: power-offs under stress (hblab soak -h)")
     rep = sub.add_parser("report", help="re-check a recorded run and rewrite its report")
     rep.add_argument("run_dir")
     rep.set_defaults(func=cmd_report)
@@ -444,6 +445,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from lab.bench.suite import main_bench
 
         return main_bench(argv[1:])
+    if argv[:1] == ["soak"]:
+        from lab.bench.soak import main_soak
+
+        return main_soak(argv[1:])
     args = _parser().parse_args(argv)
     if getattr(args, "repeat", 1) is not None and getattr(args, "repeat", 1) < 1:
         print("hblab: --repeat must be at least 1", file=sys.stderr)

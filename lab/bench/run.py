@@ -80,6 +80,11 @@ class BenchDaemonSet(DaemonSet):
             script = self.backend.node_dirs(node).config_dir / "resource.d" / "hblab-service"
             # The responder detaches (setsid) and stays in the namespace: power-off kills it, teardown too.
             self.backend.exec(node, [str(script), "8080", SERVICE_LABEL, "start"], timeout_s=30)
+            if self.setting.kind != "hbd":
+                # A machine boots with an empty /run: a peer's pid files from before a power-off are stale
+                # (keepalived refused to start, "daemon is already running", in the soak's second boot).
+                for stale in self.nodes[node].peer_dir.glob("*.pid"):
+                    stale.unlink(missing_ok=True)
         super().boot(nodes, together)
 
 

@@ -64,6 +64,13 @@ def test_keepalived_subsecond_is_vrrpv3_in_centiseconds() -> None:
     assert "192.168.77.50/24 dev eth0" in conf and "interface eth1" in conf
 
 
+def test_keepalived_nopreempt_starts_both_as_backup() -> None:
+    """The soak's roles alternate: nopreempt, which keepalived honours only in state BACKUP."""
+    conf = render_conf(node(), {"advert": "20ms", "nopreempt": True}, "k")
+    assert "state BACKUP" in conf and "nopreempt" in conf and "priority 150" in conf
+    assert "nopreempt" not in render_conf(node(), {"advert": "20ms"}, "k")
+
+
 def test_keepalived_v2_whole_seconds_with_auth() -> None:
     conf = render_conf(node(home=False), {"advert": 1, "version": 2}, "s3cret-key")
     assert "vrrp_version 2" in conf and "advert_int 1\n" in conf and "auth_pass s3cret-k" in conf

@@ -4,7 +4,9 @@ One vrrp_instance per node: the adverts go over the dedicated heartbeat link (un
 VIP sits on the LAN interface. The home node starts as MASTER with the higher priority (preempting, as
 hbd's auto_failback on). Sub-second adverts need VRRPv3 (`vrrp_version 3`; v2 counts whole seconds).
 Settings: advert (duration, default 1s), version (2|3, default 3 below 1 s), rt_priority (int: the VRRP
-process's SCHED_RR priority, keepalived's equivalent of hbd's `realtime on`).
+process's SCHED_RR priority, keepalived's equivalent of hbd's `realtime on`), nopreempt (bool: both nodes
+start as BACKUP with `nopreempt`, so a master keeps the VIP when the home node returns: hbd's
+auto_failback off; the soak uses it, lab/bench/soak.py).
 
 Run: keepalived -n -l -P -f CONF -p PID -r VRRP_PID -c CHECKERS_PID (foreground, log to the console,
 VRRP only, pid files in the node's directory so several instances on one host never meet).
@@ -54,10 +56,11 @@ def render_conf(node: PeerNode, settings: Mapping[str, Any], secret: str) -> str
     ]
     if rt is not None:
         lines.append(f"    vrrp_rt_priority {rt}")
+    nopreempt = bool(settings.get("nopreempt", False))
     lines += [
         "}",
         "vrrp_instance lab {",
-        f"    state {'MASTER' if node.home else 'BACKUP'}",
+        f"    state {'MASTER' if node.home and not nopreempt else 'BACKUP'}",  # nopreempt needs BACKUP
         f"    interface {node.hb_iface}",
         f"    virtual_router_id {VIRTUAL_ROUTER_ID}",
         f"    priority {HOME_PRIORITY if node.home else OTHER_PRIORITY}",
@@ -65,6 +68,8 @@ def render_conf(node: PeerNode, settings: Mapping[str, Any], secret: str) -> str
         f"    unicast_src_ip {node.hb_ip.ip}",
         f"    unicast_peer {{\n        {node.peer_hb_ip.ip}\n    }}",
     ]
+    if nopreempt:
+        lines.append("    nopreempt")
     if version == 2:
         lines.append(f"    authentication {{\n        auth_type PASS\n        auth_pass {secret[:8]}\n    }}")
     lines += [
