@@ -17,6 +17,7 @@ from lab.spec.scenario import (
 )
 from lab.spec.topology import load_topology
 from tests.docker.test_mail import MAIL
+from tests.docker.test_mail_web_pair import MAIL_WEB_PAIR
 from tests.docker.test_pacemaker import PACEMAKER
 from tests.docker.test_webdb import WEBDB
 from tests.lab.test_article_scenarios import ARTICLE
@@ -79,6 +80,7 @@ def test_every_shipped_scenario_is_run_for_real_by_a_lab_test() -> None:
     run_by_tests |= set(PACEMAKER)  # docker only: tests/docker/test_pacemaker.py
     run_by_tests |= set(WEBDB)  # docker only (the webdb image): tests/docker/test_webdb.py
     run_by_tests |= set(MAIL)  # docker only (the mail image): tests/docker/test_mail.py
+    run_by_tests |= set(MAIL_WEB_PAIR)  # docker only (the mailweb image): tests/docker/test_mail_web_pair.py
     assert set(SHIPPED) - run_by_tests == set()
 
 
