@@ -12,6 +12,11 @@ other resources are stopped even after a failure, so as much as possible is rele
 the first resource that could not be stopped, and the daemon decides what that means (heartbeat reboots).
 
 Operations on one group are serialised: a stop that arrives during a start waits for it.
+
+A run of neighbouring resources the runner batches (the built-in IP addresses) is started or stopped in
+one call (`ResourceRunner.run_many`): all addresses over one netlink socket, the gratuitous ARP after the
+last one is up. Order and rollback are those of single starts; a start batches only when the group is
+known to be stopped (a takeover: no status probes to interleave).
 """
 
 from __future__ import annotations
@@ -101,6 +106,31 @@ class GroupRunner:
 
     async def _op(self, resource: Resource, op: str, ctx: RunContext, log: _Log) -> OpResult:
         result = await self.runner.run(resource, op, ctx)
+        self._record(resource, op, result, ctx, log)
+        return result
+
+    async def _op_many(
+        self, resources: Sequence[Resource], op: str, ctx: RunContext, log: _Log
+    ) -> list[OpResult]:
+        results = await self.runner.run_many(resources, op, ctx)
+        for resource, result in zip(resources, results, strict=False):
+            self._record(resource, op, result, ctx, log)
+        return results
+
+    def _chunks(self, resources: Sequence[Resource], op: str | None) -> list[list[Resource]]:
+        """`resources` in order, neighbours the runner batches for `op` together (None: one by one)."""
+        chunks: list[list[Resource]] = []
+        batched = False
+        for resource in resources:
+            batches = op is not None and self.runner.batches(resource, op)
+            if batches and batched:
+                chunks[-1].append(resource)
+            else:
+                chunks.append([resource])
+            batched = batches
+        return chunks
+
+    def _record(self, resource: Resource, op: str, result: OpResult, ctx: RunContext, log: _Log) -> None:
         log.steps.append(
             Step(resource.spec, op, result.ok, result.rc, result.duration_s, result.detail, result.timed_out)
         )
@@ -119,7 +149,6 @@ class GroupRunner:
         if result.timed_out:
             fields["timed_out"] = True
         self.emit("resource.op", level, **fields)
-        return result
 
     def _ctx(self, group: ResourceGroup, reason: str) -> RunContext:
         return RunContext(self.node, group.key, reason, self.emit)
@@ -136,7 +165,17 @@ class GroupRunner:
         touched: list[Resource] = []
         known_stopped = group.key in self._known_stopped
         self._known_stopped.discard(group.key)
-        for resource in group.resources:
+        for chunk in self._chunks(group.resources, "start" if known_stopped else None):
+            if known_stopped and self.runner.batches(chunk[0], "start"):
+                results = await self._op_many(chunk, "start", ctx, log)
+                touched += chunk[: len(results)]
+                if all(r.ok for r in results) and len(results) == len(chunk):
+                    continue
+                failed, result = chunk[len(results) - 1], results[-1]
+                rollback_ctx = self._ctx(group, f"rollback: {failed.spec} failed to start ({reason})")
+                failures = await self._stop_all(reversed(touched), rollback_ctx, log)
+                return _start_rolled_back(group, "start", started, failed.spec, result.detail, log, failures)
+            resource = chunk[0]
             touched.append(resource)
             if not known_stopped:
                 status = await self._op(resource, "status", ctx, log)
@@ -194,10 +233,17 @@ class GroupRunner:
     ) -> list[tuple[str, str]]:
         """Stop each resource in the given order; (spec, detail) of those that stayed up."""
         failures: list[tuple[str, str]] = []
-        for resource in resources:
-            detail = await self._stop_one(resource, ctx, log)
-            if detail is not None:
-                failures.append((resource.spec, detail))
+        for chunk in self._chunks(list(resources), "stop"):
+            if len(chunk) > 1:
+                # One batch; a resource it could not stop gets the retries and status of a single stop.
+                results = await self._op_many(chunk, "stop", ctx, log)
+                again = [r for r, res in zip(chunk, results, strict=True) if not res.ok]
+            else:
+                again = chunk
+            for resource in again:
+                detail = await self._stop_one(resource, ctx, log)
+                if detail is not None:
+                    failures.append((resource.spec, detail))
         return failures
 
     async def _stop_one(self, resource: Resource, ctx: RunContext, log: _Log) -> str | None:

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from hbd.config.model import Config, Resource
 from hbd.resources.agent import KILL_GRACE_S, RC_NOT_FOUND, run_agent
-from hbd.resources.ipaddr import IPADDR_NAMES, IpAddrManager, IpOutcome, parse_ip_spec
+from hbd.resources.ipaddr import IPADDR_NAMES, IpAddrManager, IpOutcome, IpSpec, parse_ip_spec
 from hbd.resources.lookup import default_dirs, find_script
 
 OPS = ("start", "stop", "status", "announce")
@@ -92,6 +92,15 @@ class ResourceRunner(Protocol):
         """`timeout_s`: this operation's limit (a monitor's `timeout=`); None: the runner's own."""
         ...
 
+    def batches(self, resource: Resource, op: str) -> bool:
+        """Whether `run_many` does `op` on this resource in one batch with its like neighbours."""
+        ...
+
+    async def run_many(self, resources: Sequence[Resource], op: str, ctx: RunContext) -> list[OpResult]:
+        """`op` on every resource, in order, in one batch (each `batches`). A start stops at the first
+        failure (the results cover the resources up to it); a stop answers for every resource."""
+        ...
+
 
 def _check_op(op: str) -> None:
     if op not in OPS:
@@ -155,6 +164,34 @@ class ScriptRunner:
         ok = op_ok(op, rc) and not result.timed_out
         return OpResult(op, ok, rc, result.output.strip(), result.duration_s, result.timed_out)
 
+    def batches(self, resource: Resource, op: str) -> bool:
+        return self.builtin_ipaddr and resource.name in IPADDR_NAMES and op in ("start", "stop")
+
+    async def run_many(self, resources: Sequence[Resource], op: str, ctx: RunContext) -> list[OpResult]:
+        """Built-in addresses started or stopped together (IpAddrManager.start_many/stop_many)."""
+        if op not in ("start", "stop") or not all(self.batches(r, op) for r in resources):
+            raise ValueError(f"run_many: {op} of these resources is not batched (ask batches() first)")
+        started = time.monotonic()
+        parsed: list[IpSpec | OpResult] = []
+        for resource in resources:
+            try:
+                parsed.append(parse_ip_spec(resource.name, resource.args))
+            except ValueError as exc:
+                parsed.append(OpResult(op, False, RC_INVALID_ARGS, str(exc), 0.0))
+        specs = [p for p in parsed if isinstance(p, IpSpec)]
+        if op == "start":  # up to the first bad spec, as a run of single starts would stop there
+            good = next((i for i, p in enumerate(parsed) if isinstance(p, OpResult)), len(parsed))
+            outcomes = await self.ipaddr.start_many(specs[:good], ctx.emit)
+            tail = parsed[good:][:1] if all(o.rc == RC_OK for o in outcomes) else []
+        else:
+            outcomes = await self.ipaddr.stop_many(specs, ctx.emit)
+            tail = []
+        share = (time.monotonic() - started) / max(1, len(outcomes))  # one batch: each its share of it
+        done = iter(OpResult(op, o.rc == RC_OK, o.rc, o.detail, share) for o in outcomes)
+        if op == "start":
+            return [*done, *(t for t in tail if isinstance(t, OpResult))]
+        return [p if isinstance(p, OpResult) else next(done) for p in parsed]
+
     async def _run_builtin_ip(self, resource: Resource, op: str, ctx: RunContext) -> OpResult:
         started = time.monotonic()
         try:
@@ -186,6 +223,8 @@ class FakeRunner:
     running: set[str] = field(default_factory=set)
     delay_s: float = 0.0
     calls: list[tuple[str, str, str]] = field(default_factory=list)  # (spec, op, reason)
+    batchable: set[str] = field(default_factory=set)  # resource names run_many takes, like ScriptRunner's IPs
+    batch_calls: list[tuple[tuple[str, ...], str]] = field(default_factory=list)  # (specs, op) per batch
     _queued: dict[tuple[str, str], deque[int]] = field(default_factory=lambda: defaultdict(deque))
 
     def script(self, spec: str, op: str, *rcs: int) -> None:
@@ -201,6 +240,19 @@ class FakeRunner:
 
     def preset(self, specs: Iterable[str]) -> None:
         self.running.update(specs)
+
+    def batches(self, resource: Resource, op: str) -> bool:
+        return resource.name in self.batchable and op in ("start", "stop")
+
+    async def run_many(self, resources: Sequence[Resource], op: str, ctx: RunContext) -> list[OpResult]:
+        """Each resource as `run` would, recorded as one batch; a start stops at the first failure."""
+        self.batch_calls.append((tuple(r.spec for r in resources), op))
+        results: list[OpResult] = []
+        for resource in resources:
+            results.append(await self.run(resource, op, ctx))
+            if op == "start" and not results[-1].ok:
+                break
+        return results
 
     async def run(
         self, resource: Resource, op: str, ctx: RunContext, timeout_s: float | None = None

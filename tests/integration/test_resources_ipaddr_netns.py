@@ -53,7 +53,8 @@ def test_start_stop_status_are_idempotent_and_choose_the_interface(pair):
         assert (await mgr.status(spec)).rc == 0
         stopped = await mgr.stop(spec, events)
         assert stopped.rc == 0 and VIP not in _addrs(pair.a, pair.if_a)
-        assert events.named("ip.removed") == [{"ip": VIP, "iface": pair.if_a}]
+        removed = events.named("ip.removed")
+        assert [(f["ip"], f["iface"]) for f in removed] == [(VIP, pair.if_a)]
         assert (await mgr.stop(spec, events)).detail == f"{VIP} not present"
         assert (await mgr.status(spec)).rc == 3
 
@@ -126,6 +127,45 @@ def test_stop_cancels_a_burst_in_flight(pair):
         burst = mgr.bursts[VIP]
         await mgr.stop(spec, Events())
         assert burst.done.done() and burst.announcements < 50
+
+    with inside(pair.a):
+        asyncio.run(main())
+
+
+def test_many_addresses_are_all_up_before_the_first_arp_and_events_keep_their_times(pair):
+    vips = [parse_ip_spec("IPaddr", [f"10.77.2.{i}"]) for i in (101, 102, 103)]
+
+    async def main():
+        mgr = IpAddrManager(garp_count=1)
+        events = Events()
+        before = time.monotonic()
+        outcomes = await mgr.start_many(vips, events)
+        assert [o.rc for o in outcomes] == [0, 0, 0], outcomes
+        assert [e for e, _, _ in events] == ["ip.added"] * 3 + ["garp.sent"] * 3
+        added = [f["mono"] for f in events.named("ip.added")]
+        first_arp = min(f["first_mono"] for f in events.named("garp.sent"))
+        assert before <= added[0] <= added[1] <= added[2] <= first_arp  # stamped when done, not when written
+        shown = _addrs(pair.a, pair.if_a)
+        assert all(f"{v.ip}/24" in shown for v in vips)
+        stopped = await mgr.stop_many(list(reversed(vips)), events)
+        assert [o.rc for o in stopped] == [0, 0, 0]
+        assert [f["ip"] for f in events.named("ip.removed")] == [v.ip for v in reversed(vips)]
+        assert not any(v.ip in _addrs(pair.a, pair.if_a) for v in vips)
+
+    with inside(pair.a):
+        asyncio.run(main())
+
+
+def test_a_batch_start_stops_at_the_first_address_it_cannot_add(pair):
+    good, bad, later = (parse_ip_spec("IPaddr", [ip]) for ip in ("10.77.2.111", "192.0.2.7", "10.77.2.112"))
+
+    async def main():
+        mgr = IpAddrManager(garp_count=1)
+        outcomes = await mgr.start_many([good, bad, later], Events())
+        assert [o.rc for o in outcomes] == [0, 1] and "192.0.2.7" in outcomes[1].detail
+        shown = _addrs(pair.a, pair.if_a)
+        assert "10.77.2.111/24" in shown and "10.77.2.112" not in shown
+        assert [o.rc for o in await mgr.stop_many([good], Events())] == [0]
 
     with inside(pair.a):
         asyncio.run(main())
