@@ -288,6 +288,10 @@ def select_settings(only: Sequence[str]) -> list[Setting]:
 
 
 def main_bench(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv)[:2] == ["--suite", "scale"]:  # lab/bench/scale.py
+        from lab.bench.scale import main_scale
+
+        return main_scale(list(sys.argv[1:] if argv is None else argv)[2:])
     # `--suite media` (lab/bench/cost.py: idle CPU and gaps per number of media) has options of its own.
     suite, rest = argparse.ArgumentParser(add_help=False), list(sys.argv[1:] if argv is None else argv)
     suite.add_argument("--suite", default="failover")
