@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import ipaddress
 import logging
@@ -43,6 +44,37 @@ READS_PER_WAKEUP = 16
 WATCH_INTERVAL_S = 1.0
 # errno values meaning "the interface under this socket is gone or changed": worth checking the ifindex now.
 _IFACE_ERRNOS = {errno.ENODEV, errno.ENXIO, errno.ENETDOWN, errno.EADDRNOTAVAIL}
+
+
+# Classic BPF (linux/filter.h) for a socket filter that drops our own broadcasts in the kernel: the kernel
+# loops every broadcast we send back to our own socket, and reading it only to throw it away cost a wakeup
+# of the event loop and two recvfrom calls per medium per keepalive (issue 15, idle CPU).
+SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+_SKF_NET_OFF = -0x100000  # loads relative to the IP header; plain offsets are relative to the UDP header
+_BPF_LD_W_ABS, _BPF_LD_H_ABS, _BPF_JEQ_K, _BPF_RET_K = 0x20, 0x28, 0x15, 0x06
+_ACCEPT = 0xFFFFFFFF  # keep the whole datagram
+
+
+def own_packet_filter(addresses: list[str], port: int) -> list[tuple[int, int, int, int]]:
+    """A BPF program (code, jt, jf, k per instruction) that drops datagrams from (one of `addresses`,
+    `port`) and accepts everything else: [0] load the UDP source port, [1] not ours: accept, [2] load the
+    IP source address, [3..] one of ours: drop, else accept."""
+    n = len(addresses)
+    if not 0 < n < 250:
+        raise ValueError(f"need 1 to 249 addresses, got {n}")
+    program = [(_BPF_LD_H_ABS, 0, 0, 0), (_BPF_JEQ_K, 0, n + 1, port)]
+    program.append((_BPF_LD_W_ABS, 0, 0, _SKF_NET_OFF + 12))
+    for i, address in enumerate(addresses):
+        program.append((_BPF_JEQ_K, n - i, 0, int(ipaddress.IPv4Address(address))))
+    return [*program, (_BPF_RET_K, 0, 0, _ACCEPT), (_BPF_RET_K, 0, 0, 0)]
+
+
+def attach_filter(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> None:
+    """SO_ATTACH_FILTER with `program` (struct sock_fprog pointing at struct sock_filter[])."""
+    code = b"".join(struct.pack("=HBBI", c, jt, jf, k & 0xFFFFFFFF) for c, jt, jf, k in program)
+    buffer = ctypes.create_string_buffer(code)
+    fprog = struct.pack("HL", len(program), ctypes.addressof(buffer))  # native layout: padded pointer
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
 
 
 def _ifindex(iface: str) -> int | None:
@@ -133,6 +165,8 @@ class UdpTransport:
             self._configure(sock, ifindex)
             sock.bind((self._bind_address(), self.port))
             self._after_bind(sock, ifindex)
+            if self._filters_own() and self._local_addrs:
+                attach_filter(sock, own_packet_filter(sorted(self._local_addrs), self.port))
         except OSError as exc:
             sock.close()
             raise TransportError(f"{self.name}: cannot open a UDP socket on {self.iface}: {exc}") from exc

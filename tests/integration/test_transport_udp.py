@@ -66,6 +66,8 @@ def test_bcast_reaches_the_peer_and_not_ourselves(pair):
             await asyncio.sleep(0.1)  # give a looped-back copy time to show up, if any
             assert [p for p, _ in ia.packets] == [b"from-b"]
             assert ta.stats["sent"] == 1 and tb.stats["received"] == 1
+            # Our own broadcast never reached Python: the socket's kernel filter dropped it (issue 15).
+            assert ta.stats["dropped_own"] == 0 and tb.stats["dropped_own"] == 0
         finally:
             await ta.close()
             await tb.close()
