@@ -329,9 +329,9 @@ class NetnsBackend:
         killed_at = self._kill_namespace(ns)  # hbd, its resources, the responder: nothing survives
         # A machine that lost power forgets its runtime addresses (the VIP); a namespace would keep them.
         static = {(e.iface, str(e.ip)) for _s, e in self.topology.endpoints_of(node)}
-        for iface, addr in self.addresses(node):
-            if (iface, addr) not in static:
-                ip("-n", ns, "addr", "del", addr, "dev", iface)
+        stale = [f"addr del {a} dev {i}" for i, a in self.addresses(node) if (i, a) not in static]
+        if stale:  # one process for all: with a thousand VIPs, one each took 25 s beside the takeover
+            ip("-n", ns, "-batch", "-", input_text="\n".join(stale) + "\n")
         for iface in cables:
             st = self.link_state(node, iface)
             if st.carrier or st.cable_up:
