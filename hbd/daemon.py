@@ -86,7 +86,7 @@ from hbd.supervisor import Supervision
 from hbd.transport.base import Transport, TransportError, build_transports
 from hbd.transport.ping import Pinger
 from hbd.wire.codec import decode as decode_packet
-from hbd.wire.codec import encode
+from hbd.wire.codec import encode, encode_rendered, render_fields
 from hbd.wire.error import WireError
 from hbd.wire.message import Message
 from hbd.wire.replay import ECHO_FIELD, REQUESTS, Floor, ReplayGuard, Verdict, echoes, plausible_generation
@@ -208,6 +208,8 @@ class Daemon:
         # The last packet that decoded, as bytes: the same status arrives once per medium, and a copy
         # byte for byte equal to one already verified (under the same keys) need not be verified again.
         self._last_packet: tuple[bytes, Any, Message] | None = None
+        # The last status sent: its fields, and their rendering up to `src` (hbd.wire.codec.render_fields).
+        self._sent_fields: tuple[tuple[tuple[str, str], ...], bytes] | None = None
         self._exit: asyncio.Future[int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.groups = {g.key: g for g in config.groups}
@@ -428,6 +430,12 @@ class Daemon:
 
     def _send(self, fields: tuple[tuple[str, str], ...]) -> None:
         self.seq += 1
+        cached = self._sent_fields
+        if cached is not None and cached[0] == fields:
+            # The status did not change since the last one: only seq and ts did (src and hg never do).
+            tail = f"seq={self.seq:x}\nhg={self.generation:x}\nts={int(time.time()):x}\n".encode()
+            self._send_payload(encode_rendered(cached[1] + tail, self.config.auth), STATUS)
+            return
         body = dict(fields)
         t = body.pop("t")
         peer_generation = self.replay.generation_of(self.peer)
@@ -445,6 +453,11 @@ class Daemon:
             ]
         )
         payload = encode(message, self.config.auth)
+        if t == STATUS:  # checked and rendered once: kept without the per-packet seq, hg and ts
+            self._sent_fields = (fields, render_fields(Message.of(message.fields[:-3])))
+        self._send_payload(payload, t)
+
+    def _send_payload(self, payload: bytes, t: str) -> None:
         for transport in self.transports:
             transport.send(payload)
         if t == STATUS and self.pinger is not None:

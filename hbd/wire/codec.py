@@ -101,7 +101,12 @@ def encode(msg: Message, auth: AuthConfig) -> bytes:
     """The classic wire bytes of `msg`, signed with the active key, NUL-terminated like heartbeat's."""
     if len(msg.fields) > MAX_FIELDS:
         raise WireError("too_large", f"message has {len(msg.fields)} fields; the limit is {MAX_FIELDS}")
-    body = render_fields(msg)
+    return encode_rendered(render_fields(msg), auth)
+
+
+def encode_rendered(body: bytes, auth: AuthConfig) -> bytes:
+    """`encode` for a body already rendered by `render_fields` (of a valid Message): the sender keeps the
+    rendering of its unchanged status fields and renders only what changes per packet."""
     signature = wire_auth.sign(body, auth.signing_key).encode("ascii")
     data = CLASSIC_START + body + AUTH_FIELD.encode() + b"=" + signature + b"\n" + CLASSIC_END + b"\n\0"
     if len(data) > MAX_MESSAGE_BYTES:

@@ -142,3 +142,34 @@ def test_the_timer_is_rearmed_only_when_the_deadline_moves(tmp_path: Path) -> No
         bob.feed(TimerFired())
 
     run(body)
+
+
+def test_an_unchanged_status_is_sent_from_its_kept_rendering_byte_for_byte(tmp_path: Path) -> None:
+    from hbd.wire.codec import decode, encode
+    from hbd.wire.message import Message
+
+    def body() -> None:
+        bob, out = make(tmp_path, "bob")
+        assert bob.machine is not None
+        fields = bob.machine._status_fields()
+        bob._send(fields)
+        bob._send(fields)  # from the kept rendering
+        first, second = (decode(p, bob.config.auth) for p in out.sent[-2:])
+        assert first.fields[:-3] == second.fields[:-3]
+        assert second.seq == first.seq + 1  # type: ignore[operator]
+        expected = Message.of(
+            [
+                *fields,
+                ("src", "bob"),
+                ("seq", f"{second.seq:x}"),
+                ("hg", f"{bob.generation:x}"),
+                second.fields[-1],
+            ]
+        )
+        assert out.sent[-1] == encode(expected, bob.config.auth)
+        # A changed status is checked and rendered again.
+        changed = tuple((n, "shutdown" if n == "st" else v) for n, v in fields)
+        bob._send(changed)
+        assert decode(out.sent[-1], bob.config.auth).get("st") == "shutdown"
+
+    run(body)
