@@ -502,7 +502,7 @@ class Daemon:
             self.log.emit(PEER_GENERATION_RESET, "CRITICAL", peer=src, link=link, cause=check.recovered)
         if not check.deliver:
             if check.link_fresh:
-                self.feed(HeartbeatReceived(src, link, None))
+                self._heard_copy(src, link)
             return
         saved = self._saved_floors.get(src)
         if saved is None or saved.generation != generation or check.recovered or (
@@ -526,6 +526,17 @@ class Daemon:
                 self._reject("malformed", link, f"hb_takeover with rsc_hold={scope!r}")
         else:
             self.feed(HeartbeatReceived(src, link, None))
+
+    def _heard_copy(self, src: str, link: str) -> None:
+        """A copy of a delivered packet on another link: the core only notes the link (heard_copy) when
+        nothing is due before the armed timer; otherwise (and on a new or down link) it gets the event."""
+        assert self.machine is not None
+        now = time.monotonic()
+        due = self._timer_at
+        if self._timer is None or due is None or now >= due or not self.machine.heard_copy(link, now):
+            self.feed(HeartbeatReceived(src, link, None))
+            return
+        self._arm_timer()  # this link's deadline moved on (the timer stays when it was not the first)
 
     def _save_generations(self) -> None:
         """At most once a second (or when the peer restarted): a small atomic write is fine on the receive

@@ -313,6 +313,19 @@ class NodeMachine:
         self._maybe_exit(out)
         return out
 
+    def heard_copy(self, link: str, now: float) -> bool:
+        """A packet from the peer that carries nothing new (a copy of a status already delivered on
+        another link), while nothing is due: the caller checked that `now` is before next_deadline().
+        Then only the link's liveness and gap histogram change, which is all handle() would do with it;
+        this skips the rest of handle() (every medium brings one copy per keepalive). Returns False,
+        having recorded nothing, when handle() is needed: the link is new or down, or this node is not
+        running."""
+        view = self.peer.links.get(link)
+        if view is None or not view.up or self.state is not NodeState.RUNNING:
+            return False
+        self.peer.heard(link, now)
+        return True
+
     def next_deadline(self) -> float | None:
         times = [self.next_send_at]
         if self.state is not NodeState.STOPPED and self.started_at is not None:

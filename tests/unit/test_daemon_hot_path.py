@@ -173,3 +173,40 @@ def test_an_unchanged_status_is_sent_from_its_kept_rendering_byte_for_byte(tmp_p
         assert decode(out.sent[-1], bob.config.auth).get("st") == "shutdown"
 
     run(body)
+
+
+def test_a_copy_on_an_up_link_skips_the_core_s_full_handle_while_nothing_is_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(daemon_mod.time, "monotonic", lambda: clock[0])  # no keepalive passes meanwhile
+
+    def body() -> None:
+        bob, _ = make(tmp_path, "bob")
+        bobek, sent = make(tmp_path, "bobek")
+        assert bob.machine is not None and bobek.machine is not None
+        for _ in range(2):  # both links up
+            clock[0] += 0.001
+            bobek._send(bobek.machine._status_fields())
+            bob._on_packet(sent.sent[-1], "bcast:eth0")
+            bob._on_packet(sent.sent[-1], "bcast:eth1")
+        handled: list[object] = []
+        real = bob.machine.handle
+        bob.machine.handle = lambda event, now: handled.append(event) or real(event, now)  # type: ignore[method-assign]
+        clock[0] += 0.001
+        bobek._send(bobek.machine._status_fields())
+        bob._on_packet(sent.sent[-1], "bcast:eth0")  # new: the core handles it
+        assert len(handled) == 1
+        bob._on_packet(sent.sent[-1], "bcast:eth1")  # the copy: noted for the link only
+        assert len(handled) == 1
+        assert bob.machine.peer.links["bcast:eth1"].last_heard == clock[0]
+        assert bob._timer is not None and bob._timer_at == bob.machine.next_deadline()
+        # Once the armed deadline has come, a copy goes through handle() again (the timer's work is due).
+        bobek._send(bobek.machine._status_fields())
+        bob._on_packet(sent.sent[-1], "bcast:eth0")
+        assert len(handled) == 2
+        clock[0] = (bob._timer_at or 0.0) + 0.0001
+        bob._on_packet(sent.sent[-1], "bcast:eth1")
+        assert len(handled) == 3
+
+    run(body)
