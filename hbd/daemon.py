@@ -535,8 +535,9 @@ class Daemon:
         due = self._timer_at
         if self._timer is None or due is None or now >= due or not self.machine.heard_copy(link, now):
             self.feed(HeartbeatReceived(src, link, None))
-            return
-        self._arm_timer()  # this link's deadline moved on (the timer stays when it was not the first)
+        # Else the timer stays: the link's deadline only moved later, and the next status (armed) is nearly
+        # always due first; when the link's deadline was the first, the timer fires early once, finds
+        # nothing due and is re-armed (next_deadline() per copy cost more than that).
 
     def _save_generations(self) -> None:
         """At most once a second (or when the peer restarted): a small atomic write is fine on the receive

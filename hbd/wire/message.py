@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -149,11 +150,13 @@ class Message:
             pairs.append((name, value))
         return cls(tuple(pairs))
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, str]:
+        # Names are unique (checked above): one dict for the several lookups every received packet needs.
+        return dict(self.fields)
+
     def get(self, name: str) -> str | None:
-        for field_name, value in self.fields:
-            if field_name == name:
-                return value
-        return None
+        return self._by_name.get(name)
 
     def get_bytes(self, name: str) -> bytes | None:
         """The raw bytes of a binary field (None if absent or not binary)."""
