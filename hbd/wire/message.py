@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 AUTH_FIELD = "auth"
 
@@ -104,6 +103,9 @@ class Message:
 
     fields: tuple[tuple[str, str], ...]
     binary: frozenset[str] = frozenset()
+    # Names are unique (checked in __post_init__): one dict for the several lookups every received packet
+    # needs (a linear scan each before). Not part of the value: no init, repr, comparison or hash.
+    _by_name: dict[str, str] = field(init=False, repr=False, compare=False, hash=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # Accept any iterable of pairs, but store tuples so the message stays hashable and immutable.
@@ -113,6 +115,7 @@ class Message:
             # few C-level passes; anything unusual takes the field-by-field path below for its exact error.
             object.__setattr__(self, "fields", pairs)
             object.__setattr__(self, "binary", frozenset())
+            object.__setattr__(self, "_by_name", dict(self.fields))
             return
         seen = _check_each(pairs)
         binary = frozenset(self.binary)
@@ -127,6 +130,7 @@ class Message:
                     raise ValueError(f"binary field {name}: value is not base64") from None
         object.__setattr__(self, "fields", pairs)
         object.__setattr__(self, "binary", binary)
+        object.__setattr__(self, "_by_name", dict(self.fields))
 
     @classmethod
     def of(cls, fields: Iterable[tuple[str, str]], binary: Iterable[str] = ()) -> Message:
@@ -149,11 +153,6 @@ class Message:
                 value = format(value, "x")
             pairs.append((name, value))
         return cls(tuple(pairs))
-
-    @functools.cached_property
-    def _by_name(self) -> dict[str, str]:
-        # Names are unique (checked above): one dict for the several lookups every received packet needs.
-        return dict(self.fields)
 
     def get(self, name: str) -> str | None:
         return self._by_name.get(name)
