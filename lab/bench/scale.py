@@ -42,6 +42,7 @@ from lab.bench.scale_report import write_scale_outputs
 from lab.bench.suite import bench_scenario, say_now
 from lab.history.records import History
 from lab.history.store import load_run
+from lab.runner import child_env
 from lab.spec.scenario import ScenarioError
 
 LAN = ipaddress.IPv4Network("192.168.76.0/22")
@@ -50,6 +51,7 @@ VIP_COUNTS = (1, 10, 100, 1000)
 GROUP_COUNTS = (10, 100)  # 1 group of 1 VIP is the `vips 1` case
 FAULTS = ("power-off", "soft-stop")
 MAX_VRID = 255
+ARP_FILE = "arp.jsonl"  # the client's ARP watcher
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,24 @@ class ScaleRun(BenchRun):
         self.faulted = True
         super()._do_inject(args)
 
+    def _do_probe(self, args: dict[str, Any]) -> None:
+        """The client's ARP watcher (lab/node/arp_watch.py) first: every daemon's GARP burst, as the LAN
+        sees it."""
+        client = self.topology.client
+        if client is not None:
+            iface = next(e.iface for _s, e in self.topology.endpoints_of(client.name))
+            out = self.run_dir / ARP_FILE
+            argv = [*self.backend.python_argv("lab.node.arp_watch"), "--iface", iface, "--out", str(out)]
+            argv += ["--until-file", str(self.stop_file)]
+            pid = self.backend.spawn(client.name, argv, self.run_dir / "arp.log", env=child_env())
+            self.helpers.append(pid)
+            deadline = time.monotonic() + 10
+            while not (out.exists() and out.stat().st_size > 0):
+                if not self.backend.alive(pid) or time.monotonic() > deadline:
+                    raise LabError(f"the ARP watcher did not start; see {self.run_dir / 'arp.log'}")
+                time.sleep(0.01)
+        super()._do_probe(args)
+
     def _do_sleep(self, args: dict[str, Any]) -> None:
         if self.faulted:
             super()._do_sleep(args)
@@ -277,6 +297,29 @@ def hbd_extras(history: History, probed: str) -> dict[str, Any]:
     return out
 
 
+def garp_seen(run_dir: Path, history: History) -> dict[str, Any]:
+    """The gratuitous ARP the client saw after the fault: frames, addresses announced, fault -> the
+    first announcement of the last address to be announced, and the burst's first -> last frame."""
+    faults = history.faults()
+    path = run_dir / ARP_FILE
+    if not faults or not path.exists():
+        return {}
+    t0 = faults[0].mono
+    frames = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    garps = [f for f in frames if f.get("event") == "garp" and f["mono"] >= t0]
+    if not garps:
+        return {"arp_frames": 0}
+    first: dict[str, float] = {}
+    for f in garps:
+        first.setdefault(f["ip"], f["mono"])
+    return {
+        "arp_frames": len(garps),
+        "arp_vips": len(first),
+        "arp_all_announced_s": max(first.values()) - t0,
+        "arp_burst_s": garps[-1]["mono"] - garps[0]["mono"],
+    }
+
+
 def run_case(
     case: Case, fault: str, setting: Setting, runs_root: Path, seed: int
 ) -> dict[str, Any]:
@@ -301,6 +344,7 @@ def run_case(
     metrics: dict[str, Any] = dict(run_metrics(history, fault))
     if setting.kind == "hbd":
         metrics |= hbd_extras(history, str(vips(case.n)[-1].ip))
+    metrics |= garp_seen(result.run_dir, history)
     usage_file = result.run_dir / "usage.json"
     if usage_file.exists():
         metrics["usage"] = json.loads(usage_file.read_text())
@@ -314,11 +358,13 @@ def describe(row: dict[str, Any]) -> str:
         return f"FAILED: {row['error'][:300]}"
     m = row["metrics"]
     parts = []
-    for key in ("takeover_s", "detect_to_answer_s", "garp_spread_s"):
+    for key in ("takeover_s", "detect_to_answer_s", "garp_spread_s", "arp_all_announced_s"):
         if isinstance(m.get(key), int | float):
             parts.append(f"{key[:-2]} {m[key] * 1000:.1f} ms")
     for node, u in (m.get("usage") or {}).items():
         parts.append(f"{node} {u['cpu_pct']:.1f}% {u['rss_mb']:.1f} MB")
+    if "arp_frames" in m:
+        parts.append(f"GARP frames {m['arp_frames']} for {m.get('arp_vips', 0)} VIPs")
     if "probed_last" in m:
         parts.append(f"probed last {m['probed_last']}")
     return ", ".join(parts)

@@ -52,6 +52,9 @@ def cells(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "detect_to_answer_median_s": _med(_nums(runs, "detect_to_answer_s")),
             "garp_spread_median_s": _med(_nums(runs, "garp_spread_s")),
             "garp_vips": _med(_nums(runs, "garp_vips")),
+            "arp_all_announced_median_s": _med(_nums(runs, "arp_all_announced_s")),
+            "arp_frames_median": _med(_nums(runs, "arp_frames")),
+            "arp_burst_median_s": _med(_nums(runs, "arp_burst_s")),
             "probed_last": [r["probed_last"] for r in runs if "probed_last" in r],
             "run_dirs": [r.get("run_dir") for r in runs],
         }
@@ -77,12 +80,15 @@ def markdown(summary: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str:
         f"Started {meta['started']}, {meta['repeat']} repeat(s), {meta['cpus']} CPUs, LAN {meta['lan']}. "
         "Takeover: fault -> first answer of the survivor on the probed VIP, the last one each daemon "
         "acquires. CPU (% of one core) and RSS: the daemon's processes on each node over the steady 2 s "
-        "before the fault (bob active, bobek standby). GARP spread: hbd's first VIP's first announcement "
-        "-> last VIP's first announcement.",
+        "before the fault (bob active, bobek standby). Client's GARP: fault -> the first gratuitous ARP "
+        "of the last VIP to be announced, the frames seen after the fault and their first -> last span "
+        "(the burst), from the client's ARP watcher. hbd's spread: its first VIP's first announcement "
+        "-> last VIP's first announcement (events). Medians over runs.",
         "",
-        "| case | fault | setting | runs | takeover median ms | max ms | detect->served ms | GARP spread ms "
+        "| case | fault | setting | runs | takeover median ms | max ms | detect->served ms "
+        "| client: all VIPs announced ms | GARP frames | burst ms | hbd spread ms "
         "| bob CPU % | bob RSS MB | bobek CPU % | bobek RSS MB | probed last |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in summary:
         last = c["probed_last"]
@@ -90,7 +96,9 @@ def markdown(summary: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str:
             f"| {c['case']} | {c['scenario']} | {c['label']} | {c['runs']}"
             + (f" ({len(c['errors'])} failed)" if c["errors"] else "")
             + f" | {_ms(c['takeover_median_s'])} | {_ms(c['takeover_max_s'])}"
-            f" | {_ms(c['detect_to_answer_median_s'])} | {_ms(c['garp_spread_median_s'])}"
+            f" | {_ms(c['detect_to_answer_median_s'])} | {_ms(c['arp_all_announced_median_s'])}"
+            f" | {_num(c['arp_frames_median'], '{:.0f}')} | {_ms(c['arp_burst_median_s'])}"
+            f" | {_ms(c['garp_spread_median_s'])}"
             f" | {_num(c['bob_cpu_pct'], '{:.2f}')} | {_num(c['bob_rss_mb'])}"
             f" | {_num(c['bobek_cpu_pct'], '{:.2f}')} | {_num(c['bobek_rss_mb'])}"
             f" | {(f'{sum(last)}/{len(last)}' if last else '-')} |"
@@ -122,6 +130,8 @@ def plot(summary: Sequence[dict[str, Any]], path: Path) -> bool:
                 if pts:
                     ax.plot(*zip(*pts, strict=True), marker="o", label=label)
             ax.set_xscale("log")
+            if fault == "soft-stop":
+                ax.set_yscale("log")  # a few ms for one VIP, hundreds for a thousand
             ax.set_xlabel("VIPs in one group" if shape == "vips" else "groups of one VIP")
             ax.set_ylabel("takeover median, ms")
             ax.set_title(f"{fault}: {'VIPs' if shape == 'vips' else 'groups'}")

@@ -25,6 +25,7 @@ def test_hbd_soft_stop_with_ten_vips_serves_the_last_one(tmp_path: Path) -> None
     m = row["metrics"]
     # The probed address is the tenth, and the survivor added it last of the ten it added.
     assert m["vips_added"] == 10 and m["garp_vips"] == 10 and m["probed_last"] is True
+    assert m["arp_vips"] == 10 and m["arp_frames"] >= 20  # the client saw a request and a reply for each
     assert m["takeover_s"] is not None and m["takeover_s"] > 0 and m["dual_owner_s"] == 0
     haresources = (Path(m["run_dir"]) / "nodes" / "bob" / "ha.d" / "haresources").read_text()
     assert haresources.rstrip().endswith(f"IPaddr::{vips(10)[-1].ip}/22/eth0")
@@ -46,4 +47,4 @@ def test_keepalived_with_ten_vips_in_one_instance_moves_them(tmp_path: Path) -> 
     assert m["takeover_s"] is not None and m["takeover_s"] > 0 and m["dual_owner_s"] == 0
     conf = (Path(m["run_dir"]) / "nodes" / "bobek" / "peer" / "keepalived.conf").read_text()
     assert conf.count("vrrp_instance") == 1 and conf.count(" dev eth0") == 10
-    assert m["usage"]["bobek"]["rss_mb"] > 1
+    assert m["usage"]["bobek"]["rss_mb"] > 1 and m["arp_vips"] == 10

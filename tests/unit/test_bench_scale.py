@@ -92,3 +92,44 @@ def test_report_summarises_per_case_fault_and_setting():
     assert c["bobek_rss_mb"] == 41.0 and c["probed_last"] == [True, True, False]
     text = markdown(summary, {"started": "t", "repeat": 3, "cpus": 2, "lan": str(LAN)})
     assert "| vips 10 | soft-stop | hbd | 3 | 20.0 | 30.0 |" in text and "| 2/3 |" in text
+
+
+def _frame(op: int, sender: str, target: str) -> bytes:
+    import socket
+    import struct
+
+    mac = bytes.fromhex("020000000001")
+    eth = b"\xff" * 6 + mac + b"\x08\x06"
+    arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, op) + mac + socket.inet_aton(sender)
+    return eth + arp + b"\x00" * 6 + socket.inet_aton(target)
+
+
+def test_arp_watch_keeps_gratuitous_arp_only():
+    from lab.node.arp_watch import parse_garp
+
+    assert parse_garp(_frame(2, "192.168.76.1", "192.168.76.1")) == {
+        "ip": "192.168.76.1",
+        "mac": "02:00:00:00:00:01",
+        "op": 2,
+    }
+    assert parse_garp(_frame(1, "192.168.76.100", "192.168.76.1")) is None  # an ordinary who-has
+    assert parse_garp(b"\x00" * 60) is None
+
+
+def test_garp_seen_counts_from_the_fault(tmp_path: Path):
+    import json
+
+    from lab.bench.scale import ARP_FILE, garp_seen
+    from lab.history.records import history_from_records
+
+    lines = [
+        {"mono": 9.0, "source": "arp", "event": "garp", "ip": "a", "mac": "m", "op": 1},  # the boot's
+        {"mono": 10.1, "source": "arp", "event": "garp", "ip": "a", "mac": "m", "op": 1},
+        {"mono": 10.2, "source": "arp", "event": "garp", "ip": "b", "mac": "m", "op": 1},
+        {"mono": 10.9, "source": "arp", "event": "garp", "ip": "a", "mac": "m", "op": 1},
+    ]
+    (tmp_path / ARP_FILE).write_text("".join(json.dumps(x) + "\n" for x in lines))
+    fault = {"mono": 10.0, "source": "lab", "event": "fault.inject", "fault": "power_off", "node": "bob"}
+    got = garp_seen(tmp_path, history_from_records([fault]))
+    assert got["arp_frames"] == 3 and got["arp_vips"] == 2
+    assert abs(got["arp_all_announced_s"] - 0.2) < 1e-9 and abs(got["arp_burst_s"] - 0.8) < 1e-9
