@@ -218,6 +218,7 @@ def run_media(
     for rep in range(repeat):
         for cs in settings:
             row = run_one(cs, window_s, settle_s, runs_root, seed=2000 + rep)
+            row["loadavg_1m"] = os.getloadavg()[0]  # the machine's load around the window (shared cores)
             rows.append(row)
             done += 1
             say(f"[{done}/{total}] {cs.label:<24} {describe(row)}")

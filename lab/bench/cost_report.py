@@ -120,7 +120,9 @@ def _num(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def to_markdown(summary: Sequence[dict[str, Any]], meta: Mapping[str, Any]) -> str:
+def to_markdown(
+    summary: Sequence[dict[str, Any]], meta: Mapping[str, Any], loads: Sequence[float] = ()
+) -> str:
     lines = [
         "# Idle cost: heartbeat media and CPU per node",
         "",
@@ -141,6 +143,8 @@ def to_markdown(summary: Sequence[dict[str, Any]], meta: Mapping[str, Any]) -> s
             f"| {s['label']} | {s['media']} | {_num(cpu['median'])} | {_num(cpu['min'])} "
             f"| {_num(cpu['max'])} | {roles or '-'} | {runs} |"
         )
+    if loads:
+        lines += ["", f"Load average (1 min) after each run: {min(loads):.1f} to {max(loads):.1f}."]
     lines += [
         "",
         "Heartbeat gaps per medium, as hbd's receivers saw them during the CPU windows (hbctl status "
@@ -211,7 +215,8 @@ def write_outputs(rows: Sequence[dict[str, Any]], out_dir: Path, meta: Mapping[s
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(rows)
     md, js, png = out_dir / "bench.md", out_dir / "bench.json", out_dir / "bench.png"
-    md.write_text(to_markdown(summary, meta))
+    loads = [float(r["loadavg_1m"]) for r in rows if isinstance(r.get("loadavg_1m"), int | float)]
+    md.write_text(to_markdown(summary, meta, loads))
     js.write_text(json.dumps({"meta": dict(meta), "summary": summary, "runs": list(rows)}, indent=1) + "\n")
     written = [md, js]
     try:

@@ -125,7 +125,8 @@ def test_summary_and_markdown() -> None:
     s = summarize(rows)
     assert s[0]["cpu_pct"] == {"median": 1.5, "min": 1.0, "max": 2.0}
     assert s[0]["gaps"]["bcast:eth1"]["n"] == 10 and s[0]["errors"] == ["boom"]
-    md = to_markdown(s, {"repeat": 1, "window_s": 30})
+    md = to_markdown(s, {"repeat": 1, "window_s": 30}, [9.5, 11.0])
     assert "| hbd 10/40ms 1 media | 1 | 1.50 | 1.00 | 2.00 | worker 2.00 | 1 (1 failed) |" in md
     assert "< 1.5 % of one core per node: missed" in md  # 1.5 is not under 1.5
     assert "hbd 10/40ms 1 media failed: boom" in md
+    assert "Load average (1 min) after each run: 9.5 to 11.0." in md
