@@ -55,7 +55,11 @@ class Notifier:
         if target.startswith("@"):
             target = "\0" + target[1:]  # the abstract namespace
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Non-blocking: a receiver whose queue is full (systemd busy) must cost a lost ping, never a
+            # frozen event loop (a blocked sendto stopped the heartbeats and the control socket).
+            with socket.socket(
+                socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            ) as sock:
                 sock.sendto("\n".join(assignments).encode(), target)
         except OSError as exc:
             self.failed = f"{self.address}: {exc}"

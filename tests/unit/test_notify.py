@@ -96,3 +96,16 @@ def test_the_watchdog_pings_from_the_loop_and_a_stuck_loop_stops_them(
     free, stuck = asyncio.run(scenario())
     assert 5 <= free <= 8  # one at start, then every 50 ms
     assert stuck == 0
+
+
+def test_a_full_notify_socket_never_blocks_the_daemon(systemd: tuple[str, socket.socket]) -> None:
+    # A receiver that stops reading (systemd busy, or a test that does not drain) fills its queue after
+    # net.unix.max_dgram_qlen datagrams (10 by default); a blocking sendto would then freeze the event loop
+    # that sends the heartbeats. Seen: hbctl status timed out while the worker sat in unix_wait_for_peer.
+    path, _sock = systemd
+    notifier = Notifier(path, 200_000)
+    started = time.monotonic()
+    results = [notifier.notify("WATCHDOG=1") for _ in range(2000)]
+    assert time.monotonic() - started < 2.0
+    assert results[0] and not results[-1]  # the first got through; once full, pings are dropped, said
+    assert notifier.failed is not None
