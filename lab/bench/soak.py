@@ -256,8 +256,8 @@ def start_stress(duration_s: float, log_path: Path) -> subprocess.Popen[bytes]:
 def run_parallel(settings: Sequence[Setting], args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
     """One worker process per setting (`python -m lab.bench.soak --worker`), one stress-ng for all."""
     args.out.mkdir(parents=True, exist_ok=True)
-    work = args.out / "workers"
-    work.mkdir(exist_ok=True)
+    work = args.runs_root / "workers"  # specs, logs and rows of the workers: beside their runs
+    work.mkdir(parents=True, exist_ok=True)
     duration = args.minutes * 60
     procs: list[tuple[subprocess.Popen[bytes], Path]] = []
     stress: subprocess.Popen[bytes] | None = None
@@ -281,7 +281,7 @@ def run_parallel(settings: Sequence[Setting], args: argparse.Namespace, say: Any
         say(f"soak starts in {start - time.monotonic():.1f} s, {args.minutes:g} min")
         _sleep_until(start)
         if args.stress:
-            stress = start_stress(duration, args.out / "stress-ng.log")
+            stress = start_stress(duration, work / "stress-ng.log")
         for proc, _ in procs:
             proc.wait()
     finally:
@@ -354,6 +354,20 @@ def latency(args: argparse.Namespace, say: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def resummarize(out: Path) -> list[Path]:
+    """Recompute every row of out/soak.json from its recorded run (a changed metric, no new soak)."""
+    from lab.bench.soak_report import write_soak
+
+    data = json.loads((out / "soak.json").read_text())
+    rows = []
+    for row in data["rows"]:
+        if row.get("run_dir") and not row.get("error"):
+            keep = {k: row[k] for k in ("label", "kind", "params", "run_dir")}
+            row = {**keep, **metrics_of(Path(row["run_dir"]))}
+        rows.append(row)
+    return write_soak(rows, out, data["meta"])
+
+
 def main_soak(argv: Sequence[str] | None = None) -> int:
     from lab.bench.soak_report import write_latency, write_soak
 
@@ -370,9 +384,13 @@ def main_soak(argv: Sequence[str] | None = None) -> int:
     order.add_argument("--latency", type=int, default=0, metavar="N", help="power-off runs, rule on/off")
     p.add_argument("--out", type=Path, default=Path("bench/results/soak"))
     p.add_argument("--runs-root", type=Path, default=Path("runs/soak"))
+    p.add_argument("--resummarize", action="store_true", help="recompute --out from its recorded runs")
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker)
+    if args.resummarize:
+        _say("wrote " + ", ".join(str(o) for o in resummarize(args.out)))
+        return 0
     if os.geteuid() != 0:
         print("hblab soak: needs root (network namespaces)", file=sys.stderr)
         return 2
