@@ -385,11 +385,22 @@ def main_soak(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("bench/results/soak"))
     p.add_argument("--runs-root", type=Path, default=Path("runs/soak"))
     p.add_argument("--resummarize", action="store_true", help="recompute --out from its recorded runs")
+    p.add_argument("--combine", nargs="+", type=Path, metavar="DIR", help="sum soak windows into --out")
     args = p.parse_args(argv)
     if args.worker:
         return worker(args.worker)
     if args.resummarize:
         _say("wrote " + ", ".join(str(o) for o in resummarize(args.out)))
+        return 0
+    if args.combine:
+        from lab.bench.soak_report import combine
+
+        data = [json.loads((d / "soak.json").read_text()) for d in args.combine]
+        meta = {**data[0]["meta"], "argv": ["hblab", "soak", *(argv if argv is not None else sys.argv[1:])]}
+        meta["minutes"] = sum(d["meta"]["minutes"] for d in data)
+        meta["mode"] = f"{len(data)} windows summed: " + ", ".join(d["meta"]["started"] for d in data)
+        written = write_soak(combine([d["rows"] for d in data]), args.out, meta)
+        _say("wrote " + ", ".join(str(o) for o in written))
         return 0
     if os.geteuid() != 0:
         print("hblab soak: needs root (network namespaces)", file=sys.stderr)

@@ -138,6 +138,43 @@ def write_soak(rows: Sequence[dict[str, Any]], out: Path, meta: dict[str, Any]) 
     return written
 
 
+SUMMED = (
+    "window_s", "power_offs", "takeovers", "missed_takeovers", "false_failovers", "real_outage_s",
+    "false_outage_s", "outage_s", "other_gaps", "other_outage_s", "dual_owner_s", "stalls",
+)  # fmt: skip
+LISTED = ("takeover_gaps_s", "false_gaps_s")
+
+
+def combine(windows: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Several soak windows' rows as one row per setting: counts and times summed, longest gaps the
+    longest, per hour over the summed windows. A setting that failed in any window keeps that error."""
+    out: dict[str, dict[str, Any]] = {}
+    for rows in windows:
+        for r in rows:
+            have = out.get(r["label"])
+            if r.get("error") or (have is not None and have.get("error")):
+                out[r["label"]] = have if have is not None and have.get("error") else dict(r)
+                continue
+            if have is None:
+                out[r["label"]] = {**r, "run_dirs": [r.get("run_dir")]}
+                continue
+            for key in SUMMED:
+                have[key] = have.get(key, 0) + r.get(key, 0)
+            for key in LISTED:
+                have[key] = list(have.get(key, [])) + list(r.get(key, []))
+            for key in ("longest_gap_s", "longest_other_gap_s"):
+                have[key] = max(have.get(key, 0.0), r.get(key, 0.0))
+            have["run_dirs"].append(r.get("run_dir"))
+    for row in out.values():
+        if not row.get("error"):
+            per_hour = 3600.0 / max(row["window_s"], 1e-9)
+            for key in ("real", "false", "other"):
+                row[f"{key}_per_hour_s"] = row[f"{key}_outage_s"] * per_hour
+            row["outage_per_hour_s"] = row["outage_s"] * per_hour
+            row.pop("false_at_s", None)
+    return list(out.values())
+
+
 def write_latency(rows: Sequence[dict[str, Any]], out: Path) -> Path:
     """Power-off takeover per setting (rule on/off): min / median / p95 / max over the runs."""
     out.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from lab.bench.soak_metrics import soak_metrics
-from lab.bench.soak_report import soak_markdown, verdict
+from lab.bench.soak_report import combine, soak_markdown, verdict
 from lab.history.records import History, history_from_records
 
 STEP = 0.005  # the prober's rhythm
@@ -105,3 +105,19 @@ def test_report_names_the_goal_verdict() -> None:
     assert verdict([rows[0], {**rows[2], "outage_per_hour_s": 6.0}])["met"] is False
     meta = {"minutes": 1, "period_s": 60, "reboot_s": 10, "mode": "parallel", "argv": ["hblab", "soak"]}
     assert "FAILED" in soak_markdown([rows[3]], meta)
+
+
+def test_combined_windows_sum_outage_over_the_summed_time() -> None:
+    def row(outage: float, false: int, longest: float) -> dict[str, Any]:
+        times = {"window_s": 600.0, "real_outage_s": outage, "false_outage_s": 0.0, "outage_s": outage}
+        counts = {"power_offs": 10, "takeovers": 10, "missed_takeovers": 0, "false_failovers": false}
+        rest = {"other_gaps": 0, "other_outage_s": 0.0, "dual_owner_s": 0.0, "stalls": 1}
+        gaps = {"takeover_gaps_s": [outage], "false_gaps_s": [], "longest_gap_s": longest}
+        return {"label": "hbd 10/40ms", "kind": "hbd", **times, **counts, **rest, **gaps, "run_dir": "r"}
+
+    [both] = combine([[row(0.4, 1, 0.05)], [row(0.6, 0, 0.07)]])
+    assert both["window_s"] == 1200 and both["false_failovers"] == 1 and both["longest_gap_s"] == 0.07
+    assert both["outage_per_hour_s"] == pytest.approx(1.0 * 3)
+    assert len(both["takeover_gaps_s"]) == 2 and both["run_dirs"] == ["r", "r"]
+    [failed] = combine([[row(0.4, 0, 0.05)], [{"label": "hbd 10/40ms", "kind": "hbd", "error": "boom"}]])
+    assert failed["error"] == "boom"
