@@ -235,7 +235,12 @@ def main_media(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--no-keepalived", action="store_true", help="hbd only")
     p.add_argument("--out", type=Path, default=Path("bench/results/media"))
     p.add_argument("--runs-root", type=Path, default=Path("runs/bench"))
+    p.add_argument("--resummarize", action="store_true", help="rewrite --out's tables from its bench.json")
     args = p.parse_args(argv)
+    if args.resummarize:
+        data = json.loads((args.out / "bench.json").read_text())
+        print("wrote " + ", ".join(str(o) for o in write_outputs(data["runs"], args.out, data["meta"])))
+        return 0
     if args.repeat < 1 or args.window_s <= 0 or args.settle_s < 0:
         p.error("--repeat must be at least 1, --window-s above 0, --settle-s not negative")
     if os.geteuid() != 0:

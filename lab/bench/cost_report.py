@@ -4,9 +4,9 @@ Input: rows, one per run: {"label", "kind", "media", "window_s", "nodes": {node:
 [{"role", "comm", "cpu_pct"}], "links": {link: {"counts": [...], "max_ms"}}}}} (lab/bench/cost.py). Pure
 apart from write_outputs.
 
-Gap quantiles come from hbd's per-link histogram (hbctl status --json; buckets of GAP_EDGES_MS below),
-interpolated linearly inside the bucket as Prometheus' histogram_quantile does: the true gap lies in that
-bucket, its place inside it is an estimate. The max is exact (hbd keeps it), over the run since boot.
+Gap quantiles come from hbd's per-link histogram (hbctl status --json; buckets of GAP_EDGES_MS below), as
+upper bounds: the edge of the bucket they fall in. The shares above a bucket edge are exact; the max is
+exact (hbd keeps it), over the run since boot.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def counts_between(before: Sequence[int], after: Sequence[int]) -> list[int]:
 
 
 def gap_quantile_ms(counts: Sequence[int], q: float, max_ms: float) -> float | None:
-    """The q-quantile of the gaps in `counts` (per bucket of GAP_EDGES_MS, the last one open), linearly
-    interpolated inside its bucket; the open bucket ends at `max_ms`. None without gaps."""
+    """An upper bound of the q-quantile of the gaps in `counts` (per bucket of GAP_EDGES_MS, the last one
+    open): the upper edge of the bucket it falls in, or the largest gap seen when that is lower (hbd's own
+    GapHistogram.quantile_ms reads it the same way). None without gaps."""
     if not 0.0 <= q <= 1.0:
         raise ValueError(f"quantile {q} outside [0, 1]")
     total = sum(counts)
@@ -52,13 +53,20 @@ def gap_quantile_ms(counts: Sequence[int], q: float, max_ms: float) -> float | N
     rank = q * total
     seen = 0
     for i, count in enumerate(counts):
-        if count and seen + count >= rank:
-            lower = GAP_EDGES_MS[i - 1] if i > 0 else 0.0
-            upper = GAP_EDGES_MS[i] if i < len(GAP_EDGES_MS) else max(max_ms, lower)
-            upper = min(upper, max(max_ms, lower))  # no estimate above the largest gap seen
-            return lower + (upper - lower) * (rank - seen) / count
         seen += count
+        if count and seen >= rank:
+            return min(GAP_EDGES_MS[i], max_ms) if i < len(GAP_EDGES_MS) else max_ms
     return max_ms
+
+
+def share_above(counts: Sequence[int], edge_ms: float) -> float | None:
+    """The fraction of gaps above `edge_ms` (one of GAP_EDGES_MS): exact, bucket edges being what they are."""
+    if edge_ms not in GAP_EDGES_MS:
+        raise ValueError(f"{edge_ms} ms is not a bucket edge ({GAP_EDGES_MS})")
+    total = sum(counts)
+    if total == 0:
+        return None
+    return sum(counts[GAP_EDGES_MS.index(edge_ms) + 1 :]) / total
 
 
 def _median(values: Sequence[float]) -> float | None:
@@ -92,6 +100,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "n": sum(g["counts"]),
                 "p50_ms": gap_quantile_ms(g["counts"], 0.5, g["max_ms"]),
                 "p99_ms": gap_quantile_ms(g["counts"], 0.99, g["max_ms"]),
+                "over_10ms": share_above(g["counts"], 10),
+                "over_20ms": share_above(g["counts"], 20),
                 "max_ms": g["max_ms"],
             }
             for link, g in sorted(links.items())
@@ -114,6 +124,10 @@ def summarize(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{100 * share:.2f} %"
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -148,16 +162,18 @@ def to_markdown(
     lines += [
         "",
         "Heartbeat gaps per medium, as hbd's receivers saw them during the CPU windows (hbctl status "
-        "histograms, both nodes pooled; p50/p99 interpolated inside their bucket, max exact and since boot):",
+        "histograms, both nodes pooled). hbd's buckets end at 10 and 20 ms, so p50 and p99 are upper bounds "
+        "(the bucket's edge, or the largest gap when lower); the shares above 10 and 20 ms are exact; the "
+        "max is exact and counts from boot:",
         "",
-        "| setting | medium | gaps | p50 ms | p99 ms | max ms |",
-        "|---|---|---|---|---|---|",
+        "| setting | medium | gaps | p50 <= ms | p99 <= ms | max ms | > 10 ms | > 20 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in summary:
         for link, g in s["gaps"].items():
             lines.append(
                 f"| {s['label']} | {link} | {g['n']} | {_num(g['p50_ms'], 1)} | {_num(g['p99_ms'], 1)} "
-                f"| {_num(g['max_ms'], 1)} |"
+                f"| {_num(g['max_ms'], 1)} | {_pct(g.get('over_10ms'))} | {_pct(g.get('over_20ms'))} |"
             )
     hbd = [s for s in summary if s["kind"] == "hbd" and s["cpu_pct"]["median"] is not None]
     if hbd:

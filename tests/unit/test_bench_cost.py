@@ -17,6 +17,7 @@ from lab.bench.cost_report import (
     bucket_counts,
     counts_between,
     gap_quantile_ms,
+    share_above,
     summarize,
     to_markdown,
 )
@@ -84,16 +85,21 @@ def test_bucket_counts_round_trip_hbds_histogram() -> None:
     assert counts_between([1, 2, 3], [1, 5, 3]) == [0, 3, 0]
 
 
-def test_gap_quantile_interpolates_inside_the_bucket_and_stops_at_the_max() -> None:
+def test_gap_quantile_is_the_bucket_edge_or_the_max_and_shares_are_exact() -> None:
     counts = [0] * (len(GAP_EDGES_MS) + 1)
-    counts[4] = 100  # (10, 20] ms
-    assert gap_quantile_ms(counts, 0.5, max_ms=20.0) == pytest.approx(15.0)
-    assert gap_quantile_ms(counts, 0.5, max_ms=12.0) == pytest.approx(11.0)  # never above the largest gap
+    counts[3], counts[4] = 30, 70  # 30 gaps in (5, 10] ms, 70 in (10, 20] ms
+    assert gap_quantile_ms(counts, 0.3, max_ms=25.0) == 10
+    assert gap_quantile_ms(counts, 0.5, max_ms=25.0) == 20
+    assert gap_quantile_ms(counts, 0.5, max_ms=12.0) == 12.0  # never above the largest gap
+    assert share_above(counts, 10) == pytest.approx(0.7) and share_above(counts, 20) == 0.0
     counts[-1] = 1  # one gap in the open bucket (> 10 s)
     assert gap_quantile_ms(counts, 1.0, max_ms=12000.0) == pytest.approx(12000.0)
     assert gap_quantile_ms([0] * len(counts), 0.5, 0.0) is None
+    assert share_above([0] * len(counts), 10) is None
     with pytest.raises(ValueError):
         gap_quantile_ms(counts, 1.5, 1.0)
+    with pytest.raises(ValueError):
+        share_above(counts, 11)
 
 
 @pytest.mark.parametrize("media", [1, 2, 4])
