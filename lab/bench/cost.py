@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from hbd.event_names import DAEMON_STALL, PEER_DEAD
 from lab.backends.base import LabError
 from lab.bench import proc_cpu
 from lab.bench.cost_report import bucket_counts, counts_between, write_outputs
@@ -136,7 +137,7 @@ class CostRun(BenchRun):
                     }
                     for name, g in self._links(node).items()
                 }
-        self.cost = {"window_s": window, "nodes": result}
+        self.cost = {"window_s": window, "window_mono": [t0, t1], "nodes": result}
 
 
 def node_cost(
@@ -185,7 +186,31 @@ def run_one(cs: CostSetting, window_s: float, settle_s: float, runs_root: Path, 
         row["error"] = f"{result.error or 'no measurement'} (run dir {result.run_dir})"
         return row
     row.update(run.cost)
+    row["events"] = count_events(result.run_dir, *run.cost["window_mono"])
     return row
+
+
+# What makes a run not idle: this node did not run (the VM's stalls under load, docs/bench.md "Stress"), or
+# it declared its peer dead (a false failover: the takeover's work lands in the window).
+NOT_IDLE_EVENTS = (DAEMON_STALL, PEER_DEAD)
+
+
+def count_events(run_dir: Path, since: float, until: float) -> dict[str, dict[str, int]]:
+    """Per node, how many of NOT_IDLE_EVENTS its events.jsonl holds within [since, until] (monotonic
+    clock, the window's; the teardown after it stops bob first, and bobek then declares it dead)."""
+    out: dict[str, dict[str, int]] = {}
+    for events in sorted((run_dir / "nodes").glob("*/state/events.jsonl")):
+        counts = dict.fromkeys(NOT_IDLE_EVENTS, 0)
+        for line in events.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            name, mono = record.get("event"), record.get("mono")
+            if name in counts and isinstance(mono, int | float) and since <= mono <= until:
+                counts[name] += 1
+        out[events.parent.parent.name] = counts
+    return out
 
 
 def describe(row: dict[str, Any]) -> str:
@@ -239,6 +264,9 @@ def main_media(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.resummarize:
         data = json.loads((args.out / "bench.json").read_text())
+        for row in data["runs"]:
+            if row.get("window_mono") and Path(row["run_dir"]).is_dir():
+                row["events"] = count_events(Path(row["run_dir"]), *row["window_mono"])
         print("wrote " + ", ".join(str(o) for o in write_outputs(data["runs"], args.out, data["meta"])))
         return 0
     if args.repeat < 1 or args.window_s <= 0 or args.settle_s < 0:

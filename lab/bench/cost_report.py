@@ -135,7 +135,10 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 
 def to_markdown(
-    summary: Sequence[dict[str, Any]], meta: Mapping[str, Any], loads: Sequence[float] = ()
+    summary: Sequence[dict[str, Any]],
+    meta: Mapping[str, Any],
+    loads: Sequence[float] = (),
+    rows: Sequence[dict[str, Any]] = (),
 ) -> str:
     lines = [
         "# Idle cost: heartbeat media and CPU per node",
@@ -184,6 +187,15 @@ def to_markdown(
             f"Target idle CPU < {IDLE_CPU_TARGET_PCT} % of one core per node: {met} "
             f"(highest median: {worst['label']}, {_num(worst['cpu_pct']['median'])} %).",
         ]
+    noisy = [
+        f"{r['label']} (seed {r.get('seed')}): "
+        + ", ".join(f"{node} {n} {name}" for node, c in r["events"].items() for name, n in c.items() if n)
+        for r in rows
+        if any(n for c in r.get("events", {}).values() for n in c.values())
+    ]
+    if noisy:
+        lines += ["", "Runs that were not idle throughout the window (hbd's events within it):"]
+        lines += [f"- {line}" for line in noisy]
     for s in summary:
         for error in s["errors"]:
             lines.append(f"- {s['label']} failed: {error[:300]}")
@@ -197,7 +209,9 @@ def write_png(summary: Sequence[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_cpu, ax_gap) = plt.subplots(1, 2, figsize=(11, 4))
-    labels = [f"{s['label']}\n{s['media']} media" for s in summary]
+    labels = [
+        s["label"] if s["kind"] == "hbd" else f"{s['label']}\n({s['media']} media topology)" for s in summary
+    ]
     med = [s["cpu_pct"]["median"] or 0.0 for s in summary]
     low = [m - (s["cpu_pct"]["min"] or m) for m, s in zip(med, summary, strict=True)]
     high = [(s["cpu_pct"]["max"] or m) - m for m, s in zip(med, summary, strict=True)]
@@ -232,7 +246,7 @@ def write_outputs(rows: Sequence[dict[str, Any]], out_dir: Path, meta: Mapping[s
     summary = summarize(rows)
     md, js, png = out_dir / "bench.md", out_dir / "bench.json", out_dir / "bench.png"
     loads = [float(r["loadavg_1m"]) for r in rows if isinstance(r.get("loadavg_1m"), int | float)]
-    md.write_text(to_markdown(summary, meta, loads))
+    md.write_text(to_markdown(summary, meta, loads, rows))
     js.write_text(json.dumps({"meta": dict(meta), "summary": summary, "runs": list(rows)}, indent=1) + "\n")
     written = [md, js]
     try:

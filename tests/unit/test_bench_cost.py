@@ -136,3 +136,26 @@ def test_summary_and_markdown() -> None:
     assert "< 1.5 % of one core per node: missed" in md  # 1.5 is not under 1.5
     assert "hbd 10/40ms 1 media failed: boom" in md
     assert "Load average (1 min) after each run: 9.5 to 11.0." in md
+
+
+def test_runs_that_were_not_idle_are_named(tmp_path: Path) -> None:
+    import json
+
+    from lab.bench.cost import count_events
+
+    bob = [("daemon.start", 1.0), ("daemon.stall", 5.0), ("peer.dead", 6.0), ("daemon.stall", 7.0)]
+    bobek = [("peer.dead", 12.0)]  # after the window: the teardown stopped bob
+    for node, events in (("bob", bob), ("bobek", bobek)):
+        state = tmp_path / "nodes" / node / "state"
+        state.mkdir(parents=True)
+        lines = [json.dumps({"event": e, "mono": t}) for e, t in events] + ["{torn"]
+        (state / "events.jsonl").write_text("\n".join(lines) + "\n")
+    counts = count_events(tmp_path, 2.0, 10.0)
+    assert counts == {
+        "bob": {"daemon.stall": 2, "peer.dead": 1},
+        "bobek": {"daemon.stall": 0, "peer.dead": 0},
+    }
+    row = {"label": "hbd 10/40ms 1 media", "kind": "hbd", "media": 1, "seed": 2002, "events": counts}
+    row["nodes"] = {"bob": {"cpu_pct": 7.0, "procs": [], "links": {}}}
+    md = to_markdown(summarize([row]), {}, (), [row])
+    assert "- hbd 10/40ms 1 media (seed 2002): bob 2 daemon.stall, bob 1 peer.dead" in md
