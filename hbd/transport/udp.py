@@ -166,7 +166,10 @@ class UdpTransport:
             sock.bind((self._bind_address(), self.port))
             self._after_bind(sock, ifindex)
             if self._filters_own() and self._local_addrs:
-                attach_filter(sock, own_packet_filter(sorted(self._local_addrs), self.port))
+                try:
+                    attach_filter(sock, own_packet_filter(sorted(self._local_addrs), self.port))
+                except OSError as exc:  # a kernel without socket filters: _on_readable still drops them
+                    log.warning("(%s) no kernel filter for our own packets: %s", self.name, exc)
         except OSError as exc:
             sock.close()
             raise TransportError(f"{self.name}: cannot open a UDP socket on {self.iface}: {exc}") from exc

@@ -62,3 +62,28 @@ def test_program_shape() -> None:
     assert program[-2:] == [(0x06, 0, 0, 0xFFFFFFFF), (0x06, 0, 0, 0)]
     with pytest.raises(ValueError):
         own_packet_filter([], 694)
+
+
+def test_a_kernel_that_refuses_the_filter_leaves_the_medium_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import hbd.transport.udp as udp
+    from hbd.config.model import Medium
+
+    def refuse(sock: socket.socket, program: list[tuple[int, int, int, int]]) -> None:
+        raise OSError(22, "Invalid argument")
+
+    async def addresses(ifindex: int) -> list[tuple[str, int, str | None]]:
+        return [("127.0.0.1", 8, "127.255.255.255")]
+
+    monkeypatch.setattr(udp, "attach_filter", refuse)
+    monkeypatch.setattr(udp, "_ipv4_addresses", addresses)
+    monkeypatch.setattr(socket.socket, "setsockopt", lambda *a: None)  # no SO_BINDTODEVICE without root
+
+    async def main() -> None:
+        t = udp.BcastTransport(Medium("bcast", "bcast:lo", iface="lo", port=0), 0)
+        await t.open(lambda payload, link: None)
+        assert t._sock is not None  # opened; our own packets are dropped in Python instead
+        await t.close()
+
+    asyncio.run(main())
