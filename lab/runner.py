@@ -293,6 +293,7 @@ class ScenarioRun:
             self.build()
             for index, step in enumerate(self.scenario.steps):
                 self.run_step(index, step)
+            self.after_steps()
         except RUN_ERRORS as e:
             result.error = f"{type(e).__name__}: {e}"
             self.log.mark("run.error", error=result.error)
@@ -301,6 +302,10 @@ class ScenarioRun:
             self.finish()
         self._check(result)
         return result
+
+    def after_steps(self) -> None:
+        """A kind of run's own work once the scenario's steps are done, with everything still up (the
+        bench soak's stressed window); a scenario run has none."""
 
     def begin(self) -> None:
         """Record what is run (lab-run.json) and its start; nothing is built yet."""

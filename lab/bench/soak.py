@@ -43,7 +43,7 @@ from lab.bench.run import BenchRun, Setting
 from lab.bench.soak_metrics import soak_metrics
 from lab.bench.suite import DEFAULT_SETTINGS, bench_scenario, missing_packages, run_one
 from lab.history.store import load_run
-from lab.runner import RUN_ERRORS, RunResult
+from lab.runner import RunResult
 
 LOSS = {"fault": "loss", "link": "crossover", "node": "bob", "percent": 5, "direction": "both"}
 SETUP_LIMIT_S = 180.0  # parallel workers build and boot (a few seconds each), then the shared start
@@ -101,21 +101,11 @@ class SoakRun(BenchRun):
         super().__init__(sc, setting, runs_root=runs_root, seed=seed, progress=progress)
         self.plan = plan
 
-    def execute(self) -> RunResult:
-        result = RunResult(self.run_dir, self.seed)
-        self.begin()
-        try:
-            self.build()
-            for index, step in enumerate(self.scenario.steps):
-                self.run_step(index, step)
-            self.soak()
-        except RUN_ERRORS as e:
-            result.error = f"{type(e).__name__}: {e}"
-            self.log.mark("run.error", error=result.error)
-            self.progress(f"ERROR {result.error}")
-        finally:
-            self.finish()
-        return result
+    def after_steps(self) -> None:
+        self.soak()
+
+    def _check(self, result: RunResult) -> None:
+        """No per-run checks or report: the soak's own summary (soak_metrics, soak_report) reads the run."""
 
     def soak(self) -> None:
         p = self._synchronised(self.plan)
