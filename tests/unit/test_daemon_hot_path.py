@@ -21,6 +21,14 @@ from hbd.daemon import Daemon, StatePaths
 HACF = "node bob bobek\nkeepalive 10ms\ndeadtime 40ms\nwarntime 20ms\ninitdead 1\nbcast eth0\nbcast eth1\n"
 
 
+class NoResources:
+    """In place of the daemon's GroupRunner: these daemons run in the test host's own network namespace,
+    where a real IPaddr start would put the VIP on the host's interface and send ARP on its uplink."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"a resource operation ({name}) in a unit test of the packet path")
+
+
 class Capture:
     """A transport that keeps what is sent."""
 
@@ -37,11 +45,13 @@ def make(tmp: Path, node: str) -> tuple[Daemon, Capture]:
     conf = tmp / node / "ha.d"
     conf.mkdir(parents=True)
     (conf / "ha.cf").write_text(HACF)
-    (conf / "haresources").write_text("bob IPaddr::192.168.77.50/24/eth0\n")
+    # An interface no host has: even a resource start that slipped through could not touch a real one.
+    (conf / "haresources").write_text("bob IPaddr::192.0.2.250/24/hblnone0\n")
     (conf / "authkeys").write_text("auth 1\n1 sha256 k3y\n")
     os.chmod(conf / "authkeys", 0o600)
     config = load_config(conf, node).config
     d = Daemon(config, StatePaths.from_arg(str(tmp / node / "state")), logging.getLogger(f"test.{node}"))
+    d.runner = NoResources()  # type: ignore[assignment]
     d.generation = 1_700_000_000 + len(node)
     c = config.cluster
     d.machine = NodeMachine(
