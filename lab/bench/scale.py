@@ -39,11 +39,10 @@ from lab.bench.peers.base import PeerNode
 from lab.bench.peers.keepalived import advert_text, version_for
 from lab.bench.run import BenchRun, Setting
 from lab.bench.scale_report import write_scale_outputs
-from lab.bench.suite import bench_scenario, say_now
+from lab.bench.suite import bench_scenario, execute_into, say_now
 from lab.history.records import History
 from lab.history.store import load_run
 from lab.runner import child_env
-from lab.spec.scenario import ScenarioError
 
 LAN = ipaddress.IPv4Network("192.168.76.0/22")
 NODE_IPS = {"bob": "192.168.76.11", "bobek": "192.168.76.12", "client": "192.168.76.100"}
@@ -327,28 +326,25 @@ def run_case(
     row: dict[str, Any] = {"case": case.label, "shape": case.shape, "n": case.n, "label": setting.label}
     row |= {"kind": setting.kind, "scenario": fault, "seed": seed}
     topo = runs_root / "topologies" / f"scale-{case.shape}-{case.n}.yaml"
-    try:
+
+    def start() -> ScaleRun:
         topo.parent.mkdir(parents=True, exist_ok=True)
         topo.write_text(topology_text(case))
         sc = dataclasses.replace(bench_scenario(fault, setting), topology=str(topo))
-        run = ScaleRun(sc, setting, runs_root=runs_root / case.label.replace(" ", "-"), seed=seed, case=case)
-        result = run.execute()
-    except (LabError, ScenarioError, OSError, ValueError) as e:
-        row["error"] = f"{type(e).__name__}: {e}"
+        return ScaleRun(sc, setting, runs_root=runs_root / case.label.replace(" ", "-"), seed=seed, case=case)
+
+    run_dir = execute_into(row, start)
+    if run_dir is None:
         return row
-    row["run_dir"] = str(result.run_dir)
-    if result.error:
-        row["error"] = f"{result.error} (run dir {result.run_dir})"
-        return row
-    history = load_run(result.run_dir)
+    history = load_run(run_dir)
     metrics: dict[str, Any] = dict(run_metrics(history, fault))
     if setting.kind == "hbd":
         metrics |= hbd_extras(history, str(vips(case.n)[-1].ip))
-    metrics |= garp_seen(result.run_dir, history)
-    usage_file = result.run_dir / "usage.json"
+    metrics |= garp_seen(run_dir, history)
+    usage_file = run_dir / "usage.json"
     if usage_file.exists():
         metrics["usage"] = json.loads(usage_file.read_text())
-    metrics["run_dir"] = str(result.run_dir)
+    metrics["run_dir"] = str(run_dir)
     row["metrics"] = metrics
     return row
 

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,21 @@ def late_warnings(run_dir: Path, setting: Setting, metrics: dict[str, Any]) -> i
     return None  # keepalived and ucarp log no such warning
 
 
+def execute_into(row: dict[str, Any], start: Callable[[], BenchRun]) -> Path | None:
+    """Make a run with `start` and execute it: its directory, or None with the reason in row["error"] when
+    it could not be set up or ended in error (a bench goes on with its next run either way)."""
+    try:
+        result = start().execute()
+    except (LabError, ScenarioError, OSError, ValueError) as e:
+        row["error"] = f"{type(e).__name__}: {e}"
+        return None
+    row["run_dir"] = str(result.run_dir)
+    if result.error:
+        row["error"] = f"{result.error} (run dir {result.run_dir})"
+        return None
+    return result.run_dir
+
+
 def run_one(
     scenario: str,
     setting: Setting,
@@ -153,22 +168,23 @@ def run_one(
     image: str | None = None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {"label": setting.label, "kind": setting.kind, "scenario": scenario, "seed": seed}
-    try:
-        sc = bench_scenario(scenario, setting, stress_s)
-        run = BenchRun(
-            sc, setting, stress_s=stress_s, runs_root=runs_root, seed=seed, backend_name=backend, image=image
-        )
-        result = run.execute()
-    except (LabError, ScenarioError, OSError, ValueError) as e:
-        row["error"] = f"{type(e).__name__}: {e}"
+    run_dir = execute_into(
+        row,
+        lambda: BenchRun(
+            bench_scenario(scenario, setting, stress_s),
+            setting,
+            stress_s=stress_s,
+            runs_root=runs_root,
+            seed=seed,
+            backend_name=backend,
+            image=image,
+        ),
+    )
+    if run_dir is None:
         return row
-    row["run_dir"] = str(result.run_dir)
-    if result.error:
-        row["error"] = f"{result.error} (run dir {result.run_dir})"
-        return row
-    metrics = run_metrics(load_run(result.run_dir), scenario)
-    metrics["late_warnings"] = late_warnings(result.run_dir, setting, metrics)
-    metrics["run_dir"] = str(result.run_dir)
+    metrics = run_metrics(load_run(run_dir), scenario)
+    metrics["late_warnings"] = late_warnings(run_dir, setting, metrics)
+    metrics["run_dir"] = str(run_dir)
     row["metrics"] = metrics
     return row
 
