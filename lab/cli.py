@@ -439,12 +439,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _bench(argv: list[str]) -> int:
+    """`hblab bench [--suite failover|scale|media] ...`: each suite parses its own options. The choice is
+    made here, above the suites: scale and media build on the failover suite (lab/bench/suite.py)."""
+    if argv[:2] == ["--suite", "scale"]:
+        from lab.bench.scale import main_scale
+
+        return main_scale(argv[2:])
+    suite = argparse.ArgumentParser(add_help=False)
+    suite.add_argument("--suite", default="failover")
+    known, rest = suite.parse_known_args(argv)
+    if known.suite == "media":
+        from lab.bench.cost import main_media
+
+        return main_media(rest)
+    from lab.bench.suite import main_bench
+
+    # Any other name goes to the failover suite's parser, which refuses it by name.
+    return main_bench(rest if known.suite == "failover" else ["--suite", known.suite, *rest])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
-        from lab.bench.suite import main_bench
-
-        return main_bench(argv[1:])
+        return _bench(argv[1:])
     if argv[:1] == ["soak"]:
         from lab.bench.soak import main_soak
 

@@ -304,19 +304,8 @@ def select_settings(only: Sequence[str]) -> list[Setting]:
 
 
 def main_bench(argv: Sequence[str] | None = None) -> int:
-    if list(sys.argv[1:] if argv is None else argv)[:2] == ["--suite", "scale"]:  # lab/bench/scale.py
-        from lab.bench.scale import main_scale
-
-        return main_scale(list(sys.argv[1:] if argv is None else argv)[2:])
-    # `--suite media` (lab/bench/cost.py: idle CPU and gaps per number of media) has options of its own.
-    suite, rest = argparse.ArgumentParser(add_help=False), list(sys.argv[1:] if argv is None else argv)
-    suite.add_argument("--suite", default="failover")
-    known, rest = suite.parse_known_args(rest)
-    if known.suite == "media":
-        from lab.bench.cost import main_media
-
-        return main_media(rest)
-    argv = rest if known.suite == "failover" else ["--suite", known.suite, *rest]  # refused below, by name
+    """The failover suite (`hblab bench`); lab/cli.py hands `--suite scale|media` to their own modules,
+    which build on this one."""
     p = argparse.ArgumentParser(prog="hblab bench", description=__doc__.split("\n")[0])
     p.add_argument("--suite", choices=("failover", "media"), help="media: see `--suite media -h`")
     p.add_argument("--repeat", type=int, default=10, help="runs per setting and scenario (default 10)")
